@@ -1,0 +1,11 @@
+//! The control plane's domain: accounts, AWS resources as records, their validation and
+//! state machines, and the [`store`] they live in. It knows nothing of HTTP or of any wire
+//! protocol (that is `wire` and the binary's routers), nor of kernel objects (`net`,
+//! `sandbox`).
+
+pub mod accounts;
+pub mod regions;
+pub mod store;
+
+pub use accounts::{Account, Accounts, CallerIdentity};
+pub use store::{Scope, Store, StoreError, Tx, TxExt};

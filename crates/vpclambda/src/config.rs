@@ -1,0 +1,181 @@
+//! The daemon's configuration: command-line flags, each also settable as
+//! `VPCLAMBDA_<FLAG>`, over a TOML file given with `--config`, over built-in defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use control::Account;
+use serde::Deserialize;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:4566";
+pub const DEFAULT_DATA_DIR: &str = ".vpclambda";
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+#[derive(Args, Debug, Default)]
+pub struct ServeArgs {
+    /// Address to listen on (all services share it).
+    #[arg(long, env = "VPCLAMBDA_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Where the store, function code and the admin socket live.
+    #[arg(long, env = "VPCLAMBDA_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Region for requests that carry none (unsigned admin use).
+    #[arg(long, env = "VPCLAMBDA_REGION")]
+    region: Option<String>,
+    /// How far a request's signing time may lie from the clock, in seconds.
+    #[arg(long, env = "VPCLAMBDA_CLOCK_SKEW")]
+    clock_skew: Option<u64>,
+    /// A TOML file with any of these settings and `[[accounts]]` access keys.
+    #[arg(long, env = "VPCLAMBDA_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+/// The `--config` file. Keys are the flags' names with `_` for `-`.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    region: Option<String>,
+    clock_skew: Option<u64>,
+    #[serde(default)]
+    accounts: Vec<FileAccount>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct FileAccount {
+    access_key_id: String,
+    secret_access_key: String,
+    account_id: String,
+}
+
+/// Everything the daemon runs with, resolved.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub region: String,
+    pub clock_skew: Duration,
+    pub accounts: Vec<Account>,
+}
+
+impl Config {
+    pub fn resolve(args: ServeArgs) -> anyhow::Result<Config> {
+        let file = match &args.config {
+            Some(path) => load_file(path)?,
+            None => FileConfig::default(),
+        };
+        let accounts = if file.accounts.is_empty() {
+            vec![Account::default_test()]
+        } else {
+            file.accounts
+                .into_iter()
+                .map(|a| Account {
+                    access_key_id: a.access_key_id,
+                    secret_access_key: a.secret_access_key,
+                    account_id: a.account_id,
+                })
+                .collect()
+        };
+        let config = Config {
+            listen: args
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| DEFAULT_LISTEN.parse().unwrap_or_else(|_| unreachable!())),
+            data_dir: args
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            region: args
+                .region
+                .or(file.region)
+                .unwrap_or_else(|| DEFAULT_REGION.into()),
+            clock_skew: Duration::from_secs(args.clock_skew.or(file.clock_skew).unwrap_or(300)),
+            accounts,
+        };
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Refuses settings that would be unsafe or cannot work.
+    fn check(&self) -> anyhow::Result<()> {
+        if !control::regions::is_known(&self.region) {
+            bail!("--region {} is not an AWS region name", self.region);
+        }
+        if !self.listen.ip().is_loopback() && self.accounts.iter().any(Account::is_default_key) {
+            bail!(
+                "refusing to listen on {} with the well-known default key 'test': anyone who can \
+                 reach that address could use it. Configure your own keys in a TOML file given \
+                 with --config, e.g.\n\n  [[accounts]]\n  access_key_id = \"AKIA...\"\n  \
+                 secret_access_key = \"...\"\n  account_id = \"123456789012\"\n",
+                self.listen
+            );
+        }
+        Ok(())
+    }
+}
+
+fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_loopback_and_test_key() {
+        let c = Config::resolve(ServeArgs::default()).unwrap();
+        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(c.accounts, vec![Account::default_test()]);
+        assert_eq!(c.clock_skew, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn refuses_default_key_off_loopback() {
+        let args = ServeArgs {
+            listen: Some("0.0.0.0:4566".parse().unwrap()),
+            ..ServeArgs::default()
+        };
+        let err = Config::resolve(args).unwrap_err().to_string();
+        assert!(err.contains("refusing to listen"), "{err}");
+    }
+
+    #[test]
+    fn file_accounts_allow_other_addresses_and_flags_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "listen = \"0.0.0.0:5000\"\nregion = \"eu-west-1\"\n[[accounts]]\naccess_key_id = \"AKIAONE\"\nsecret_access_key = \"s1\"\naccount_id = \"111111111111\"\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(path),
+            region: Some("us-west-2".into()),
+            ..ServeArgs::default()
+        };
+        let c = Config::resolve(args).unwrap();
+        assert_eq!(c.listen.port(), 5000);
+        assert_eq!(c.region, "us-west-2");
+        assert_eq!(c.accounts[0].account_id, "111111111111");
+    }
+
+    #[test]
+    fn unknown_file_keys_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "lisen = \"x\"\n").unwrap();
+        let args = ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        };
+        assert!(Config::resolve(args).is_err());
+    }
+}

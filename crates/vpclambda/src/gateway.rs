@@ -1,0 +1,144 @@
+//! The front door: every AWS request arrives here, is authenticated with SigV4, routed on
+//! its credential scope's service, size-limited while its body is read, and handed to the
+//! service. Every response, success or error, carries a request id; every error is in the
+//! protocol's own envelope — never a hang, never a bare 500.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use bytes::Bytes;
+use http::request::Parts;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use wire::{AwsError, Protocol, QueryParams};
+
+use crate::auth;
+use crate::server::AppState;
+use crate::services::{self, Call, Service};
+
+/// The fallback handler for all AWS traffic.
+pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    let request_id = wire::new_request_id();
+    let (parts, body) = req.into_parts();
+    let resp = match serve(&state, parts, body, &request_id).await {
+        Ok(resp) => resp,
+        Err((protocol, err)) => {
+            if err.status.is_server_error() {
+                tracing::error!(%request_id, code = %err.code, message = %err.message, "request failed");
+            } else {
+                tracing::debug!(%request_id, code = %err.code, message = %err.message, "request refused");
+            }
+            err.into_response(protocol, &request_id)
+        }
+    };
+    resp.map(Body::from)
+}
+
+type Failure = (Protocol, AwsError);
+
+async fn serve(
+    state: &Arc<AppState>,
+    parts: Parts,
+    body: Body,
+    request_id: &str,
+) -> Result<http::Response<Bytes>, Failure> {
+    let headers_only = sigv4::SignedRequest::new(&parts, &[]);
+    let parsed = match sigv4::parse(&headers_only) {
+        Ok(p) => p,
+        Err(e) => {
+            let service = sniff(&parts, body).await;
+            return Err((service.protocol(), auth::signature_error(service, &e)));
+        }
+    };
+    let cred = &parsed.credential;
+    let Some(service) = Service::from_signing_name(&cred.service) else {
+        return Err((
+            Protocol::Json11,
+            AwsError::new(
+                400,
+                "UnknownServiceException",
+                format!("vpclambda does not serve the '{}' service; it serves lambda, ec2, iam, sts and logs.", cred.service),
+            ),
+        ));
+    };
+    let protocol = service.protocol();
+    if !control::regions::is_known(&cred.region) {
+        return Err((protocol, auth::bad_region(service, &cred.region)));
+    }
+    let Some(account) = state.accounts.lookup(&cred.access_key_id).cloned() else {
+        return Err((protocol, auth::unknown_key(service)));
+    };
+    let (limit, too_large) = service.body_limit(parts.uri.path());
+    let body = read_body(&parts, body, limit)
+        .await
+        .map_err(|e| (protocol, e.unwrap_or(too_large)))?;
+    let signed = sigv4::SignedRequest::new(&parts, &body);
+    sigv4::verify(
+        &parsed,
+        &signed,
+        &account.secret_access_key,
+        chrono::Utc::now(),
+        &state.sig_policy,
+    )
+    .map_err(|e| (protocol, auth::signature_error(service, &e)))?;
+    let call = Call {
+        region: cred.region.clone(),
+        method: parts.method,
+        uri: parts.uri,
+        headers: parts.headers,
+        body,
+        request_id: request_id.to_string(),
+        account,
+    };
+    services::dispatch(service, state, call)
+        .await
+        .map_err(|e| (protocol, e))
+}
+
+/// Reads the body, refusing it as soon as it passes `limit` (declared or actual). `Err(None)`
+/// means "too large"; `Err(Some(_))` is a broken transfer.
+async fn read_body(parts: &Parts, body: Body, limit: usize) -> Result<Bytes, Option<AwsError>> {
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(None);
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(None),
+        Err(e) => Err(Some(AwsError::new(
+            400,
+            "IncompleteBody",
+            format!("The request body could not be read: {e}"),
+        ))),
+    }
+}
+
+/// Guesses the service of an unsigned request from its shape, so even "you forgot to sign"
+/// comes back in an envelope the client can parse.
+async fn sniff(parts: &Parts, body: Body) -> Service {
+    if parts.headers.contains_key("x-amz-target") {
+        return Service::Logs;
+    }
+    if parts.uri.path().starts_with("/20") {
+        return Service::Lambda;
+    }
+    let bytes = Limited::new(body, services::DEFAULT_REQUEST_LIMIT)
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    let mut params = QueryParams::parse(&bytes).unwrap_or_default();
+    if let Some(q) = parts.uri.query() {
+        params.merge_missing(QueryParams::parse(q.as_bytes()).unwrap_or_default());
+    }
+    match params.get("Version") {
+        Some("2016-11-15") => Service::Ec2,
+        Some("2010-05-08") => Service::Iam,
+        _ => Service::Sts,
+    }
+}

@@ -1,0 +1,143 @@
+//! The daemon's life: open the data dir and store, bind the port and the admin socket,
+//! announce where it listens, serve until SIGTERM/SIGINT, then stop accepting, let
+//! in-flight requests finish, flush the store, and exit 0.
+
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::routing::get;
+use axum::Router;
+use control::{Accounts, Store};
+use nix::fcntl::{Flock, FlockArg};
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::{admin, gateway};
+
+/// What every request handler shares.
+pub struct AppState {
+    pub config: Config,
+    pub accounts: Accounts,
+    pub store: Store,
+    pub sig_policy: sigv4::Policy,
+}
+
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&config.data_dir)
+        .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
+    let _lock = lock_data_dir(&config.data_dir)?;
+    let store = Store::open_sqlite(&config.data_dir).context("opening the store")?;
+    let accounts = Accounts::new(config.accounts.clone())?;
+    let state = Arc::new(AppState {
+        sig_policy: sigv4::Policy {
+            clock_window: config.clock_skew,
+        },
+        config: config.clone(),
+        accounts,
+        store: store.clone(),
+    });
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let admin_task = admin::spawn(&config.data_dir, stop_rx.clone()).await?;
+
+    announce(&state, addr)?;
+
+    let app = router(state.clone());
+    let mut stop = stop_rx.clone();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let _ = stop.wait_for(|s| *s).await;
+    });
+    let signals = tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        let _ = stop_tx.send(true);
+    });
+    server.await.context("serving")?;
+    signals.abort();
+    let _ = admin_task.await;
+    store.flush().context("flushing the store")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The HTTP surface: the health probe, and every AWS service behind the gateway.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/_vpclambda/health", get(|| async { "ok\n" }))
+        .fallback(gateway::handle)
+        .with_state(state)
+}
+
+fn announce(state: &AppState, addr: std::net::SocketAddr) -> anyhow::Result<()> {
+    let endpoint = format!("http://{addr}");
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "vpclambda listening on {endpoint}")?;
+    writeln!(out, "  data dir: {}", state.config.data_dir.display())?;
+    for a in state.accounts.iter() {
+        if a.is_default_key() {
+            writeln!(
+                out,
+                "  credentials: AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={} (account {})",
+                a.access_key_id, a.secret_access_key, a.account_id
+            )?;
+        } else {
+            writeln!(
+                out,
+                "  credentials: access key {} (account {}), secret from your config file",
+                a.access_key_id, a.account_id
+            )?;
+        }
+    }
+    writeln!(out, "  point the aws CLI at it:")?;
+    writeln!(
+        out,
+        "    export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION={}",
+        state.config.region
+    )?;
+    writeln!(
+        out,
+        "    aws --endpoint-url {endpoint} --region {} sts get-caller-identity",
+        state.config.region
+    )?;
+    out.flush()?;
+    Ok(())
+}
+
+/// One daemon per data dir: a second one would corrupt the kernel state the first owns.
+fn lock_data_dir(dir: &Path) -> anyhow::Result<Flock<File>> {
+    let path = dir.join("lock");
+    let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| {
+        anyhow::anyhow!(
+            "another vpclambda is already serving data dir {} ({e})",
+            dir.display()
+        )
+    })
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers; stop the daemon with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

@@ -1,0 +1,175 @@
+//! The AWS services on the one port, chosen by the SigV4 credential scope's service name,
+//! and the dispatch of a verified call to its service. Each service module turns wire
+//! requests into domain calls and domain results into wire responses; domain rules live in
+//! `control`.
+
+mod sts;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use control::Account;
+use http::{HeaderMap, Method, Response, Uri};
+use wire::{AwsError, Protocol, QueryParams};
+
+use crate::server::AppState;
+
+pub const STS_XMLNS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+pub const IAM_XMLNS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
+
+/// Lambda's synchronous request payload limit, in bytes.
+pub const INVOKE_PAYLOAD_LIMIT: usize = 6_291_456;
+/// The largest CreateFunction/UpdateFunctionCode request: 50 MB of zip, base64-encoded, in JSON.
+pub const LAMBDA_REQUEST_LIMIT: usize = 70_167_211;
+/// Every other service's request limit.
+pub const DEFAULT_REQUEST_LIMIT: usize = 1 << 20;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Service {
+    Lambda,
+    Ec2,
+    Iam,
+    Sts,
+    Logs,
+}
+
+impl Service {
+    /// The service a credential scope names.
+    pub fn from_signing_name(name: &str) -> Option<Service> {
+        Some(match name {
+            "lambda" => Service::Lambda,
+            "ec2" => Service::Ec2,
+            "iam" => Service::Iam,
+            "sts" => Service::Sts,
+            "logs" => Service::Logs,
+            _ => return None,
+        })
+    }
+
+    pub fn protocol(self) -> Protocol {
+        match self {
+            Service::Lambda => Protocol::RestJson,
+            Service::Ec2 => Protocol::Ec2,
+            Service::Iam => Protocol::Query { xmlns: IAM_XMLNS },
+            Service::Sts => Protocol::Query { xmlns: STS_XMLNS },
+            Service::Logs => Protocol::Json11,
+        }
+    }
+
+    /// How large a request body may be, and the error when it is larger.
+    pub fn body_limit(self, path: &str) -> (usize, AwsError) {
+        match self {
+            Service::Lambda if path.ends_with("/invocations") || path.ends_with("/invocations/") => (
+                INVOKE_PAYLOAD_LIMIT,
+                AwsError::new(
+                    413,
+                    "RequestTooLargeException",
+                    format!("Request must be smaller than {INVOKE_PAYLOAD_LIMIT} bytes for the InvokeFunction operation"),
+                ),
+            ),
+            Service::Lambda => (
+                LAMBDA_REQUEST_LIMIT,
+                AwsError::new(
+                    413,
+                    "RequestTooLargeException",
+                    format!("Request must be smaller than {LAMBDA_REQUEST_LIMIT} bytes"),
+                ),
+            ),
+            _ => (
+                DEFAULT_REQUEST_LIMIT,
+                AwsError::new(
+                    413,
+                    "RequestEntityTooLarge",
+                    format!("Request body must be smaller than {DEFAULT_REQUEST_LIMIT} bytes"),
+                ),
+            ),
+        }
+    }
+}
+
+/// One authenticated request.
+pub struct Call {
+    pub method: Method,
+    pub uri: Uri,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub request_id: String,
+    pub account: Account,
+    pub region: String,
+}
+
+impl Call {
+    /// The query-protocol parameters: the form body with the URL query's as fallback.
+    pub fn query_params(&self) -> Result<QueryParams, AwsError> {
+        let mut params = QueryParams::parse(&self.body)?;
+        if let Some(q) = self.uri.query() {
+            params.merge_missing(QueryParams::parse(q.as_bytes())?);
+        }
+        Ok(params)
+    }
+}
+
+pub async fn dispatch(
+    service: Service,
+    state: &Arc<AppState>,
+    call: Call,
+) -> Result<Response<Bytes>, AwsError> {
+    match service {
+        Service::Sts => sts::handle(state, &call),
+        Service::Iam | Service::Ec2 => {
+            let params = call.query_params()?;
+            Err(unknown_query_action(service, &params))
+        }
+        Service::Lambda => Err(unknown_rest_operation(&call)),
+        Service::Logs => Err(unknown_json_operation(&call)),
+    }
+}
+
+/// The query protocols' error for a missing or unknown `Action`.
+pub fn unknown_query_action(service: Service, params: &QueryParams) -> AwsError {
+    let Some(action) = params.get("Action") else {
+        return AwsError::new(
+            400,
+            "MissingAction",
+            "The request must contain the parameter Action",
+        );
+    };
+    match service {
+        Service::Ec2 => AwsError::new(
+            400,
+            "InvalidAction",
+            format!("The action {action} is not valid for this web service."),
+        ),
+        _ => AwsError::new(
+            400,
+            "InvalidAction",
+            format!(
+                "Could not find operation {action} for version {}",
+                params.get("Version").unwrap_or("NO_VERSION_SPECIFIED")
+            ),
+        ),
+    }
+}
+
+/// rest-json's error for a path/method no operation has.
+pub fn unknown_rest_operation(call: &Call) -> AwsError {
+    AwsError::new(
+        404,
+        "UnknownOperationException",
+        format!("Unknown operation {} {}", call.method, call.uri.path()),
+    )
+}
+
+/// JSON 1.1's error for an `X-Amz-Target` no operation has.
+pub fn unknown_json_operation(call: &Call) -> AwsError {
+    let target = call
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    AwsError::new(
+        400,
+        "UnknownOperationException",
+        format!("Unknown operation {target}"),
+    )
+}
