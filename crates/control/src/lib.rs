@@ -4,6 +4,9 @@
 //! `sandbox`).
 
 pub mod accounts;
+pub mod ec2;
+pub mod iam;
+pub mod lambda;
 pub mod regions;
 pub mod store;
 

@@ -3,6 +3,9 @@
 //! requests into domain calls and domain results into wire responses; domain rules live in
 //! `control`.
 
+mod ec2;
+mod iam;
+mod lambda;
 mod sts;
 
 use std::sync::Arc;
@@ -116,11 +119,9 @@ pub async fn dispatch(
 ) -> Result<Response<Bytes>, AwsError> {
     match service {
         Service::Sts => sts::handle(state, &call),
-        Service::Iam | Service::Ec2 => {
-            let params = call.query_params()?;
-            Err(unknown_query_action(service, &params))
-        }
-        Service::Lambda => Err(unknown_rest_operation(&call)),
+        Service::Iam => iam::handle(state, &call).await,
+        Service::Ec2 => ec2::handle(state, &call).await,
+        Service::Lambda => lambda::handle(state, &call).await,
         Service::Logs => Err(unknown_json_operation(&call)),
     }
 }

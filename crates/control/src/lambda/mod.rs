@@ -1,0 +1,2 @@
+//! Lambda functions as records: configuration, code, versions, aliases, concurrency
+//! settings, and the function state machine.
