@@ -142,3 +142,130 @@ async fn sniff(parts: &Parts, body: Body) -> Service {
         _ => Service::Sts,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use crate::testing::{app, send, signed, Signing};
+
+    const STS_BODY: &[u8] = b"Action=GetCallerIdentity&Version=2011-06-15";
+    const FORM: (&str, &str) = (
+        "content-type",
+        "application/x-www-form-urlencoded; charset=utf-8",
+    );
+
+    #[tokio::test]
+    async fn header_signed_sts_call_answers_with_request_id() {
+        let (app, _dir) = app();
+        let req = signed(&Signing::for_service("sts"), "POST", "/", &[FORM], STS_BODY);
+        let (status, headers, body) = send(&app, req).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("<Account>000000000000</Account>"));
+        let rid = headers["x-amzn-requestid"].to_str().unwrap();
+        assert!(body.contains(&format!("<RequestId>{rid}</RequestId>")));
+    }
+
+    #[tokio::test]
+    async fn presigned_query_form_is_accepted_and_expires() {
+        let (app, _dir) = app();
+        let mut s = Signing::for_service("sts");
+        s.presign = Some(Duration::from_secs(60));
+        let target = "/?Action=GetCallerIdentity&Version=2011-06-15";
+        let (status, _, body) = send(&app, signed(&s, "GET", target, &[], b"")).await;
+        assert_eq!(status, 200, "{body}");
+        s.time = SystemTime::now() - Duration::from_secs(120);
+        let (status, _, body) = send(&app, signed(&s, "GET", target, &[], b"")).await;
+        assert_eq!(status, 403, "{body}");
+    }
+
+    #[tokio::test]
+    async fn unknown_keys_in_each_services_words() {
+        let (app, _dir) = app();
+        for (service, status, code) in [
+            ("sts", 403, "InvalidClientTokenId"),
+            ("iam", 403, "InvalidClientTokenId"),
+            ("ec2", 401, "AuthFailure"),
+            ("lambda", 403, "UnrecognizedClientException"),
+            ("logs", 400, "UnrecognizedClientException"),
+        ] {
+            let mut s = Signing::for_service(service);
+            s.key = "AKIDNOBODY";
+            let (st, headers, body) = send(&app, signed(&s, "POST", "/", &[FORM], STS_BODY)).await;
+            assert_eq!(st.as_u16(), status, "{service}: {body}");
+            let in_header = headers.get("x-amzn-errortype").is_some_and(|v| v == code);
+            assert!(body.contains(code) || in_header, "{service}: {body}");
+        }
+    }
+
+    #[tokio::test]
+    async fn clock_skew_on_lambda_is_invalid_signature_with_aws_message() {
+        let (app, _dir) = app();
+        let mut s = Signing::for_service("lambda");
+        s.time = SystemTime::now() - Duration::from_secs(20 * 60);
+        let req = signed(&s, "GET", "/2015-03-31/functions", &[], b"");
+        let (status, headers, body) = send(&app, req).await;
+        assert_eq!(status, 403);
+        assert_eq!(headers["x-amzn-errortype"], "InvalidSignatureException");
+        assert!(body.contains("Signature expired"), "{body}");
+        assert!(body.contains("- 5 min.)"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn ec2_clock_skew_is_request_expired() {
+        let (app, _dir) = app();
+        let mut s = Signing::for_service("ec2");
+        s.time = SystemTime::now() + Duration::from_secs(20 * 60);
+        let body = b"Action=DescribeVpcs&Version=2016-11-15";
+        let (status, _, text) = send(&app, signed(&s, "POST", "/", &[FORM], body)).await;
+        assert_eq!(status, 400);
+        assert!(text.contains("<Code>RequestExpired</Code>"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn invoke_payload_over_six_megabytes_is_413() {
+        let (app, _dir) = app();
+        let payload = vec![b'x'; super::services::INVOKE_PAYLOAD_LIMIT + 1];
+        let req = signed(
+            &Signing::for_service("lambda"),
+            "POST",
+            "/2015-03-31/functions/f/invocations",
+            &[],
+            &payload,
+        );
+        let (status, headers, body) = send(&app, req).await;
+        assert_eq!(status, 413);
+        assert_eq!(headers["x-amzn-errortype"], "RequestTooLargeException");
+        assert!(body.contains("6291456"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn unsigned_lambda_call_gets_rest_json_missing_token() {
+        let (app, _dir) = app();
+        let req = http::Request::get("/2015-03-31/functions")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let (status, headers, _) = send(&app, req).await;
+        assert_eq!(status, 403);
+        assert_eq!(
+            headers["x-amzn-errortype"],
+            "MissingAuthenticationTokenException"
+        );
+    }
+
+    #[tokio::test]
+    async fn region_outside_aws_is_refused() {
+        let (app, _dir) = app();
+        let s = Signing::for_service("sts");
+        let mut req = signed(&s, "POST", "/", &[FORM], STS_BODY);
+        let auth = req.headers()["authorization"]
+            .to_str()
+            .unwrap()
+            .replace("us-east-1", "moon-1");
+        req.headers_mut()
+            .insert("authorization", auth.parse().unwrap());
+        let (status, _, body) = send(&app, req).await;
+        assert_eq!(status, 403);
+        assert!(body.contains("valid region"), "{body}");
+    }
+}

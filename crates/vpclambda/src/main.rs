@@ -7,6 +7,8 @@ mod config;
 mod gateway;
 mod server;
 mod services;
+#[cfg(test)]
+mod testing;
 
 use clap::{Parser, Subcommand};
 
