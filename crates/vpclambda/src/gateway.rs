@@ -63,6 +63,18 @@ async fn serve(
         ));
     };
     let protocol = service.protocol();
+    if has_dot_or_empty_segments(parts.uri.path()) {
+        // The verifier accepts a signature over the normalised path; routing on the raw one
+        // would let `/a/../b` pass as `/b`. No AWS client sends such paths.
+        return Err((
+            protocol,
+            AwsError::new(
+                400,
+                "MalformedRequest",
+                "The request path must not contain empty, '.' or '..' segments.",
+            ),
+        ));
+    }
     if !control::regions::is_known(&cred.region) {
         return Err((protocol, auth::bad_region(service, &cred.region)));
     }
@@ -94,6 +106,12 @@ async fn serve(
     services::dispatch(service, state, call)
         .await
         .map_err(|e| (protocol, e))
+}
+
+fn has_dot_or_empty_segments(path: &str) -> bool {
+    let trimmed = path.strip_prefix('/').unwrap_or(path);
+    let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
+    !trimmed.is_empty() && trimmed.split('/').any(|s| s.is_empty() || s == "." || s == "..")
 }
 
 /// Reads the body, refusing it as soon as it passes `limit` (declared or actual). `Err(None)`
@@ -251,6 +269,16 @@ mod tests {
             headers["x-amzn-errortype"],
             "MissingAuthenticationTokenException"
         );
+    }
+
+    #[test]
+    fn dot_segments_are_detected() {
+        for bad in ["/a/../b", "/a/./b", "/a//b", "/..", "/a/."] {
+            assert!(super::has_dot_or_empty_segments(bad), "{bad}");
+        }
+        for good in ["/", "/2015-03-31/functions", "/2015-03-31/functions/", "/a.b/c..d"] {
+            assert!(!super::has_dot_or_empty_segments(good), "{good}");
+        }
     }
 
     #[tokio::test]
