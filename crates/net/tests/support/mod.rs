@@ -1,0 +1,175 @@
+//! Test host for the privileged tests, after netavark's pattern: each test body runs on a
+//! fresh thread that has unshared its network and mount namespaces, with a private tmpfs on
+//! /run (so /run/netns is ours), and drives the crate from a current-thread tokio runtime.
+//! Every thread the crate spawns inherits that test host, so nothing reaches the real host:
+//! no uplink, no routes out, and the whole namespace graph dies with the thread's last
+//! reference even if a test panics halfway. Also: probes, and a snapshot of the root
+//! namespace that must be identical before and after every test.
+//!
+//! The snapshot compares links, routes, rules, ip_forward and nft tables in full, but only
+//! the namespace names carrying [`TEST_MARK`]: on a shared development machine other
+//! programs may add and remove namespaces of their own in the root while we run.
+
+use std::future::Future;
+use std::net::{SocketAddr, SocketAddrV4};
+use std::process::Command;
+use std::time::Duration;
+
+use net::{Netns, Nft};
+use nix::mount::{mount, MsFlags};
+use nix::sched::{unshare, CloneFlags};
+
+/// Part of every namespace name these tests create (`vl-env-nt-fn1`, `vl-nt-race`).
+pub const TEST_MARK: &str = "nt-";
+
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// Runs `body` inside a private test host; prints `skipping: needs root` when not root.
+pub fn in_test_host<F, Fut>(body: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = ()>,
+{
+    if !is_root() {
+        eprintln!("skipping: needs root");
+        return;
+    }
+    let before = RootSnapshot::take();
+    let outcome = std::thread::spawn(move || {
+        enter_private_test_host();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(body());
+    })
+    .join();
+    let after = RootSnapshot::take();
+    assert_eq!(before, after, "the root namespace changed during the test");
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+fn enter_private_test_host() {
+    unshare(CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWNS).unwrap();
+    // Private propagation first, so the tmpfs below never appears in the host's mount table.
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .unwrap();
+    mount(
+        Some("tmpfs"),
+        "/run",
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some("mode=0755"),
+    )
+    .unwrap();
+}
+
+/// What the root namespace looks like to `ip` and to us; must not change across a test.
+#[derive(Debug, PartialEq, Eq)]
+struct RootSnapshot {
+    netns: Vec<String>,
+    run_netns: Vec<String>,
+    links: Vec<String>,
+    routes: String,
+    rules: String,
+    ip_forward: String,
+    nft_tables: Vec<String>,
+}
+
+fn ip(args: &[&str]) -> String {
+    let output = Command::new("ip").args(args).output().unwrap();
+    assert!(output.status.success(), "ip {args:?}: {output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+impl RootSnapshot {
+    fn take() -> RootSnapshot {
+        let links = ip(&["-o", "link", "show"])
+            .lines()
+            .filter_map(|line| line.split(": ").nth(1).map(str::to_owned))
+            .collect();
+        let nft_tables = match Nft::load() {
+            Ok(nft) => {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                let current = Netns::current().unwrap();
+                let mut tables: Vec<String> = runtime
+                    .block_on(nft.tables(&current))
+                    .unwrap()
+                    .into_iter()
+                    .map(|t| format!("{} {}", t.family, t.name))
+                    .collect();
+                tables.sort();
+                tables
+            }
+            Err(_) => Vec::new(),
+        };
+        RootSnapshot {
+            netns: ip(&["netns", "list"])
+                .lines()
+                .filter(|line| line.contains(TEST_MARK))
+                .map(str::to_owned)
+                .collect(),
+            run_netns: Netns::list_with_prefix("")
+                .unwrap()
+                .into_iter()
+                .filter(|name| name.contains(TEST_MARK))
+                .collect(),
+            links,
+            routes: ip(&["route", "show", "table", "all"]),
+            rules: ip(&["rule", "show"]),
+            ip_forward: std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap(),
+            nft_tables,
+        }
+    }
+}
+
+/// Binds a TCP listener inside `netns` and accepts on the test's runtime; every accepted
+/// peer address is sent on the returned channel.
+pub async fn serve(
+    netns: &Netns,
+    address: SocketAddrV4,
+) -> tokio::sync::mpsc::UnboundedReceiver<SocketAddr> {
+    let listener = netns
+        .spawn(move || {
+            let listener = std::net::TcpListener::bind(address)?;
+            listener.set_nonblocking(true)?;
+            Ok::<_, std::io::Error>(listener)
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((_stream, peer)) = listener.accept().await {
+            if tx.send(peer).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Whether a TCP connect from inside `netns` to `address` completes within 1.5 s.
+pub async fn connects(netns: &Netns, address: SocketAddrV4) -> bool {
+    netns
+        .spawn(move || {
+            std::net::TcpStream::connect_timeout(&address.into(), Duration::from_millis(1500))
+                .is_ok()
+        })
+        .await
+        .unwrap()
+}
