@@ -168,3 +168,13 @@ def test_admin_socket_is_private(daemon):
     st = os.stat(daemon.data_dir / "admin.sock")
     assert stat.S_ISSOCK(st.st_mode)
     assert stat.S_IMODE(st.st_mode) == 0o600
+
+
+def test_kill9_keeps_every_acknowledged_write(daemon):
+    logs = daemon.client("logs")
+    for i in range(20):
+        logs.create_log_group(logGroupName=f"/durable/{i:02d}")
+    daemon.kill9()
+    daemon.start()
+    names = [g["logGroupName"] for g in daemon.client("logs").describe_log_groups(logGroupNamePrefix="/durable/")["logGroups"]]
+    assert names == [f"/durable/{i:02d}" for i in range(20)]

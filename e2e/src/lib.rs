@@ -58,7 +58,9 @@ impl Daemon {
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .endpoint_url(&self.endpoint)
             .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_credential_types::Credentials::new("test", "test", None, None, "e2e"))
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "test", "test", None, None, "e2e",
+            ))
             .load()
             .await
     }

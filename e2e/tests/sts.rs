@@ -6,7 +6,11 @@ use e2e::Daemon;
 async fn get_caller_identity_with_the_rust_sdk() {
     let daemon = Daemon::start();
     let sts = aws_sdk_sts::Client::new(&daemon.sdk_config().await);
-    let id = sts.get_caller_identity().send().await.expect("GetCallerIdentity");
+    let id = sts
+        .get_caller_identity()
+        .send()
+        .await
+        .expect("GetCallerIdentity");
     assert_eq!(id.account(), Some("000000000000"));
     assert_eq!(id.arn(), Some("arn:aws:iam::000000000000:root"));
 }

@@ -7,8 +7,9 @@ pub mod accounts;
 pub mod ec2;
 pub mod iam;
 pub mod lambda;
+pub mod logs;
 pub mod regions;
 pub mod store;
 
 pub use accounts::{Account, Accounts, CallerIdentity};
-pub use store::{Scope, Store, StoreError, Tx, TxExt};
+pub use store::{ScanRange, Scope, Store, StoreError, Tx, TxExt};

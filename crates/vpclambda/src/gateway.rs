@@ -111,7 +111,10 @@ async fn serve(
 fn has_dot_or_empty_segments(path: &str) -> bool {
     let trimmed = path.strip_prefix('/').unwrap_or(path);
     let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
-    !trimmed.is_empty() && trimmed.split('/').any(|s| s.is_empty() || s == "." || s == "..")
+    !trimmed.is_empty()
+        && trimmed
+            .split('/')
+            .any(|s| s.is_empty() || s == "." || s == "..")
 }
 
 /// Reads the body, refusing it as soon as it passes `limit` (declared or actual). `Err(None)`
@@ -276,7 +279,12 @@ mod tests {
         for bad in ["/a/../b", "/a/./b", "/a//b", "/..", "/a/."] {
             assert!(super::has_dot_or_empty_segments(bad), "{bad}");
         }
-        for good in ["/", "/2015-03-31/functions", "/2015-03-31/functions/", "/a.b/c..d"] {
+        for good in [
+            "/",
+            "/2015-03-31/functions",
+            "/2015-03-31/functions/",
+            "/a.b/c..d",
+        ] {
             assert!(!super::has_dot_or_empty_segments(good), "{good}");
         }
     }

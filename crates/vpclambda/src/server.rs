@@ -51,6 +51,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let admin_task = admin::spawn(&config.data_dir, stop_rx.clone()).await?;
 
+    // Handlers are installed before the announcement, so a SIGTERM sent the moment the
+    // daemon says it is up is already a graceful stop.
+    let signals = Signals::install()?;
     announce(&state, addr)?;
 
     let app = router(state.clone());
@@ -59,7 +62,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let _ = stop.wait_for(|s| *s).await;
     });
     let signals = tokio::spawn(async move {
-        wait_for_signal().await;
+        signals.wait().await;
         tracing::info!("shutting down: finishing in-flight requests");
         let _ = stop_tx.send(true);
     });
@@ -127,17 +130,25 @@ fn lock_data_dir(dir: &Path) -> anyhow::Result<Flock<File>> {
     })
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::error!("cannot install signal handlers; stop the daemon with SIGKILL");
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+/// SIGTERM and SIGINT, the two ways to ask for a graceful stop.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+            int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+        })
+    }
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
     }
 }

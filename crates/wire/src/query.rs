@@ -77,7 +77,8 @@ impl QueryParams {
     pub fn list(&self, prefix: &str) -> Vec<String> {
         self.indexed(prefix)
             .into_iter()
-            .filter_map(|(_, rest, v)| rest.is_empty().then(|| v.to_string()))
+            .filter(|(_, rest, _)| rest.is_empty())
+            .map(|(_, _, v)| v.to_string())
             .collect()
     }
 

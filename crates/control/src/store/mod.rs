@@ -63,6 +63,37 @@ pub trait Tx {
     ) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
     /// Records of `kind` in every scope: start-up reconciliation and background work.
     fn list_all(&mut self, kind: &str) -> Result<Vec<(Scope, String, Vec<u8>)>, StoreError>;
+
+    /// Appends an entry to the ordered stream `(kind, scope, stream)` (log events) and
+    /// returns its sequence number, which grows within a stream.
+    fn append(
+        &mut self,
+        kind: &str,
+        scope: &Scope,
+        stream: &str,
+        body: &[u8],
+    ) -> Result<u64, StoreError>;
+    /// Up to `limit` entries of a stream in sequence order: after `after` going forward,
+    /// or before `before` going backward (the newest first).
+    fn scan(
+        &mut self,
+        kind: &str,
+        scope: &Scope,
+        stream: &str,
+        range: ScanRange,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
+    /// Drops every entry of a stream.
+    fn drop_stream(&mut self, kind: &str, scope: &Scope, stream: &str) -> Result<(), StoreError>;
+}
+
+/// Which part of a stream [`Tx::scan`] reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScanRange {
+    /// Entries with a sequence number above this, oldest first.
+    After(u64),
+    /// Entries with a sequence number below this, newest first.
+    Before(u64),
 }
 
 /// An open transaction of a backend; dropped without `commit`, it rolls back.

@@ -11,17 +11,28 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{Backend, Scope, StoreError, Tx, TxHandle};
+use super::{Backend, ScanRange, Scope, StoreError, Tx, TxHandle};
 
 /// Schema migrations, applied in order; the database's `user_version` is how many ran.
-const MIGRATIONS: &[&str] = &["CREATE TABLE objects (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE objects (
         account TEXT NOT NULL,
         region TEXT NOT NULL,
         kind TEXT NOT NULL,
         id TEXT NOT NULL,
         body BLOB NOT NULL,
         PRIMARY KEY (kind, account, region, id)
-    ) WITHOUT ROWID;"];
+    ) WITHOUT ROWID;",
+    "CREATE TABLE streams (
+        kind TEXT NOT NULL,
+        account TEXT NOT NULL,
+        region TEXT NOT NULL,
+        stream TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        body BLOB NOT NULL,
+        PRIMARY KEY (kind, account, region, stream, seq)
+    ) WITHOUT ROWID;",
+];
 
 pub struct SqliteBackend {
     conn: Mutex<Connection>,
@@ -164,6 +175,82 @@ impl Tx for SqliteTx<'_> {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+
+    fn append(
+        &mut self,
+        kind: &str,
+        scope: &Scope,
+        stream: &str,
+        body: &[u8],
+    ) -> Result<u64, StoreError> {
+        let seq = self.last_seq(kind, scope, stream)? + 1;
+        let mut stmt = self.conn.prepare_cached(
+            "INSERT INTO streams (kind, account, region, stream, seq, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        stmt.execute(params![
+            kind,
+            scope.account,
+            scope.region,
+            stream,
+            seq as i64,
+            body
+        ])?;
+        Ok(seq)
+    }
+
+    fn scan(
+        &mut self,
+        kind: &str,
+        scope: &Scope,
+        stream: &str,
+        range: ScanRange,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let (sql, bound) = match range {
+            ScanRange::After(n) => (
+                "SELECT seq, body FROM streams
+                 WHERE kind = ?1 AND account = ?2 AND region = ?3 AND stream = ?4 AND seq > ?5
+                 ORDER BY seq ASC LIMIT ?6",
+                n,
+            ),
+            ScanRange::Before(n) => (
+                "SELECT seq, body FROM streams
+                 WHERE kind = ?1 AND account = ?2 AND region = ?3 AND stream = ?4 AND seq < ?5
+                 ORDER BY seq DESC LIMIT ?6",
+                n,
+            ),
+        };
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let bound = i64::try_from(bound).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(
+            params![kind, scope.account, scope.region, stream, bound, limit],
+            |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn drop_stream(&mut self, kind: &str, scope: &Scope, stream: &str) -> Result<(), StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "DELETE FROM streams WHERE kind = ?1 AND account = ?2 AND region = ?3 AND stream = ?4",
+        )?;
+        stmt.execute(params![kind, scope.account, scope.region, stream])?;
+        Ok(())
+    }
+}
+
+impl SqliteTx<'_> {
+    fn last_seq(&mut self, kind: &str, scope: &Scope, stream: &str) -> Result<u64, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT COALESCE(MAX(seq), 0) FROM streams
+             WHERE kind = ?1 AND account = ?2 AND region = ?3 AND stream = ?4",
+        )?;
+        let last: i64 = stmt
+            .query_row(params![kind, scope.account, scope.region, stream], |r| {
+                r.get(0)
+            })?;
+        Ok(last as u64)
+    }
 }
 
 #[cfg(test)]
@@ -227,6 +314,32 @@ mod tests {
         let store = Store::open_sqlite(dir.path()).unwrap();
         let v: Option<String> = store.read(|tx| tx.get_json("k", &scope("1"), "x")).unwrap();
         assert_eq!(v.as_deref(), Some("v"));
+    }
+
+    #[test]
+    fn streams_append_in_order_and_scan_both_ways() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite(dir.path()).unwrap();
+        let s = scope("1");
+        let seqs: Vec<u64> = store
+            .write(|tx| -> Result<_, StoreError> {
+                (0..5).map(|i| tx.append("ev", &s, "a", &[i])).collect()
+            })
+            .unwrap();
+        assert_eq!(seqs, vec![1, 2, 3, 4, 5]);
+        let fwd = store
+            .read(|tx| tx.scan("ev", &s, "a", ScanRange::After(2), 2))
+            .unwrap();
+        assert_eq!(fwd, vec![(3, vec![2]), (4, vec![3])]);
+        let back = store
+            .read(|tx| tx.scan("ev", &s, "a", ScanRange::Before(u64::MAX), 2))
+            .unwrap();
+        assert_eq!(back, vec![(5, vec![4]), (4, vec![3])]);
+        store.write(|tx| tx.drop_stream("ev", &s, "a")).unwrap();
+        assert!(store
+            .read(|tx| tx.scan("ev", &s, "a", ScanRange::After(0), 10))
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

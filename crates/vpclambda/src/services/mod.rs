@@ -6,6 +6,7 @@
 mod ec2;
 mod iam;
 mod lambda;
+mod logs;
 mod sts;
 
 use std::sync::Arc;
@@ -122,7 +123,7 @@ pub async fn dispatch(
         Service::Iam => iam::handle(state, &call).await,
         Service::Ec2 => ec2::handle(state, &call).await,
         Service::Lambda => lambda::handle(state, &call).await,
-        Service::Logs => Err(unknown_json_operation(&call)),
+        Service::Logs => logs::handle(state, &call),
     }
 }
 
