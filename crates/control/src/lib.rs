@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod ec2;
+pub mod eni;
 pub mod iam;
 pub mod lambda;
 pub mod logs;
