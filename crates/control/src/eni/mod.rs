@@ -4,6 +4,7 @@
 //! operator can ask for. Pure decisions over plain inputs: creating the ENIs is the EC2
 //! domain's job and making them real is the dataplane's.
 
+pub mod hyperplane;
 pub mod plan;
 pub mod rate;
 

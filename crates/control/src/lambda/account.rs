@@ -1,0 +1,190 @@
+//! What belongs to a function as a whole or to the account: reserved concurrency against the
+//! account's pool, the account's limits and usage, and tags.
+
+use std::collections::BTreeMap;
+
+use super::error::LambdaError;
+use super::functions::{code_usage, load_function, Lambda};
+use super::model::{kind, Function};
+use super::names::{FunctionRef, NameShape};
+use crate::store::{Scope, TxExt};
+
+/// Concurrent executions an account may run per region.
+pub const CONCURRENT_EXECUTIONS: u32 = 1000;
+/// What reservations must leave to functions without one.
+pub const MIN_UNRESERVED: u32 = 100;
+pub const CODE_SIZE_UNZIPPED: u64 = 262_144_000;
+pub const CODE_SIZE_ZIPPED: u64 = 52_428_800;
+const MAX_TAGS: usize = 50;
+
+/// GetAccountSettings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountSettings {
+    pub total_code_size_limit: u64,
+    pub code_size_unzipped: u64,
+    pub code_size_zipped: u64,
+    pub concurrent_executions: u32,
+    pub unreserved_concurrent_executions: u32,
+    pub total_code_size: u64,
+    pub function_count: u64,
+}
+
+impl Lambda {
+    /// PutFunctionConcurrency.
+    pub fn put_concurrency(
+        &self,
+        scope: &Scope,
+        fref: &FunctionRef,
+        reserved: Option<i64>,
+    ) -> Result<u32, LambdaError> {
+        let name = fref.unqualified()?.to_string();
+        let mut v = super::validate::Violations::default();
+        let reserved = match reserved {
+            Some(n) => v.range(n, "reservedConcurrentExecutions", 0, None),
+            None => {
+                v.null("reservedConcurrentExecutions");
+                None
+            }
+        };
+        v.finish()?;
+        let reserved = reserved.unwrap_or_default();
+        self.store.write(|tx| {
+            let mut function = load_function(tx, scope, &name)?;
+            let others: u64 = tx
+                .list_json::<Function>(kind::FUNCTION, scope, "")?
+                .iter()
+                .filter(|f| f.latest.function_name != name)
+                .filter_map(|f| f.reserved_concurrency)
+                .map(u64::from)
+                .sum();
+            if others + u64::from(reserved) > u64::from(CONCURRENT_EXECUTIONS - MIN_UNRESERVED) {
+                return Err(LambdaError::invalid(format!(
+                    "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [{MIN_UNRESERVED}]."
+                )));
+            }
+            function.reserved_concurrency = Some(reserved);
+            tx.put_json(kind::FUNCTION, scope, &name, &function)?;
+            Ok(reserved)
+        })
+    }
+
+    /// GetFunctionConcurrency.
+    pub fn get_concurrency(
+        &self,
+        scope: &Scope,
+        fref: &FunctionRef,
+    ) -> Result<Option<u32>, LambdaError> {
+        let name = fref.unqualified()?.to_string();
+        self.store
+            .read(|tx| Ok(load_function(tx, scope, &name)?.reserved_concurrency))
+    }
+
+    /// DeleteFunctionConcurrency.
+    pub fn delete_concurrency(&self, scope: &Scope, fref: &FunctionRef) -> Result<(), LambdaError> {
+        let name = fref.unqualified()?.to_string();
+        self.store.write(|tx| {
+            let mut function = load_function(tx, scope, &name)?;
+            if function.reserved_concurrency.take().is_some() {
+                tx.put_json(kind::FUNCTION, scope, &name, &function)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// GetAccountSettings for the account in this region.
+    pub fn account_settings(&self, scope: &Scope) -> Result<AccountSettings, LambdaError> {
+        self.store.read(|tx| {
+            let functions = tx.list_json::<Function>(kind::FUNCTION, scope, "")?;
+            let reserved: u32 = functions
+                .iter()
+                .filter_map(|f| f.reserved_concurrency)
+                .sum();
+            Ok(AccountSettings {
+                total_code_size_limit: super::functions::TOTAL_CODE_SIZE_LIMIT,
+                code_size_unzipped: CODE_SIZE_UNZIPPED,
+                code_size_zipped: CODE_SIZE_ZIPPED,
+                concurrent_executions: CONCURRENT_EXECUTIONS,
+                unreserved_concurrent_executions: CONCURRENT_EXECUTIONS.saturating_sub(reserved),
+                total_code_size: code_usage(tx, scope)?,
+                function_count: functions.len() as u64,
+            })
+        })
+    }
+
+    /// TagResource: adds or overwrites tags.
+    pub fn tag(
+        &self,
+        scope: &Scope,
+        resource: &str,
+        tags: BTreeMap<String, String>,
+    ) -> Result<(), LambdaError> {
+        let name = tagged_function(scope, resource, "TagResource")?;
+        self.store.write(|tx| {
+            let mut function = load_function(tx, scope, &name)?;
+            function.tags.extend(tags);
+            check_tags(&function.tags)?;
+            tx.put_json(kind::FUNCTION, scope, &name, &function)?;
+            Ok(())
+        })
+    }
+
+    /// UntagResource: removes the keys that are there.
+    pub fn untag(&self, scope: &Scope, resource: &str, keys: &[String]) -> Result<(), LambdaError> {
+        let name = tagged_function(scope, resource, "UntagResource")?;
+        self.store.write(|tx| {
+            let mut function = load_function(tx, scope, &name)?;
+            for key in keys {
+                function.tags.remove(key);
+            }
+            tx.put_json(kind::FUNCTION, scope, &name, &function)?;
+            Ok(())
+        })
+    }
+
+    /// ListTags.
+    pub fn tags(
+        &self,
+        scope: &Scope,
+        resource: &str,
+    ) -> Result<BTreeMap<String, String>, LambdaError> {
+        let name = tagged_function(scope, resource, "ListTags")?;
+        self.store
+            .read(|tx| Ok(load_function(tx, scope, &name)?.tags))
+    }
+}
+
+/// Tags count and size limits.
+pub(crate) fn check_tags(tags: &BTreeMap<String, String>) -> Result<(), LambdaError> {
+    if tags.len() > MAX_TAGS {
+        return Err(LambdaError::invalid(format!(
+            "Number of tags exceeds resource tag limit of {MAX_TAGS}."
+        )));
+    }
+    for (k, v) in tags {
+        if k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256 {
+            return Err(LambdaError::invalid(format!(
+                "Tag key or value has an invalid length: {k}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The function a taggable resource ARN names; tags live on functions, not on versions or
+/// aliases.
+fn tagged_function(scope: &Scope, resource: &str, action: &str) -> Result<String, LambdaError> {
+    if !resource.starts_with("arn:") {
+        return Err(LambdaError::Validation(vec![LambdaError::violation(
+            resource,
+            "resource",
+            r"Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*):lambda:[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:(function:[a-zA-Z0-9-_]+(:(\$LATEST|[a-zA-Z0-9-_]+))?|code-signing-config:csc-[a-z0-9]{17}|event-source-mapping:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|capacity-provider:[a-zA-Z0-9-_]+)",
+        )]));
+    }
+    let fref = FunctionRef::parse(resource, NameShape::Function, scope, action)?;
+    if fref.qualifier.is_some() {
+        return Err(LambdaError::invalid(
+            "Tags on function aliases and versions are not supported. Please specify a function ARN.",
+        ));
+    }
+    Ok(fref.name)
+}

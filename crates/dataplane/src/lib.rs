@@ -1,0 +1,29 @@
+//! The VPC dataplane: turns a desired state of VPCs, subnets, route tables, security groups,
+//! internet and NAT gateways and network interfaces into kernel objects, and attaches
+//! execution environments and simulated-internet hosts to them.
+//!
+//! Independent of the EC2 wire and of the store: callers describe what should exist with
+//! the plain types of [`model`] and call [`Dataplane::apply`], which reconciles. Built on
+//! the `net` crate's primitives (netlink and libnftables in-process, no `ip`/`nft` binary).
+//!
+//! Topology (DESIGN.md): `vl-pub` is the simulated internet; each VPC has a router namespace
+//! `vl-<vpc-id>` with one bridge per subnet (gateway base+1), a routing table and policy rule
+//! per subnet, security groups in its `ip vl_vpc` table, and a veth to `vl-pub` when an
+//! internet gateway is attached, doing 1:1 NAT for addresses that have a public IP only.
+//! NAT gateways (`vl-<nat-id>`) and ENIs (`vl-<eni-id>`) are namespaces on their subnet's
+//! bridge. Nothing in `vl-pub` routes to a VPC CIDR, and nothing is created in the caller's
+//! own namespace.
+
+mod error;
+pub mod model;
+mod plane;
+mod render;
+
+pub use error::{Error, Result};
+pub use model::{
+    gateway_of, resolv_conf, resolver_of, Desired, DesiredEni, DesiredIgw, DesiredNat,
+    DesiredRoute, DesiredSecurityGroup, DesiredSubnet, DesiredVpc, Peer, PortRange, Protocol,
+    RouteTarget, SgRule,
+};
+pub use net::{Ipv4Cidr, NETNS_RUN_DIR};
+pub use plane::{namespace_of, ApplyReport, Dataplane, PUBLIC_NETNS};

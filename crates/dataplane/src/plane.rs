@@ -1,0 +1,912 @@
+//! [`Dataplane`]: reconciles the kernel with a [`Desired`] state, and attaches execution
+//! environments and simulated-internet hosts.
+//!
+//! Owns every namespace, link, route, rule and nft table of the VPC topology (DESIGN.md):
+//! `vl-pub` (the simulated internet), one router namespace `vl-vpc-…` per VPC, `vl-eni-…`,
+//! `vl-nat-…`, `vl-env-…` and `vl-host-…`. Every name derives from a store id. Must not
+//! create anything in the caller's own namespace, and must not touch objects without the
+//! `vl-` prefix.
+//!
+//! Reconciliation is level-triggered: [`Dataplane::apply`] compares the desired state with
+//! what this process last applied and changes only the difference; a VPC this process has
+//! not applied yet (start-up, or after a failure) is rebuilt idempotently from scratch and
+//! its leftovers removed, so a restart converges whatever a crash left behind.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use net::names::{ifname, netns_name, validate_netns_name};
+use net::{Ipv4Cidr, Netlink, Netns, Nft, Route, Rule, MAIN_TABLE};
+use tokio::sync::Mutex;
+
+use crate::model::{gateway_of, DesiredEni, DesiredNat, DesiredVpc, RouteTarget};
+use crate::render;
+use crate::{Desired, Error, Result};
+
+/// The simulated internet's namespace.
+pub const PUBLIC_NETNS: &str = "vl-pub";
+/// The address `vl-pub` has on every link (hosts and IGWs route to it).
+const PUBLIC_GATEWAY: Ipv4Addr = Ipv4Addr::new(169, 254, 0, 1);
+/// The test ranges hosts of the simulated internet may use (RFC 5737).
+const PUBLIC_RANGES: [(Ipv4Addr, u8); 2] = [
+    (Ipv4Addr::new(203, 0, 113, 0), 24),
+    (Ipv4Addr::new(198, 51, 100, 0), 24),
+];
+/// Priority of the per-subnet policy rules in a router namespace.
+const RULE_PRIORITY: u32 = 100;
+/// Environments of one ENI live in 100.64.0.0/10 behind the ENI namespace's 100.64.0.1;
+/// the ENI masquerades them, so the range never appears outside.
+const ENV_GATEWAY: Ipv4Addr = Ipv4Addr::new(100, 64, 0, 1);
+
+/// What one [`Dataplane::apply`] achieved.
+#[derive(Debug, Default)]
+pub struct ApplyReport {
+    /// NAT gateways whose kernel objects exist and forward traffic.
+    pub nat_gateways_ready: Vec<String>,
+    /// VPCs that could not be reconciled, with why; the others were.
+    pub failures: Vec<(String, Error)>,
+    /// nft statements committed (0 when the firewalls already matched).
+    pub nft_statements: usize,
+}
+
+struct Public {
+    netns: Netns,
+    nl: Netlink,
+}
+
+struct VpcState {
+    router: Netns,
+    nl: Netlink,
+    /// What the router's table, links and namespaces currently hold.
+    applied: DesiredVpc,
+    /// The internet gateway's link and its router-side address.
+    igw: Option<(String, Ipv4Addr)>,
+    /// Routes of each subnet's table as last written.
+    tables: BTreeMap<String, Vec<Route>>,
+    /// Public addresses routed from `vl-pub` to this VPC's IGW.
+    published: BTreeSet<Ipv4Addr>,
+}
+
+struct Attachment {
+    eni: String,
+    ip: Ipv4Addr,
+}
+
+#[derive(Default)]
+struct State {
+    public: Option<Public>,
+    vpcs: BTreeMap<String, VpcState>,
+    envs: BTreeMap<String, Attachment>,
+    /// ENIs whose namespace forwards and masquerades for environments.
+    env_ready: BTreeSet<String>,
+    hosts: BTreeMap<Ipv4Addr, String>,
+}
+
+/// The VPC dataplane of one daemon. All changes are serialised through one lock: the
+/// kernel state has one writer (reliability rule 8).
+pub struct Dataplane {
+    nft: Nft,
+    state: Mutex<State>,
+}
+
+/// The namespace of the object `id` (`vpc-…`, `eni-…`, `nat-…`): `vl-<id>`.
+pub fn namespace_of(id: &str) -> Result<String> {
+    crate::model::check_id(id)?;
+    let name = format!("vl-{id}");
+    validate_netns_name(&name)?;
+    Ok(name)
+}
+
+fn path_of(name: &str) -> PathBuf {
+    Path::new(net::NETNS_RUN_DIR).join(name)
+}
+
+fn bridge_of(subnet: &str) -> Result<String> {
+    Ok(ifname("b", subnet)?)
+}
+
+/// A routing table id per subnet, derived from its id (stable across restarts).
+fn table_of(subnet: &str) -> Result<u32> {
+    let name = ifname("t", subnet)?;
+    let hash = u64::from_str_radix(&name[4..], 16).map_err(|_| Error::BadId(subnet.to_owned()))?;
+    // Above the kernel's reserved 253-255 and below 2^31.
+    Ok(1000 + (hash % 1_000_000_000) as u32)
+}
+
+fn igw_ends(igw: &str) -> Result<(String, String)> {
+    Ok((ifname("g", igw)?, ifname("i", igw)?))
+}
+
+fn host32(ip: Ipv4Addr) -> Ipv4Cidr {
+    Ipv4Cidr::new(ip, 32).unwrap_or(Ipv4Cidr::ANY)
+}
+
+fn in_range(ip: Ipv4Addr, (base, prefix): (Ipv4Addr, u8)) -> bool {
+    let mask = u32::MAX << (32 - u32::from(prefix));
+    u32::from(ip) & mask == u32::from(base)
+}
+
+async fn open_if_present(name: &str) -> Result<Option<Netns>> {
+    match Netns::open(name) {
+        Ok(netns) => Ok(Some(netns)),
+        Err(net::Error::NetnsNotFound(_) | net::Error::NotANetns(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A namespace with `lo` up, and a netlink connection into it.
+async fn namespace(name: &str) -> Result<(Netns, Netlink)> {
+    let netns = Netns::create(name)?;
+    let nl = Netlink::connect(&netns).await?;
+    nl.set_up("lo").await?;
+    Ok((netns, nl))
+}
+
+impl Dataplane {
+    /// Loads nftables and builds `vl-pub`. Neither execution environments nor
+    /// simulated-internet hosts survive a restart (their processes held them), so
+    /// leftover `vl-env-*` and `vl-host-*` namespaces are removed here: call this before
+    /// the execution layer creates any environment.
+    pub async fn start() -> Result<Dataplane> {
+        let dataplane = Dataplane {
+            nft: Nft::load()?,
+            state: Mutex::new(State::default()),
+        };
+        for prefix in ["vl-host-", "vl-env-"] {
+            for name in Netns::list_with_prefix(prefix)? {
+                Netns::delete(&name)?;
+            }
+        }
+        let mut state = dataplane.state.lock().await;
+        dataplane.ensure_public(&mut state).await?;
+        drop(state);
+        Ok(dataplane)
+    }
+
+    async fn ensure_public<'a>(&self, state: &'a mut State) -> Result<&'a Public> {
+        if state.public.is_none() {
+            let (netns, nl) = namespace(PUBLIC_NETNS).await?;
+            netns.sysctl_set("net.ipv4.ip_forward", "1")?;
+            netns.sysctl_set("net.ipv4.conf.all.send_redirects", "0")?;
+            netns.sysctl_set("net.ipv4.conf.default.send_redirects", "0")?;
+            let ranges = PUBLIC_RANGES
+                .iter()
+                .map(|(base, prefix)| format!("{base}/{prefix}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            // Defence in depth: whatever a bug adds, vl-pub forwards only to public test
+            // ranges (never toward a VPC CIDR) and serves nothing itself.
+            let batch = format!(
+                "add table ip vl_pub\n\
+                 delete table ip vl_pub\n\
+                 add table ip vl_pub\n\
+                 add chain ip vl_pub c_forward {{ type filter hook forward priority 0; policy accept; }}\n\
+                 add rule ip vl_pub c_forward ip daddr != {{ {ranges} }} drop\n\
+                 add chain ip vl_pub c_input {{ type filter hook input priority 0; policy drop; }}\n\
+                 add rule ip vl_pub c_input iif \"lo\" accept\n\
+                 add rule ip vl_pub c_input ct state established,related accept\n"
+            );
+            self.nft.apply(&netns, &batch).await?;
+            for link in nl.links_with_prefix("vl-p").await? {
+                nl.delete_link(&link.name).await?;
+            }
+            state.public = Some(Public { netns, nl });
+        }
+        match &state.public {
+            Some(public) => Ok(public),
+            None => Err(Error::Net(net::Error::NetnsNotFound(PUBLIC_NETNS.into()))),
+        }
+    }
+
+    /// Makes the kernel match `desired`: creates what is missing, fixes what differs, and
+    /// removes every VPC, ENI and NAT gateway namespace no desired item owns. Safe to call
+    /// repeatedly; a call with nothing changed touches nothing. A VPC that fails is
+    /// reported and left to be rebuilt from scratch by the next call; the others proceed.
+    pub async fn apply(&self, desired: &Desired) -> Result<ApplyReport> {
+        let mut state = self.state.lock().await;
+        self.ensure_public(&mut state).await?;
+        let mut report = ApplyReport::default();
+        let wanted: BTreeSet<&str> = desired.vpcs.iter().map(|v| v.id.as_str()).collect();
+        let gone: Vec<String> = state
+            .vpcs
+            .keys()
+            .filter(|id| !wanted.contains(id.as_str()))
+            .cloned()
+            .collect();
+        for id in gone {
+            self.remove_vpc(&mut state, &id).await?;
+        }
+        for vpc in &desired.vpcs {
+            let outcome = match vpc.check() {
+                Ok(()) => self.apply_vpc(&mut state, vpc, &mut report).await,
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok(()) => report
+                    .nat_gateways_ready
+                    .extend(vpc.nat_gateways.iter().map(|n| n.id.clone())),
+                Err(error) => {
+                    tracing::warn!(vpc = %vpc.id, %error, "VPC not reconciled");
+                    state.vpcs.remove(&vpc.id);
+                    report.failures.push((vpc.id.clone(), error));
+                }
+            }
+        }
+        self.collect_garbage(&mut state, desired).await?;
+        Ok(report)
+    }
+
+    /// Removes namespaces of ours that no desired item owns: interfaces and NAT gateways
+    /// first, routers last (reverse order of creation).
+    async fn collect_garbage(&self, state: &mut State, desired: &Desired) -> Result<()> {
+        let mut owned = BTreeSet::new();
+        for vpc in &desired.vpcs {
+            owned.insert(format!("vl-{}", vpc.id));
+            owned.extend(vpc.enis.iter().map(|e| format!("vl-{}", e.id)));
+            owned.extend(vpc.nat_gateways.iter().map(|n| format!("vl-{}", n.id)));
+        }
+        for prefix in ["vl-eni-", "vl-nat-", "vl-vpc-"] {
+            for name in Netns::list_with_prefix(prefix)? {
+                if !owned.contains(&name) {
+                    tracing::info!(netns = %name, "removing namespace no record owns");
+                    if prefix == "vl-eni-" {
+                        let eni = name.trim_start_matches("vl-").to_owned();
+                        self.forget_environments(state, &eni)?;
+                    }
+                    Netns::delete(&name)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn remove_vpc(&self, state: &mut State, id: &str) -> Result<()> {
+        if let Some(vpc) = state.vpcs.remove(id) {
+            for eni in &vpc.applied.enis {
+                self.forget_environments(state, &eni.id)?;
+                delete_attached(&vpc.nl, &ifname("e", &eni.id)?, &eni.id).await?;
+            }
+            for nat in &vpc.applied.nat_gateways {
+                delete_attached(&vpc.nl, &ifname("n", &nat.id)?, &nat.id).await?;
+            }
+            drop(vpc);
+        }
+        Netns::delete(&namespace_of(id)?)?;
+        tracing::info!(vpc = id, "VPC removed from the kernel");
+        Ok(())
+    }
+
+    /// Drops the environments attached to `eni` (their links die with the ENI namespace).
+    fn forget_environments(&self, state: &mut State, eni: &str) -> Result<()> {
+        let envs: Vec<String> = state
+            .envs
+            .iter()
+            .filter(|(_, a)| a.eni == eni)
+            .map(|(env, _)| env.clone())
+            .collect();
+        for env in envs {
+            state.envs.remove(&env);
+            Netns::delete(&netns_name("env", &env)?)?;
+        }
+        state.env_ready.remove(eni);
+        Ok(())
+    }
+
+    async fn apply_vpc(
+        &self,
+        state: &mut State,
+        vpc: &DesiredVpc,
+        report: &mut ApplyReport,
+    ) -> Result<()> {
+        let fresh = !state.vpcs.contains_key(&vpc.id);
+        if fresh {
+            let (router, nl) = namespace(&namespace_of(&vpc.id)?).await?;
+            router.sysctl_set("net.ipv4.ip_forward", "1")?;
+            // Bridged (same-subnet) traffic must pass the ip hooks where the security
+            // groups are; the default differs between hosts, so it is set explicitly.
+            router.sysctl_set("net.bridge.bridge-nf-call-iptables", "1")?;
+            router.sysctl_set("net.ipv4.conf.all.send_redirects", "0")?;
+            router.sysctl_set("net.ipv4.conf.default.send_redirects", "0")?;
+            let empty = DesiredVpc {
+                subnets: Vec::new(),
+                igw: None,
+                nat_gateways: Vec::new(),
+                enis: Vec::new(),
+                security_groups: Vec::new(),
+                ..vpc.clone()
+            };
+            state.vpcs.insert(
+                vpc.id.clone(),
+                VpcState {
+                    router,
+                    nl,
+                    applied: empty,
+                    igw: None,
+                    tables: BTreeMap::new(),
+                    published: BTreeSet::new(),
+                },
+            );
+        }
+        let Some(public) = state.public.as_ref() else {
+            return Err(Error::Net(net::Error::NetnsNotFound(PUBLIC_NETNS.into())));
+        };
+        let igw_taken: BTreeSet<Ipv4Addr> = state
+            .vpcs
+            .iter()
+            .filter(|(id, _)| **id != vpc.id)
+            .filter_map(|(_, v)| v.igw.as_ref().map(|(_, ip)| *ip))
+            .collect();
+        let Some(vs) = state.vpcs.get_mut(&vpc.id) else {
+            return Err(Error::invalid(&vpc.id, "router state vanished"));
+        };
+        let old = vs.applied.clone();
+        let subnet_cidr: BTreeMap<&str, Ipv4Cidr> = vpc
+            .subnets
+            .iter()
+            .map(|s| (s.id.as_str(), s.cidr))
+            .collect();
+
+        for s in &vpc.subnets {
+            if fresh || !old.subnets.iter().any(|o| o.id == s.id && o.cidr == s.cidr) {
+                let bridge = bridge_of(&s.id)?;
+                vs.nl.add_bridge(&bridge).await?;
+                vs.nl
+                    .add_address(&bridge, Ipv4Cidr::new(gateway_of(s.cidr), s.cidr.prefix())?)
+                    .await?;
+                vs.nl.set_up(&bridge).await?;
+            }
+        }
+
+        let old_igw = vs.igw.clone();
+        let wanted_igw = vpc.igw.as_ref().map(|i| i.id.clone());
+        if fresh || old.igw.as_ref().map(|i| &i.id) != wanted_igw.as_ref() {
+            vs.igw = match &wanted_igw {
+                Some(id) => Some(ensure_igw(vs, public, id, &igw_taken).await?),
+                None => None,
+            };
+        }
+
+        // Interfaces and NAT gateways whose placement changed are rebuilt.
+        let placed = |e: &DesiredEni| (e.subnet.clone(), e.ip);
+        let old_enis: BTreeMap<&str, &DesiredEni> =
+            old.enis.iter().map(|e| (e.id.as_str(), e)).collect();
+        let old_nats: BTreeMap<&str, &DesiredNat> = old
+            .nat_gateways
+            .iter()
+            .map(|n| (n.id.as_str(), n))
+            .collect();
+        for nat in &vpc.nat_gateways {
+            if fresh || old_nats.get(nat.id.as_str()) != Some(&nat) {
+                if old_nats.contains_key(nat.id.as_str()) {
+                    delete_attached(&vs.nl, &ifname("n", &nat.id)?, &nat.id).await?;
+                }
+                let cidr = subnet_cidr[nat.subnet.as_str()];
+                realize_nat(&self.nft, &vs.nl, vpc.cidr, cidr, &nat.subnet, nat).await?;
+            }
+        }
+        for eni in &vpc.enis {
+            let before = old_enis.get(eni.id.as_str());
+            if fresh || before.map(|b| placed(b)) != Some(placed(eni)) {
+                if before.is_some() {
+                    delete_attached(&vs.nl, &ifname("e", &eni.id)?, &eni.id).await?;
+                }
+                let cidr = subnet_cidr[eni.subnet.as_str()];
+                realize_eni(&vs.nl, "e", cidr, &eni.subnet, &eni.id, eni.ip).await?;
+            }
+        }
+
+        let igw_link = vs.igw.as_ref().map(|(link, _)| link.as_str());
+        let old_igw_link = old_igw.as_ref().map(|(link, _)| link.as_str());
+        let batch = if fresh {
+            render::full(vpc, igw_link)
+        } else {
+            render::incremental(&old, old_igw_link, vpc, igw_link)
+        };
+        if !batch.is_empty() {
+            report.nft_statements += batch.text().lines().count();
+            if let Err(error) = self.nft.apply(&vs.router, batch.text()).await {
+                if fresh {
+                    return Err(error.into());
+                }
+                tracing::warn!(vpc = %vpc.id, %error, "incremental nft batch refused; rebuilding the table");
+                self.nft
+                    .apply(&vs.router, render::full(vpc, igw_link).text())
+                    .await?;
+            }
+        }
+
+        reconcile_routes(vs, vpc, fresh).await?;
+
+        // Removals, after the firewall and routes stopped referring to them.
+        let new_enis: BTreeMap<&str, &DesiredEni> =
+            vpc.enis.iter().map(|e| (e.id.as_str(), e)).collect();
+        let new_nats: BTreeSet<&str> = vpc.nat_gateways.iter().map(|n| n.id.as_str()).collect();
+        let mut removed_enis = Vec::new();
+        for eni in &old.enis {
+            match new_enis.get(eni.id.as_str()) {
+                Some(now) if placed(now) == placed(eni) => {}
+                Some(_) => {}
+                None => {
+                    delete_attached(&vs.nl, &ifname("e", &eni.id)?, &eni.id).await?;
+                    removed_enis.push(eni.id.clone());
+                }
+            }
+        }
+        for nat in &old.nat_gateways {
+            if !new_nats.contains(nat.id.as_str()) {
+                delete_attached(&vs.nl, &ifname("n", &nat.id)?, &nat.id).await?;
+            }
+        }
+        let mut keep_links: BTreeSet<String> = BTreeSet::new();
+        for s in &vpc.subnets {
+            keep_links.insert(bridge_of(&s.id)?);
+        }
+        for e in &vpc.enis {
+            keep_links.insert(ifname("e", &e.id)?);
+        }
+        for n in &vpc.nat_gateways {
+            keep_links.insert(ifname("n", &n.id)?);
+        }
+        if let Some((link, _)) = &vs.igw {
+            keep_links.insert(link.clone());
+        }
+        if fresh {
+            for link in vs.nl.links_with_prefix(net::names::PREFIX).await? {
+                if !keep_links.contains(&link.name) {
+                    vs.nl.delete_link(&link.name).await?;
+                }
+            }
+        } else {
+            for s in &old.subnets {
+                let bridge = bridge_of(&s.id)?;
+                if !keep_links.contains(&bridge) {
+                    vs.nl.delete_link(&bridge).await?;
+                }
+            }
+            if let Some((link, _)) = &old_igw {
+                if !keep_links.contains(link) {
+                    vs.nl.delete_link(link).await?;
+                }
+            }
+        }
+
+        publish(vs, public, vpc, fresh).await?;
+        vs.applied = vpc.clone();
+        for eni in removed_enis {
+            self.forget_environments(state, &eni)?;
+        }
+        Ok(())
+    }
+
+    /// Attaches a new execution environment to a realized ENI: a namespace `vl-env-<env>`
+    /// with one veth into the ENI's namespace, which masquerades it to the ENI's address.
+    /// Returns the namespace's path for the sandbox (`NetnsChoice::Existing`). Attaching
+    /// the same environment to the same ENI again returns the same path.
+    pub async fn attach_environment(&self, eni_id: &str, env_id: &str) -> Result<PathBuf> {
+        let mut state = self.state.lock().await;
+        let env_name = netns_name("env", env_id)?;
+        if let Some(existing) = state.envs.get(env_id) {
+            if existing.eni == eni_id {
+                return Ok(path_of(&env_name));
+            }
+            return Err(Error::AlreadyAttached {
+                env: env_id.to_owned(),
+                eni: existing.eni.clone(),
+            });
+        }
+        if !state
+            .vpcs
+            .values()
+            .any(|v| v.applied.enis.iter().any(|e| e.id == eni_id))
+        {
+            return Err(Error::UnknownInterface(eni_id.to_owned()));
+        }
+        let eni_ns = Netns::open(&namespace_of(eni_id)?)?;
+        let eni_nl = Netlink::connect(&eni_ns).await?;
+        if !state.env_ready.contains(eni_id) {
+            eni_ns.sysctl_set("net.ipv4.ip_forward", "1")?;
+            self.nft.apply(&eni_ns, &environment_table()).await?;
+            state.env_ready.insert(eni_id.to_owned());
+        }
+        let taken: BTreeSet<Ipv4Addr> = state
+            .envs
+            .values()
+            .filter(|a| a.eni == eni_id)
+            .map(|a| a.ip)
+            .collect();
+        let ip = (u32::from(ENV_GATEWAY) + 1..u32::from(Ipv4Addr::new(100, 127, 255, 255)))
+            .map(Ipv4Addr::from)
+            .find(|ip| !taken.contains(ip))
+            .ok_or_else(|| Error::EnvironmentAddressesExhausted(eni_id.to_owned()))?;
+        let (env_ns, env_nl) = namespace(&env_name).await?;
+        let link = ifname("v", env_id)?;
+        let built: Result<()> = async {
+            eni_nl.add_veth(&link, &env_ns, "eth0").await?;
+            eni_nl.add_address(&link, host32(ENV_GATEWAY)).await?;
+            eni_nl.set_up(&link).await?;
+            eni_nl.add_route(&Route::on_link(host32(ip), &link)).await?;
+            env_nl.add_address("eth0", host32(ip)).await?;
+            env_nl.set_up("eth0").await?;
+            env_nl
+                .add_route(&Route::on_link(host32(ENV_GATEWAY), "eth0"))
+                .await?;
+            env_nl.add_route(&Route::default_via(ENV_GATEWAY)).await?;
+            Ok(())
+        }
+        .await;
+        if let Err(error) = built {
+            drop((env_nl, env_ns));
+            // Best effort: the failure being reported matters more than a cleanup error,
+            // and a leftover is removed by the next attach or detach of this id.
+            let _ = eni_nl.delete_link(&link).await;
+            let _ = Netns::delete(&env_name);
+            return Err(error);
+        }
+        state.envs.insert(
+            env_id.to_owned(),
+            Attachment {
+                eni: eni_id.to_owned(),
+                ip,
+            },
+        );
+        tracing::debug!(eni = eni_id, env = env_id, %ip, "environment attached");
+        Ok(path_of(&env_name))
+    }
+
+    /// Detaches an environment: its link and namespace name go (the namespace itself lives
+    /// on while a process still holds it, without any link). Detaching an unknown or
+    /// already-detached environment succeeds.
+    pub async fn detach_environment(&self, env_id: &str) -> Result<()> {
+        let mut state = self.state.lock().await;
+        let env_name = netns_name("env", env_id)?;
+        if let Some(attachment) = state.envs.remove(env_id) {
+            if let Some(eni_ns) = open_if_present(&namespace_of(&attachment.eni)?).await? {
+                let eni_nl = Netlink::connect(&eni_ns).await?;
+                eni_nl.delete_link(&ifname("v", env_id)?).await?;
+            }
+        }
+        Netns::delete(&env_name)?;
+        Ok(())
+    }
+
+    /// Adds a host to the simulated internet at `ip` (in 203.0.113.0/24 or
+    /// 198.51.100.0/24, not an address in use as a public IP) and returns its namespace.
+    pub async fn add_public_host(&self, ip: Ipv4Addr) -> Result<PathBuf> {
+        let mut state = self.state.lock().await;
+        let bad = |reason: &str| Error::PublicAddress {
+            address: ip.to_string(),
+            reason: reason.to_owned(),
+        };
+        if !PUBLIC_RANGES.iter().any(|r| in_range(ip, *r)) {
+            return Err(bad("not in 203.0.113.0/24 or 198.51.100.0/24"));
+        }
+        if state.hosts.contains_key(&ip) {
+            return Err(bad("a host has it already"));
+        }
+        if state.vpcs.values().any(|v| v.published.contains(&ip)) {
+            return Err(bad("it is a public IP of a VPC"));
+        }
+        let name = host_name(ip)?;
+        let public = self.ensure_public(&mut state).await?;
+        let (host_ns, host_nl) = namespace(&name).await?;
+        let link = ifname("p", &name)?;
+        public.nl.add_veth(&link, &host_ns, "eth0").await?;
+        public.nl.add_address(&link, host32(PUBLIC_GATEWAY)).await?;
+        public.nl.set_up(&link).await?;
+        public
+            .nl
+            .add_route(&Route::on_link(host32(ip), &link))
+            .await?;
+        host_nl.add_address("eth0", host32(ip)).await?;
+        host_nl.set_up("eth0").await?;
+        host_nl
+            .add_route(&Route::on_link(host32(PUBLIC_GATEWAY), "eth0"))
+            .await?;
+        host_nl
+            .add_route(&Route::default_via(PUBLIC_GATEWAY))
+            .await?;
+        state.hosts.insert(ip, name.clone());
+        Ok(path_of(&name))
+    }
+
+    /// Removes a simulated-internet host; removing an absent one succeeds.
+    pub async fn remove_public_host(&self, ip: Ipv4Addr) -> Result<()> {
+        let mut state = self.state.lock().await;
+        let name = host_name(ip)?;
+        state.hosts.remove(&ip);
+        if let Some(public) = &state.public {
+            public.nl.delete_link(&ifname("p", &name)?).await?;
+        }
+        Netns::delete(&name)?;
+        Ok(())
+    }
+
+    /// Removes everything this dataplane owns, `vl-pub` included: every VPC, ENI, NAT
+    /// gateway, environment and host namespace. Used by tests and operators; the daemon
+    /// keeps its kernel objects across restarts.
+    pub async fn remove_all(&self) -> Result<()> {
+        self.apply(&Desired::default()).await?;
+        let mut state = self.state.lock().await;
+        for (_, name) in std::mem::take(&mut state.hosts) {
+            Netns::delete(&name)?;
+        }
+        for env in std::mem::take(&mut state.envs).into_keys() {
+            Netns::delete(&netns_name("env", &env)?)?;
+        }
+        for name in Netns::list_with_prefix("vl-host-")? {
+            Netns::delete(&name)?;
+        }
+        if let Some(public) = state.public.take() {
+            drop(public);
+            Netns::delete(PUBLIC_NETNS)?;
+        }
+        Ok(())
+    }
+}
+
+fn host_name(ip: Ipv4Addr) -> Result<String> {
+    Ok(netns_name("host", &ip.to_string().replace('.', "-"))?)
+}
+
+/// The ENI namespace's table once environments use it: they may go out through the ENI
+/// (masqueraded to its address) and receive replies, nothing else; in particular no
+/// environment reaches another or the ENI namespace itself.
+fn environment_table() -> String {
+    format!(
+        "add table ip vl_eni\n\
+         delete table ip vl_eni\n\
+         add table ip vl_eni\n\
+         add chain ip vl_eni c_forward {{ type filter hook forward priority 0; policy drop; }}\n\
+         add rule ip vl_eni c_forward ct state established,related accept\n\
+         add rule ip vl_eni c_forward iifname \"vl-v*\" oifname \"eth0\" accept\n\
+         add chain ip vl_eni c_input {{ type filter hook input priority 0; policy accept; }}\n\
+         add rule ip vl_eni c_input iifname \"vl-v*\" ct state established,related accept\n\
+         add rule ip vl_eni c_input iifname \"vl-v*\" drop\n\
+         add chain ip vl_eni c_output {{ type filter hook output priority 0; policy accept; }}\n\
+         add rule ip vl_eni c_output oifname \"vl-v*\" ct state established,related accept\n\
+         add rule ip vl_eni c_output oifname \"vl-v*\" drop\n\
+         add chain ip vl_eni c_post {{ type nat hook postrouting priority srcnat; policy accept; }}\n\
+         add rule ip vl_eni c_post oifname \"eth0\" ip saddr {} masquerade\n",
+        env_range()
+    )
+}
+
+fn env_range() -> Ipv4Cidr {
+    Ipv4Cidr::new(Ipv4Addr::new(100, 64, 0, 0), 10).unwrap_or(Ipv4Cidr::ANY)
+}
+
+/// Deletes the router-side end of an attached namespace's veth (cutting it off at once,
+/// even while a process keeps the namespace alive), then the namespace's name.
+async fn delete_attached(router: &Netlink, link: &str, id: &str) -> Result<()> {
+    router.delete_link(link).await?;
+    Netns::delete(&namespace_of(id)?)?;
+    Ok(())
+}
+
+/// An ENI's (or NAT gateway's, `role` "n") namespace: `eth0` with the private address on a
+/// veth into the subnet bridge, default route via the subnet router.
+async fn realize_eni(
+    router: &Netlink,
+    role: &str,
+    subnet: Ipv4Cidr,
+    subnet_id: &str,
+    id: &str,
+    ip: Ipv4Addr,
+) -> Result<()> {
+    let (netns, nl) = namespace(&namespace_of(id)?).await?;
+    let link = ifname(role, id)?;
+    router.add_veth(&link, &netns, "eth0").await?;
+    router.set_master(&link, &bridge_of(subnet_id)?).await?;
+    router.set_up(&link).await?;
+    nl.add_address("eth0", Ipv4Cidr::new(ip, subnet.prefix())?)
+        .await?;
+    nl.set_up("eth0").await?;
+    nl.add_route(&Route::default_via(gateway_of(subnet)))
+        .await?;
+    Ok(())
+}
+
+async fn realize_nat(
+    nft: &Nft,
+    router: &Netlink,
+    vpc: Ipv4Cidr,
+    subnet: Ipv4Cidr,
+    subnet_id: &str,
+    nat: &DesiredNat,
+) -> Result<()> {
+    realize_eni(router, "n", subnet, subnet_id, &nat.id, nat.private_ip).await?;
+    let netns = Netns::open(&namespace_of(&nat.id)?)?;
+    netns.sysctl_set("net.ipv4.ip_forward", "1")?;
+    netns.sysctl_set("net.ipv4.conf.all.send_redirects", "0")?;
+    netns.sysctl_set("net.ipv4.conf.eth0.send_redirects", "0")?;
+    nft.apply(&netns, &render::nat_gateway(vpc, nat.private_ip))
+        .await?;
+    Ok(())
+}
+
+/// Creates the internet gateway's veth between the router and `vl-pub`, with a router-side
+/// address unique in `vl-pub` (derived from the id, probing past collisions).
+async fn ensure_igw(
+    vs: &mut VpcState,
+    public: &Public,
+    igw: &str,
+    taken: &BTreeSet<Ipv4Addr>,
+) -> Result<(String, Ipv4Addr)> {
+    let (router_end, public_end) = igw_ends(igw)?;
+    let hash = u64::from_str_radix(&ifname("a", igw)?[4..], 16)
+        .map_err(|_| Error::BadId(igw.to_owned()))?;
+    // 169.254.1.0 – 169.254.255.254: vl-pub's own 169.254.0.1 stays out of the way.
+    let span = 255 * 256 - 2;
+    let address = (0..span)
+        .map(|i| {
+            Ipv4Addr::from(u32::from(Ipv4Addr::new(169, 254, 1, 1)) + ((hash + i) % span) as u32)
+        })
+        .find(|ip| !taken.contains(ip))
+        .ok_or_else(|| Error::invalid(&vs.applied.id, "no free internet gateway link address"))?;
+    if let Some(existing) = vs.nl.link(&router_end).await? {
+        let addresses = vs.nl.addresses(&existing.name).await?;
+        if addresses != [host32(address)] {
+            vs.nl.delete_link(&router_end).await?;
+        }
+    }
+    vs.nl
+        .add_veth(&router_end, &public.netns, &public_end)
+        .await?;
+    vs.nl.add_address(&router_end, host32(address)).await?;
+    vs.nl.set_up(&router_end).await?;
+    vs.nl
+        .add_route(&Route::on_link(host32(PUBLIC_GATEWAY), &router_end))
+        .await?;
+    public
+        .nl
+        .add_address(&public_end, host32(PUBLIC_GATEWAY))
+        .await?;
+    public.nl.set_up(&public_end).await?;
+    public
+        .nl
+        .add_route(&Route::on_link(host32(address), &public_end))
+        .await?;
+    Ok((router_end, address))
+}
+
+/// The routes of each subnet's table: every subnet of the VPC (the local route), then the
+/// table's other routes; plus the policy rule sending the subnet's traffic there.
+async fn reconcile_routes(vs: &mut VpcState, vpc: &DesiredVpc, fresh: bool) -> Result<()> {
+    let enis: BTreeMap<&str, Ipv4Addr> = vpc.enis.iter().map(|e| (e.id.as_str(), e.ip)).collect();
+    let nats: BTreeMap<&str, Ipv4Addr> = vpc
+        .nat_gateways
+        .iter()
+        .map(|n| (n.id.as_str(), n.private_ip))
+        .collect();
+    let mut wanted_rules = Vec::new();
+    for s in &vpc.subnets {
+        let table = table_of(&s.id)?;
+        let mut routes = Vec::new();
+        for other in &vpc.subnets {
+            routes.push(Route::on_link(other.cidr, &bridge_of(&other.id)?).in_table(table));
+        }
+        for r in &s.routes {
+            let route = match &r.target {
+                RouteTarget::Local => continue,
+                RouteTarget::Igw => match &vs.igw {
+                    Some((link, _)) => Route {
+                        destination: r.destination.network(),
+                        gateway: Some(PUBLIC_GATEWAY),
+                        device: Some(link.clone()),
+                        table,
+                    },
+                    None => continue,
+                },
+                RouteTarget::Nat(id) => match nats.get(id.as_str()) {
+                    Some(ip) => Route::via(r.destination, *ip).in_table(table),
+                    None => continue,
+                },
+                RouteTarget::Eni(id) => match enis.get(id.as_str()) {
+                    Some(ip) => Route::via(r.destination, *ip).in_table(table),
+                    None => continue,
+                },
+            };
+            // The local route wins over anything more specific inside the VPC.
+            if routes.iter().any(|l| l.destination == route.destination) {
+                continue;
+            }
+            routes.push(route);
+        }
+        let rule = Rule {
+            from: s.cidr.network(),
+            table,
+            priority: RULE_PRIORITY,
+        };
+        wanted_rules.push(rule);
+        if !fresh && vs.tables.get(&s.id) == Some(&routes) {
+            continue;
+        }
+        let keep: BTreeSet<Ipv4Cidr> = routes.iter().map(|r| r.destination).collect();
+        for existing in vs.nl.routes(table).await? {
+            if !keep.contains(&existing.destination.network()) {
+                vs.nl.delete_route(&existing).await?;
+            }
+        }
+        for route in &routes {
+            vs.nl.add_route(route).await?;
+        }
+        vs.nl.add_rule(&rule).await?;
+        vs.tables.insert(s.id.clone(), routes);
+    }
+    let subnets: BTreeSet<&str> = vpc.subnets.iter().map(|s| s.id.as_str()).collect();
+    let stale_tables = vs.tables.keys().any(|id| !subnets.contains(id.as_str()));
+    if fresh || stale_tables {
+        for rule in vs.nl.rules().await? {
+            if rule.priority == RULE_PRIORITY && !wanted_rules.contains(&rule) {
+                vs.nl.delete_rule(&rule).await?;
+                for route in vs.nl.routes(rule.table).await? {
+                    vs.nl.delete_route(&route).await?;
+                }
+            }
+        }
+        vs.tables.retain(|id, _| subnets.contains(id.as_str()));
+    }
+    Ok(())
+}
+
+/// Routes the VPC's public addresses from `vl-pub` to its internet gateway.
+async fn publish(vs: &mut VpcState, public: &Public, vpc: &DesiredVpc, fresh: bool) -> Result<()> {
+    let wanted: BTreeSet<Ipv4Addr> = match &vs.igw {
+        Some(_) => vpc
+            .enis
+            .iter()
+            .filter_map(|e| e.public_ip)
+            .chain(vpc.nat_gateways.iter().filter_map(|n| n.public_ip))
+            .collect(),
+        None => BTreeSet::new(),
+    };
+    if !fresh && wanted == vs.published {
+        return Ok(());
+    }
+    if let (Some((_, router_address)), Some(igw)) = (&vs.igw, &vpc.igw) {
+        let (_, public_end) = igw_ends(&igw.id)?;
+        for existing in public.nl.routes(MAIN_TABLE).await? {
+            let stale = existing.device.as_deref() == Some(public_end.as_str())
+                && existing.gateway.is_some()
+                && !wanted.contains(&existing.destination.addr());
+            if stale {
+                public.nl.delete_route(&existing).await?;
+            }
+        }
+        for ip in &wanted {
+            public
+                .nl
+                .add_route(&Route {
+                    destination: host32(*ip),
+                    gateway: Some(*router_address),
+                    device: Some(public_end.clone()),
+                    table: MAIN_TABLE,
+                })
+                .await?;
+        }
+    }
+    vs.published = wanted;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_derive_from_ids() {
+        assert_eq!(namespace_of("vpc-0abc").unwrap(), "vl-vpc-0abc");
+        assert!(namespace_of("vpc/../x").is_err());
+        assert_eq!(table_of("subnet-1").unwrap(), table_of("subnet-1").unwrap());
+        assert_ne!(table_of("subnet-1").unwrap(), table_of("subnet-2").unwrap());
+        assert!(table_of("subnet-1").unwrap() >= 1000);
+        assert_eq!(
+            host_name(Ipv4Addr::new(203, 0, 113, 10)).unwrap(),
+            "vl-host-203-0-113-10"
+        );
+        assert_eq!(env_range().to_string(), "100.64.0.0/10");
+        assert!(in_range(Ipv4Addr::new(203, 0, 113, 200), PUBLIC_RANGES[0]));
+        assert!(!in_range(Ipv4Addr::new(203, 0, 114, 1), PUBLIC_RANGES[0]));
+    }
+}

@@ -1,0 +1,643 @@
+//! nftables text for a VPC router's table `ip vl_vpc`: security groups, the per-interface
+//! dispatch, and the internet gateway's 1:1 NAT. Pure functions; applying is `plane`'s job.
+//!
+//! Layout, chosen so that a security-group change is one small batch whose size does not
+//! depend on how many interfaces carry the group:
+//! - one chain pair per group (`g_<sg>_i`, `g_<sg>_e`) holding its rules, and one set per
+//!   group (`m_<sg>`) of its members' addresses, which other groups' rules reference;
+//! - one chain pair per interface (`o_<eni>` egress, `i_<eni>` ingress) that jumps to its
+//!   groups' chains; the verdict maps `v_out`/`v_in`, keyed by the interface's address, lead
+//!   there from the base chain;
+//! - a group chain that allows a packet sets a mark bit and returns (an `accept` would end
+//!   the base chain before the other side's ingress check), the interface chain drops
+//!   unless the bit is set.
+//!
+//! The table lives in `ip`, not `bridge`: the kernel here has no bridge conntrack, and with
+//! `bridge-nf-call-iptables=1` (set per router namespace) bridged same-subnet traffic passes
+//! the `ip` forward hook too, so one stateful chain covers bridged and routed traffic.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+use std::net::Ipv4Addr;
+
+use net::Ipv4Cidr;
+
+use crate::model::{DesiredEni, DesiredSecurityGroup, DesiredVpc, Peer, Protocol, SgRule};
+
+/// The router's table.
+pub(crate) const TABLE: &str = "vl_vpc";
+/// Where the VPC's link ranges end: nothing in the VPC may reach these (IGW link, IMDS-like).
+pub(crate) const LINK_LOCAL: &str = "169.254.0.0/16";
+
+const EGRESS_OK: u32 = 0x1;
+const INGRESS_OK: u32 = 0x2;
+
+fn ident(id: &str) -> String {
+    id.replace('-', "_")
+}
+
+fn sg_chain(id: &str, ingress: bool) -> String {
+    format!("g_{}_{}", ident(id), if ingress { "i" } else { "e" })
+}
+
+fn sg_set(id: &str) -> String {
+    format!("m_{}", ident(id))
+}
+
+fn eni_chain(id: &str, ingress: bool) -> String {
+    format!("{}_{}", if ingress { "i" } else { "o" }, ident(id))
+}
+
+/// One batch of `add`/`delete`/`flush` statements on the router table.
+#[derive(Default)]
+pub(crate) struct Batch(String);
+
+impl Batch {
+    fn line(&mut self, text: std::fmt::Arguments<'_>) {
+        // Writing to a String cannot fail.
+        let _ = self.0.write_fmt(text);
+        self.0.push('\n');
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub(crate) fn text(&self) -> &str {
+        &self.0
+    }
+}
+
+macro_rules! line {
+    ($batch:expr, $($arg:tt)*) => { $batch.line(format_args!($($arg)*)) };
+}
+
+/// The rule lines of one direction of a group. Rules naming a group that is not in `known`
+/// are left out (AWS refuses to delete a referenced group, so this only covers races).
+pub(crate) fn sg_rules(
+    sg: &DesiredSecurityGroup,
+    ingress: bool,
+    known: &BTreeSet<&str>,
+) -> Vec<String> {
+    let rules = if ingress { &sg.ingress } else { &sg.egress };
+    let mark = if ingress { INGRESS_OK } else { EGRESS_OK };
+    let side = if ingress { "saddr" } else { "daddr" };
+    let mut out = Vec::new();
+    for rule in rules {
+        let mut text = String::new();
+        match &rule.peer {
+            Peer::Cidr(c) if c.prefix() == 0 => {}
+            Peer::Cidr(c) => text.push_str(&format!("ip {side} {} ", c.network())),
+            Peer::Group(g) if known.contains(g.as_str()) => {
+                text.push_str(&format!("ip {side} @{} ", sg_set(g)))
+            }
+            Peer::Group(_) => continue,
+        }
+        text.push_str(&protocol_match(rule));
+        text.push_str(&format!("meta mark set meta mark or {mark:#x} return"));
+        out.push(text);
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn protocol_match(rule: &SgRule) -> String {
+    let ports = |proto: &str, range: &Option<crate::model::PortRange>| match range {
+        None => format!("meta l4proto {proto} "),
+        Some(r) if r.from == 0 && r.to == u16::MAX => format!("meta l4proto {proto} "),
+        Some(r) if r.from == r.to => format!("{proto} dport {} ", r.from),
+        Some(r) => format!("{proto} dport {}-{} ", r.from, r.to),
+    };
+    match &rule.protocol {
+        Protocol::All => String::new(),
+        Protocol::Tcp(range) => ports("tcp", range),
+        Protocol::Udp(range) => ports("udp", range),
+        Protocol::Icmp {
+            icmp_type: None, ..
+        } => "meta l4proto icmp ".into(),
+        Protocol::Icmp {
+            icmp_type: Some(t),
+            code: None,
+        } => format!("icmp type {t} "),
+        Protocol::Icmp {
+            icmp_type: Some(t),
+            code: Some(c),
+        } => format!("icmp type {t} icmp code {c} "),
+        Protocol::Number(n) => format!("meta l4proto {n} "),
+    }
+}
+
+/// Everything an address with a public IP needs: the IGW's drop exemption and both NAT maps.
+fn add_public(batch: &mut Batch, private: Ipv4Addr, public: Ipv4Addr) {
+    line!(batch, "add element ip {TABLE} s_public {{ {private} }}");
+    line!(
+        batch,
+        "add element ip {TABLE} pub_dnat {{ {public} : {private} }}"
+    );
+    line!(
+        batch,
+        "add element ip {TABLE} pub_snat {{ {private} : {public} }}"
+    );
+}
+
+fn delete_public(batch: &mut Batch, private: Ipv4Addr, public: Ipv4Addr) {
+    line!(batch, "delete element ip {TABLE} s_public {{ {private} }}");
+    line!(batch, "delete element ip {TABLE} pub_dnat {{ {public} }}");
+    line!(batch, "delete element ip {TABLE} pub_snat {{ {private} }}");
+}
+
+fn add_sg_objects(batch: &mut Batch, id: &str) {
+    line!(
+        batch,
+        "add set ip {TABLE} {} {{ type ipv4_addr; }}",
+        sg_set(id)
+    );
+    line!(batch, "add chain ip {TABLE} {}", sg_chain(id, true));
+    line!(batch, "add chain ip {TABLE} {}", sg_chain(id, false));
+}
+
+fn fill_sg(batch: &mut Batch, sg: &DesiredSecurityGroup, known: &BTreeSet<&str>) {
+    for ingress in [true, false] {
+        let chain = sg_chain(&sg.id, ingress);
+        for rule in sg_rules(sg, ingress, known) {
+            line!(batch, "add rule ip {TABLE} {chain} {rule}");
+        }
+    }
+}
+
+fn add_eni(batch: &mut Batch, eni: &DesiredEni, known: &BTreeSet<&str>) {
+    for ingress in [true, false] {
+        let chain = eni_chain(&eni.id, ingress);
+        let mark = if ingress { INGRESS_OK } else { EGRESS_OK };
+        line!(batch, "add chain ip {TABLE} {chain}");
+        for g in eni
+            .security_groups
+            .iter()
+            .filter(|g| known.contains(g.as_str()))
+        {
+            line!(
+                batch,
+                "add rule ip {TABLE} {chain} jump {}",
+                sg_chain(g, ingress)
+            );
+        }
+        line!(
+            batch,
+            "add rule ip {TABLE} {chain} meta mark and {mark:#x} == {mark:#x} return"
+        );
+        line!(batch, "add rule ip {TABLE} {chain} drop");
+    }
+    let ip = eni.ip;
+    line!(
+        batch,
+        "add element ip {TABLE} v_out {{ {ip} : jump {} }}",
+        eni_chain(&eni.id, false)
+    );
+    line!(
+        batch,
+        "add element ip {TABLE} v_in {{ {ip} : jump {} }}",
+        eni_chain(&eni.id, true)
+    );
+    for g in eni
+        .security_groups
+        .iter()
+        .filter(|g| known.contains(g.as_str()))
+    {
+        line!(batch, "add element ip {TABLE} {} {{ {ip} }}", sg_set(g));
+    }
+    if let Some(public) = eni.public_ip {
+        add_public(batch, ip, public);
+    }
+}
+
+fn delete_eni(batch: &mut Batch, eni: &DesiredEni, known: &BTreeSet<&str>) {
+    let ip = eni.ip;
+    line!(batch, "delete element ip {TABLE} v_out {{ {ip} }}");
+    line!(batch, "delete element ip {TABLE} v_in {{ {ip} }}");
+    for g in eni
+        .security_groups
+        .iter()
+        .filter(|g| known.contains(g.as_str()))
+    {
+        line!(batch, "delete element ip {TABLE} {} {{ {ip} }}", sg_set(g));
+    }
+    if let Some(public) = eni.public_ip {
+        delete_public(batch, ip, public);
+    }
+    for ingress in [true, false] {
+        let chain = eni_chain(&eni.id, ingress);
+        line!(batch, "flush chain ip {TABLE} {chain}");
+        line!(batch, "delete chain ip {TABLE} {chain}");
+    }
+}
+
+/// The base chains' rules; they depend only on the internet gateway's link name.
+fn base_rules(batch: &mut Batch, igw_link: Option<&str>) {
+    let f = "c_forward";
+    line!(
+        batch,
+        "add rule ip {TABLE} {f} ct state established,related accept"
+    );
+    line!(batch, "add rule ip {TABLE} {f} ct state invalid drop");
+    line!(batch, "add rule ip {TABLE} {f} meta mark set 0x0");
+    line!(batch, "add rule ip {TABLE} {f} ip daddr {LINK_LOCAL} drop");
+    line!(batch, "add rule ip {TABLE} {f} ip saddr vmap @v_out");
+    line!(batch, "add rule ip {TABLE} {f} ip daddr vmap @v_in");
+    if let Some(g) = igw_link {
+        // The IGW carries only addresses that have a public IP, and lets in only what its
+        // 1:1 NAT translated: a private address never reaches the internet as a source.
+        line!(
+            batch,
+            "add rule ip {TABLE} {f} oifname \"{g}\" ip saddr != @s_public drop"
+        );
+        line!(
+            batch,
+            "add rule ip {TABLE} {f} iifname \"{g}\" ct status dnat accept"
+        );
+        line!(batch, "add rule ip {TABLE} {f} iifname \"{g}\" drop");
+        line!(
+            batch,
+            "add rule ip {TABLE} c_pre iifname \"{g}\" dnat to ip daddr map @pub_dnat"
+        );
+        line!(
+            batch,
+            "add rule ip {TABLE} c_post oifname \"{g}\" snat to ip saddr map @pub_snat"
+        );
+    }
+    line!(batch, "add rule ip {TABLE} {f} accept");
+    // The router's own addresses serve nothing to the VPC or the internet.
+    line!(batch, "add rule ip {TABLE} c_input iif \"lo\" accept");
+    line!(
+        batch,
+        "add rule ip {TABLE} c_input ct state established,related accept"
+    );
+}
+
+fn known_groups(vpc: &DesiredVpc) -> BTreeSet<&str> {
+    vpc.security_groups.iter().map(|g| g.id.as_str()).collect()
+}
+
+/// The whole table, replacing whatever is there in the same transaction (used at start-up
+/// and whenever the incremental path is unsure of the kernel's state).
+pub(crate) fn full(vpc: &DesiredVpc, igw_link: Option<&str>) -> Batch {
+    let mut b = Batch::default();
+    line!(b, "add table ip {TABLE}");
+    line!(b, "delete table ip {TABLE}");
+    line!(b, "add table ip {TABLE}");
+    line!(b, "add set ip {TABLE} s_public {{ type ipv4_addr; }}");
+    line!(
+        b,
+        "add map ip {TABLE} pub_dnat {{ type ipv4_addr : ipv4_addr; }}"
+    );
+    line!(
+        b,
+        "add map ip {TABLE} pub_snat {{ type ipv4_addr : ipv4_addr; }}"
+    );
+    line!(
+        b,
+        "add map ip {TABLE} v_out {{ type ipv4_addr : verdict; }}"
+    );
+    line!(b, "add map ip {TABLE} v_in {{ type ipv4_addr : verdict; }}");
+    let known = known_groups(vpc);
+    for sg in &vpc.security_groups {
+        add_sg_objects(&mut b, &sg.id);
+    }
+    for sg in &vpc.security_groups {
+        fill_sg(&mut b, sg, &known);
+    }
+    for eni in &vpc.enis {
+        add_eni(&mut b, eni, &known);
+    }
+    for nat in &vpc.nat_gateways {
+        if let Some(public) = nat.public_ip {
+            add_public(&mut b, nat.private_ip, public);
+        }
+    }
+    line!(
+        b,
+        "add chain ip {TABLE} c_forward {{ type filter hook forward priority 0; policy drop; }}"
+    );
+    line!(
+        b,
+        "add chain ip {TABLE} c_input {{ type filter hook input priority 0; policy drop; }}"
+    );
+    line!(
+        b,
+        "add chain ip {TABLE} c_pre {{ type nat hook prerouting priority dstnat; policy accept; }}"
+    );
+    line!(b, "add chain ip {TABLE} c_post {{ type nat hook postrouting priority srcnat; policy accept; }}");
+    base_rules(&mut b, igw_link);
+    b
+}
+
+/// The statements that turn the table built for `old` into the one for `new`; empty when
+/// nothing changed. Order matters within the one transaction: new groups' sets and chains
+/// exist before anything references them, interfaces leave before the groups they jump to.
+pub(crate) fn incremental(
+    old: &DesiredVpc,
+    old_igw_link: Option<&str>,
+    new: &DesiredVpc,
+    new_igw_link: Option<&str>,
+) -> Batch {
+    let mut b = Batch::default();
+    let old_known = known_groups(old);
+    let new_known = known_groups(new);
+    let old_groups: BTreeMap<&str, &DesiredSecurityGroup> = old
+        .security_groups
+        .iter()
+        .map(|g| (g.id.as_str(), g))
+        .collect();
+    for sg in &new.security_groups {
+        if !old_groups.contains_key(sg.id.as_str()) {
+            add_sg_objects(&mut b, &sg.id);
+        }
+    }
+    for sg in &new.security_groups {
+        let previous = old_groups.get(sg.id.as_str());
+        for ingress in [true, false] {
+            let rules = sg_rules(sg, ingress, &new_known);
+            let before = previous.map(|p| sg_rules(p, ingress, &old_known));
+            if before.as_ref() == Some(&rules) {
+                continue;
+            }
+            let chain = sg_chain(&sg.id, ingress);
+            if before.is_some() {
+                line!(b, "flush chain ip {TABLE} {chain}");
+            }
+            for rule in rules {
+                line!(b, "add rule ip {TABLE} {chain} {rule}");
+            }
+        }
+    }
+    // An interface whose groups changed membership of the known set is rebuilt, so its
+    // chains and set elements always match what `full` would render.
+    let old_enis: BTreeMap<&str, &DesiredEni> =
+        old.enis.iter().map(|e| (e.id.as_str(), e)).collect();
+    let new_enis: BTreeMap<&str, &DesiredEni> =
+        new.enis.iter().map(|e| (e.id.as_str(), e)).collect();
+    let same_eni = |a: &DesiredEni, b: &DesiredEni| {
+        let groups = |e: &DesiredEni, known: &BTreeSet<&str>| -> Vec<String> {
+            e.security_groups
+                .iter()
+                .filter(|g| known.contains(g.as_str()))
+                .cloned()
+                .collect()
+        };
+        a.ip == b.ip && a.public_ip == b.public_ip && groups(a, &old_known) == groups(b, &new_known)
+    };
+    for (id, eni) in &old_enis {
+        if new_enis.get(id).is_none_or(|n| !same_eni(eni, n)) {
+            delete_eni(&mut b, eni, &old_known);
+        }
+    }
+    let public_nats = |vpc: &DesiredVpc| -> BTreeSet<(Ipv4Addr, Ipv4Addr)> {
+        vpc.nat_gateways
+            .iter()
+            .filter_map(|n| n.public_ip.map(|p| (n.private_ip, p)))
+            .collect()
+    };
+    let (old_nats, new_nats) = (public_nats(old), public_nats(new));
+    for (private, public) in old_nats.difference(&new_nats) {
+        delete_public(&mut b, *private, *public);
+    }
+    for (id, eni) in &new_enis {
+        if old_enis.get(id).is_none_or(|o| !same_eni(o, eni)) {
+            add_eni(&mut b, eni, &new_known);
+        }
+    }
+    for (private, public) in new_nats.difference(&old_nats) {
+        add_public(&mut b, *private, *public);
+    }
+    if old_igw_link != new_igw_link {
+        for chain in ["c_forward", "c_input", "c_pre", "c_post"] {
+            line!(b, "flush chain ip {TABLE} {chain}");
+        }
+        base_rules(&mut b, new_igw_link);
+    }
+    for (id, _) in old_groups.iter().filter(|(id, _)| !new_known.contains(*id)) {
+        for ingress in [true, false] {
+            let chain = sg_chain(id, ingress);
+            line!(b, "flush chain ip {TABLE} {chain}");
+            line!(b, "delete chain ip {TABLE} {chain}");
+        }
+        line!(b, "delete set ip {TABLE} {}", sg_set(id));
+    }
+    b
+}
+
+/// The NAT gateway namespace's table: forward what comes from the VPC, masquerade it to the
+/// gateway's private address, and accept nothing addressed to the gateway itself.
+pub(crate) fn nat_gateway(vpc: Ipv4Cidr, private_ip: Ipv4Addr) -> String {
+    let vpc = vpc.network();
+    format!(
+        "add table ip vl_nat\n\
+         delete table ip vl_nat\n\
+         add table ip vl_nat\n\
+         add chain ip vl_nat c_forward {{ type filter hook forward priority 0; policy drop; }}\n\
+         add rule ip vl_nat c_forward ct state established,related accept\n\
+         add rule ip vl_nat c_forward iifname \"eth0\" oifname \"eth0\" ip saddr {vpc} accept\n\
+         add chain ip vl_nat c_input {{ type filter hook input priority 0; policy drop; }}\n\
+         add rule ip vl_nat c_input iif \"lo\" accept\n\
+         add rule ip vl_nat c_input ct state established,related accept\n\
+         add chain ip vl_nat c_post {{ type nat hook postrouting priority srcnat; policy accept; }}\n\
+         add rule ip vl_nat c_post oifname \"eth0\" ip saddr != {private_ip} masquerade\n"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{DesiredNat, DesiredSubnet, PortRange};
+
+    fn cidr(text: &str) -> Ipv4Cidr {
+        text.parse().unwrap()
+    }
+
+    fn sg(id: &str, ingress: Vec<SgRule>) -> DesiredSecurityGroup {
+        DesiredSecurityGroup {
+            id: id.into(),
+            ingress,
+            egress: vec![SgRule {
+                protocol: Protocol::All,
+                peer: Peer::Cidr(Ipv4Cidr::ANY),
+            }],
+        }
+    }
+
+    fn vpc() -> DesiredVpc {
+        DesiredVpc {
+            id: "vpc-1".into(),
+            cidr: cidr("10.0.0.0/16"),
+            subnets: vec![DesiredSubnet {
+                id: "subnet-1".into(),
+                cidr: cidr("10.0.1.0/24"),
+                routes: vec![],
+            }],
+            igw: None,
+            nat_gateways: vec![],
+            enis: vec![DesiredEni {
+                id: "eni-1".into(),
+                subnet: "subnet-1".into(),
+                ip: Ipv4Addr::new(10, 0, 1, 4),
+                security_groups: vec!["sg-a".into()],
+                public_ip: None,
+            }],
+            security_groups: vec![sg(
+                "sg-a",
+                vec![
+                    SgRule {
+                        protocol: Protocol::Tcp(Some(PortRange { from: 80, to: 80 })),
+                        peer: Peer::Cidr(cidr("10.0.0.0/16")),
+                    },
+                    SgRule {
+                        protocol: Protocol::All,
+                        peer: Peer::Group("sg-a".into()),
+                    },
+                    SgRule {
+                        protocol: Protocol::Udp(Some(PortRange {
+                            from: 1000,
+                            to: 2000,
+                        })),
+                        peer: Peer::Group("sg-gone".into()),
+                    },
+                    SgRule {
+                        protocol: Protocol::Icmp {
+                            icmp_type: Some(8),
+                            code: None,
+                        },
+                        peer: Peer::Cidr(Ipv4Cidr::ANY),
+                    },
+                ],
+            )],
+        }
+    }
+
+    #[test]
+    fn group_rules_render_allow_marks() {
+        let v = vpc();
+        let known = known_groups(&v);
+        assert_eq!(
+            sg_rules(&v.security_groups[0], true, &known),
+            [
+                "icmp type 8 meta mark set meta mark or 0x2 return",
+                "ip saddr 10.0.0.0/16 tcp dport 80 meta mark set meta mark or 0x2 return",
+                "ip saddr @m_sg_a meta mark set meta mark or 0x2 return",
+            ]
+        );
+        assert_eq!(
+            sg_rules(&v.security_groups[0], false, &known),
+            ["meta mark set meta mark or 0x1 return"]
+        );
+    }
+
+    #[test]
+    fn full_table_snapshot() {
+        let text = full(&vpc(), Some("vl-gabc")).text().to_owned();
+        let expected = "\
+add table ip vl_vpc
+delete table ip vl_vpc
+add table ip vl_vpc
+add set ip vl_vpc s_public { type ipv4_addr; }
+add map ip vl_vpc pub_dnat { type ipv4_addr : ipv4_addr; }
+add map ip vl_vpc pub_snat { type ipv4_addr : ipv4_addr; }
+add map ip vl_vpc v_out { type ipv4_addr : verdict; }
+add map ip vl_vpc v_in { type ipv4_addr : verdict; }
+add set ip vl_vpc m_sg_a { type ipv4_addr; }
+add chain ip vl_vpc g_sg_a_i
+add chain ip vl_vpc g_sg_a_e
+add rule ip vl_vpc g_sg_a_i icmp type 8 meta mark set meta mark or 0x2 return
+add rule ip vl_vpc g_sg_a_i ip saddr 10.0.0.0/16 tcp dport 80 meta mark set meta mark or 0x2 return
+add rule ip vl_vpc g_sg_a_i ip saddr @m_sg_a meta mark set meta mark or 0x2 return
+add rule ip vl_vpc g_sg_a_e meta mark set meta mark or 0x1 return
+add chain ip vl_vpc i_eni_1
+add rule ip vl_vpc i_eni_1 jump g_sg_a_i
+add rule ip vl_vpc i_eni_1 meta mark and 0x2 == 0x2 return
+add rule ip vl_vpc i_eni_1 drop
+add chain ip vl_vpc o_eni_1
+add rule ip vl_vpc o_eni_1 jump g_sg_a_e
+add rule ip vl_vpc o_eni_1 meta mark and 0x1 == 0x1 return
+add rule ip vl_vpc o_eni_1 drop
+add element ip vl_vpc v_out { 10.0.1.4 : jump o_eni_1 }
+add element ip vl_vpc v_in { 10.0.1.4 : jump i_eni_1 }
+add element ip vl_vpc m_sg_a { 10.0.1.4 }
+add chain ip vl_vpc c_forward { type filter hook forward priority 0; policy drop; }
+add chain ip vl_vpc c_input { type filter hook input priority 0; policy drop; }
+add chain ip vl_vpc c_pre { type nat hook prerouting priority dstnat; policy accept; }
+add chain ip vl_vpc c_post { type nat hook postrouting priority srcnat; policy accept; }
+add rule ip vl_vpc c_forward ct state established,related accept
+add rule ip vl_vpc c_forward ct state invalid drop
+add rule ip vl_vpc c_forward meta mark set 0x0
+add rule ip vl_vpc c_forward ip daddr 169.254.0.0/16 drop
+add rule ip vl_vpc c_forward ip saddr vmap @v_out
+add rule ip vl_vpc c_forward ip daddr vmap @v_in
+add rule ip vl_vpc c_forward oifname \"vl-gabc\" ip saddr != @s_public drop
+add rule ip vl_vpc c_forward iifname \"vl-gabc\" ct status dnat accept
+add rule ip vl_vpc c_forward iifname \"vl-gabc\" drop
+add rule ip vl_vpc c_pre iifname \"vl-gabc\" dnat to ip daddr map @pub_dnat
+add rule ip vl_vpc c_post oifname \"vl-gabc\" snat to ip saddr map @pub_snat
+add rule ip vl_vpc c_forward accept
+add rule ip vl_vpc c_input iif \"lo\" accept
+add rule ip vl_vpc c_input ct state established,related accept
+";
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn a_rule_change_touches_only_the_group_chain() {
+        let old = vpc();
+        let mut new = old.clone();
+        for i in 2..100u8 {
+            let mut eni = new.enis[0].clone();
+            eni.id = format!("eni-{i}");
+            eni.ip = Ipv4Addr::new(10, 0, 1, i + 3);
+            new.enis.push(eni);
+        }
+        let grown = new.clone();
+        new.security_groups[0].ingress.pop();
+        let batch = incremental(&grown, None, &new, None);
+        assert_eq!(
+            batch.text(),
+            "flush chain ip vl_vpc g_sg_a_i\n\
+             add rule ip vl_vpc g_sg_a_i ip saddr 10.0.0.0/16 tcp dport 80 meta mark set meta mark or 0x2 return\n\
+             add rule ip vl_vpc g_sg_a_i ip saddr @m_sg_a meta mark set meta mark or 0x2 return\n"
+        );
+        assert!(incremental(&new, None, &new, None).is_empty());
+        assert!(!incremental(&old, None, &grown, None).is_empty());
+    }
+
+    #[test]
+    fn interfaces_and_groups_come_and_go_in_dependency_order() {
+        let old = vpc();
+        let mut new = old.clone();
+        new.security_groups = vec![sg("sg-b", vec![])];
+        new.enis[0].security_groups = vec!["sg-b".into()];
+        new.enis[0].public_ip = Some(Ipv4Addr::new(198, 51, 100, 9));
+        new.nat_gateways.push(DesiredNat {
+            id: "nat-1".into(),
+            subnet: "subnet-1".into(),
+            private_ip: Ipv4Addr::new(10, 0, 1, 5),
+            public_ip: Some(Ipv4Addr::new(198, 51, 100, 10)),
+        });
+        let text = incremental(&old, None, &new, Some("vl-gx"))
+            .text()
+            .to_owned();
+        let position = |needle: &str| {
+            text.find(needle)
+                .unwrap_or_else(|| panic!("{needle} in {text}"))
+        };
+        assert!(position("add set ip vl_vpc m_sg_b") < position("jump g_sg_b_e"));
+        assert!(
+            position("delete chain ip vl_vpc o_eni_1") < position("add chain ip vl_vpc o_eni_1")
+        );
+        assert!(
+            position("add chain ip vl_vpc o_eni_1") < position("delete chain ip vl_vpc g_sg_a_e")
+        );
+        assert!(
+            position("delete set ip vl_vpc m_sg_a") > position("delete element ip vl_vpc m_sg_a")
+        );
+        assert!(text.contains("add element ip vl_vpc pub_dnat { 198.51.100.10 : 10.0.1.5 }"));
+        assert!(text.contains("add element ip vl_vpc pub_snat { 10.0.1.4 : 198.51.100.9 }"));
+        assert!(text.contains("flush chain ip vl_vpc c_forward"));
+    }
+}

@@ -1,0 +1,573 @@
+//! Privileged tests of the VPC dataplane (L2): each applies a desired state in its own
+//! private test host (see `support`) and checks it with real TCP connects between the
+//! namespaces, always with a positive control next to every "is blocked". Skip when not root.
+
+mod support;
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::time::{Duration, Instant};
+
+use dataplane::{
+    namespace_of, Dataplane, Desired, DesiredEni, DesiredIgw, DesiredNat, DesiredRoute,
+    DesiredSecurityGroup, DesiredSubnet, DesiredVpc, Ipv4Cidr, Peer, PortRange, Protocol,
+    RouteTarget, SgRule,
+};
+use net::{Netlink, Netns, Nft};
+use support::{connects, in_test_host, serve};
+
+fn cidr(text: &str) -> Ipv4Cidr {
+    text.parse().unwrap()
+}
+
+fn ip(text: &str) -> Ipv4Addr {
+    text.parse().unwrap()
+}
+
+fn at(text: &str, port: u16) -> SocketAddrV4 {
+    SocketAddrV4::new(ip(text), port)
+}
+
+fn ns(id: &str) -> Netns {
+    Netns::open(&namespace_of(id).unwrap()).unwrap()
+}
+
+fn tcp(port: u16, peer: Peer) -> SgRule {
+    SgRule {
+        protocol: Protocol::Tcp(Some(PortRange {
+            from: port,
+            to: port,
+        })),
+        peer,
+    }
+}
+
+fn all_out() -> Vec<SgRule> {
+    vec![SgRule {
+        protocol: Protocol::All,
+        peer: Peer::Cidr(Ipv4Cidr::ANY),
+    }]
+}
+
+fn group(id: &str, ingress: Vec<SgRule>) -> DesiredSecurityGroup {
+    DesiredSecurityGroup {
+        id: id.into(),
+        ingress,
+        egress: all_out(),
+    }
+}
+
+fn eni(id: &str, subnet: &str, address: &str, groups: &[&str]) -> DesiredEni {
+    DesiredEni {
+        id: id.into(),
+        subnet: subnet.into(),
+        ip: ip(address),
+        security_groups: groups.iter().map(|g| g.to_string()).collect(),
+        public_ip: None,
+    }
+}
+
+fn subnet(id: &str, block: &str, routes: Vec<DesiredRoute>) -> DesiredSubnet {
+    DesiredSubnet {
+        id: id.into(),
+        cidr: cidr(block),
+        routes,
+    }
+}
+
+fn default_to(target: RouteTarget) -> DesiredRoute {
+    DesiredRoute {
+        destination: Ipv4Cidr::ANY,
+        target,
+    }
+}
+
+fn vpc(id: &str, block: &str) -> DesiredVpc {
+    DesiredVpc {
+        id: id.into(),
+        cidr: cidr(block),
+        subnets: vec![],
+        igw: None,
+        nat_gateways: vec![],
+        enis: vec![],
+        security_groups: vec![],
+    }
+}
+
+async fn apply(dataplane: &Dataplane, desired: &Desired) -> usize {
+    let report = dataplane.apply(desired).await.unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    report.nft_statements
+}
+
+/// Two subnets; a web server allowing tcp/80 from the VPC and tcp/81 from members of the
+/// `sg-client` group; clients in both subnets.
+fn two_subnets() -> DesiredVpc {
+    let mut v = vpc("vpc-dpt1", "10.0.0.0/16");
+    v.subnets = vec![
+        subnet("subnet-a", "10.0.1.0/24", vec![]),
+        subnet("subnet-b", "10.0.2.0/24", vec![]),
+    ];
+    v.security_groups = vec![
+        group(
+            "sg-web",
+            vec![
+                tcp(80, Peer::Cidr(cidr("10.0.0.0/16"))),
+                tcp(81, Peer::Group("sg-client".into())),
+            ],
+        ),
+        group("sg-client", vec![]),
+        group("sg-other", vec![]),
+    ];
+    v.enis = vec![
+        eni("eni-srv", "subnet-a", "10.0.1.10", &["sg-web"]),
+        eni("eni-c1", "subnet-a", "10.0.1.11", &["sg-client"]),
+        eni("eni-c2", "subnet-b", "10.0.2.10", &["sg-client"]),
+        eni("eni-o", "subnet-b", "10.0.2.11", &["sg-other"]),
+    ];
+    v
+}
+
+#[test]
+fn security_groups_govern_same_and_cross_subnet_traffic() {
+    in_test_host(|| async {
+        let dataplane = Dataplane::start().await.unwrap();
+        let mut v = two_subnets();
+        let mut desired = Desired {
+            vpcs: vec![v.clone()],
+        };
+        apply(&dataplane, &desired).await;
+        let srv = ns("eni-srv");
+        let _web = serve(&srv, at("10.0.1.10", 80)).await;
+        let _ref = serve(&srv, at("10.0.1.10", 81)).await;
+        let _closed = serve(&srv, at("10.0.1.10", 82)).await;
+        let (c1, c2, other) = (ns("eni-c1"), ns("eni-c2"), ns("eni-o"));
+
+        assert!(
+            connects(&c1, at("10.0.1.10", 80)).await,
+            "same subnet, allowed port"
+        );
+        assert!(
+            connects(&c2, at("10.0.1.10", 80)).await,
+            "cross subnet, allowed port"
+        );
+        assert!(
+            !connects(&c1, at("10.0.1.10", 82)).await,
+            "same subnet, no rule"
+        );
+        assert!(
+            !connects(&c2, at("10.0.1.10", 82)).await,
+            "cross subnet, no rule"
+        );
+        assert!(
+            connects(&c2, at("10.0.1.10", 81)).await,
+            "member of the referenced group"
+        );
+        assert!(!connects(&other, at("10.0.1.10", 81)).await, "not a member");
+        assert!(
+            connects(&other, at("10.0.1.10", 80)).await,
+            "positive control for eni-o"
+        );
+
+        // Group membership follows interfaces: a new client in sg-client is let in.
+        v.enis
+            .push(eni("eni-c3", "subnet-b", "10.0.2.12", &["sg-client"]));
+        desired.vpcs = vec![v.clone()];
+        apply(&dataplane, &desired).await;
+        assert!(connects(&ns("eni-c3"), at("10.0.1.10", 81)).await);
+
+        // Revoke tcp/80: new connections are blocked after apply; re-authorize restores.
+        let revoked = v.security_groups[0].ingress.remove(0);
+        desired.vpcs = vec![v.clone()];
+        let statements = apply(&dataplane, &desired).await;
+        assert!(
+            statements <= 3,
+            "a revoke is a small batch, was {statements}"
+        );
+        assert!(!connects(&c2, at("10.0.1.10", 80)).await, "revoked");
+        assert!(connects(&c2, at("10.0.1.10", 81)).await, "other rules stay");
+        v.security_groups[0].ingress.push(revoked);
+        desired.vpcs = vec![v.clone()];
+        apply(&dataplane, &desired).await;
+        assert!(connects(&c2, at("10.0.1.10", 80)).await, "re-authorized");
+
+        // Applying the same state again changes nothing in the kernel.
+        let router = Netlink::connect(&ns("vpc-dpt1")).await.unwrap();
+        let links = router.links().await.unwrap();
+        let inode = ns("eni-c1").inode().unwrap();
+        assert_eq!(apply(&dataplane, &desired).await, 0);
+        assert_eq!(router.links().await.unwrap(), links);
+        assert_eq!(ns("eni-c1").inode().unwrap(), inode);
+        drop(router);
+        dataplane.remove_all().await.unwrap();
+    });
+}
+
+#[test]
+fn vpcs_cannot_reach_each_other() {
+    in_test_host(|| async {
+        let dataplane = Dataplane::start().await.unwrap();
+        let open = || group("sg-open", vec![tcp(80, Peer::Cidr(Ipv4Cidr::ANY))]);
+        let mut a = vpc("vpc-dpta", "10.1.0.0/16");
+        a.subnets = vec![subnet("subnet-a1", "10.1.1.0/24", vec![])];
+        a.security_groups = vec![open()];
+        a.enis = vec![
+            eni("eni-a1", "subnet-a1", "10.1.1.10", &["sg-open"]),
+            eni("eni-a2", "subnet-a1", "10.1.1.11", &["sg-open"]),
+        ];
+        let mut b = vpc("vpc-dptb", "10.2.0.0/16");
+        b.subnets = vec![subnet("subnet-b1", "10.2.1.0/24", vec![])];
+        b.security_groups = vec![open()];
+        b.enis = vec![eni("eni-b1", "subnet-b1", "10.2.1.10", &["sg-open"])];
+        apply(&dataplane, &Desired { vpcs: vec![a, b] }).await;
+        let _a = serve(&ns("eni-a1"), at("10.1.1.10", 80)).await;
+        let _b = serve(&ns("eni-b1"), at("10.2.1.10", 80)).await;
+        assert!(
+            connects(&ns("eni-a2"), at("10.1.1.10", 80)).await,
+            "positive control"
+        );
+        assert!(
+            !connects(&ns("eni-a2"), at("10.2.1.10", 80)).await,
+            "A to B"
+        );
+        assert!(
+            !connects(&ns("eni-b1"), at("10.1.1.10", 80)).await,
+            "B to A"
+        );
+        dataplane.remove_all().await.unwrap();
+    });
+}
+
+/// Public subnet (default route to the IGW) with a NAT gateway, an ENI without and one with
+/// a public IP; private subnet (default route to the NAT gateway) with one ENI.
+fn internet_vpc() -> DesiredVpc {
+    let mut v = vpc("vpc-dpti", "10.3.0.0/16");
+    v.igw = Some(DesiredIgw {
+        id: "igw-dpt".into(),
+    });
+    v.subnets = vec![
+        subnet(
+            "subnet-pub",
+            "10.3.0.0/24",
+            vec![default_to(RouteTarget::Igw)],
+        ),
+        subnet(
+            "subnet-priv",
+            "10.3.1.0/24",
+            vec![default_to(RouteTarget::Nat("nat-dpt".into()))],
+        ),
+    ];
+    v.nat_gateways = vec![DesiredNat {
+        id: "nat-dpt".into(),
+        subnet: "subnet-pub".into(),
+        private_ip: ip("10.3.0.5"),
+        public_ip: Some(ip("198.51.100.20")),
+    }];
+    v.security_groups = vec![group("sg-web", vec![tcp(80, Peer::Cidr(Ipv4Cidr::ANY))])];
+    let mut with_eip = eni("eni-eip", "subnet-pub", "10.3.0.11", &["sg-web"]);
+    with_eip.public_ip = Some(ip("198.51.100.21"));
+    v.enis = vec![
+        eni("eni-pub", "subnet-pub", "10.3.0.10", &["sg-web"]),
+        with_eip,
+        eni("eni-priv", "subnet-priv", "10.3.1.10", &["sg-web"]),
+    ];
+    v
+}
+
+async fn source_seen(
+    peers: &mut tokio::sync::mpsc::UnboundedReceiver<SocketAddr>,
+) -> Option<std::net::IpAddr> {
+    tokio::time::timeout(Duration::from_secs(2), peers.recv())
+        .await
+        .ok()
+        .flatten()
+        .map(|peer| peer.ip())
+}
+
+#[test]
+fn internet_only_through_nat_gateways_and_public_ips() {
+    in_test_host(|| async {
+        let dataplane = Dataplane::start().await.unwrap();
+        let mut v = internet_vpc();
+        apply(
+            &dataplane,
+            &Desired {
+                vpcs: vec![v.clone()],
+            },
+        )
+        .await;
+        let host = Netns::open(
+            dataplane
+                .add_public_host(ip("203.0.113.10"))
+                .await
+                .unwrap()
+                .file_name()
+                .unwrap()
+                .to_str()
+                .unwrap(),
+        )
+        .unwrap();
+        let mut seen = serve(&host, at("203.0.113.10", 80)).await;
+        let internet = at("203.0.113.10", 80);
+
+        assert!(
+            connects(&ns("eni-priv"), internet).await,
+            "private subnet via NAT"
+        );
+        let source = source_seen(&mut seen).await;
+        assert_eq!(
+            source,
+            Some(ip("198.51.100.20").into()),
+            "the host sees the NAT's EIP"
+        );
+
+        assert!(
+            !connects(&ns("eni-pub"), internet).await,
+            "IGW route but no public IP"
+        );
+        assert!(
+            connects(&ns("eni-eip"), internet).await,
+            "positive control: with an EIP"
+        );
+        let source = source_seen(&mut seen).await;
+        assert_eq!(
+            source,
+            Some(ip("198.51.100.21").into()),
+            "1:1 NAT to the EIP"
+        );
+        assert_eq!(
+            source_seen(&mut seen).await,
+            None,
+            "the blocked connect never arrived"
+        );
+
+        // Inbound: only to the public IP, only what the group allows.
+        let _web = serve(&ns("eni-eip"), at("10.3.0.11", 80)).await;
+        let _other = serve(&ns("eni-eip"), at("10.3.0.11", 81)).await;
+        assert!(
+            connects(&host, at("198.51.100.21", 80)).await,
+            "EIP inbound, allowed"
+        );
+        assert!(
+            !connects(&host, at("198.51.100.21", 81)).await,
+            "EIP inbound, no rule"
+        );
+        assert!(
+            !connects(&host, at("10.3.0.11", 80)).await,
+            "no route to a VPC address"
+        );
+
+        // Without its NAT route the private subnet has no internet.
+        v.subnets[1].routes.clear();
+        apply(
+            &dataplane,
+            &Desired {
+                vpcs: vec![v.clone()],
+            },
+        )
+        .await;
+        assert!(!connects(&ns("eni-priv"), internet).await, "no NAT route");
+        v.subnets[1].routes = vec![default_to(RouteTarget::Nat("nat-dpt".into()))];
+        apply(&dataplane, &Desired { vpcs: vec![v] }).await;
+        assert!(connects(&ns("eni-priv"), internet).await, "route back");
+
+        // vl-pub holds no route toward the VPC's range.
+        let public = Netlink::connect(&Netns::open("vl-pub").unwrap())
+            .await
+            .unwrap();
+        for route in public.routes(net::MAIN_TABLE).await.unwrap() {
+            assert!(
+                !route.destination.addr().to_string().starts_with("10."),
+                "{route:?}"
+            );
+        }
+        drop(public);
+        dataplane.remove_all().await.unwrap();
+    });
+}
+
+#[test]
+fn environments_go_out_through_their_eni_and_accept_nothing() {
+    in_test_host(|| async {
+        let dataplane = Dataplane::start().await.unwrap();
+        let v = two_subnets();
+        apply(&dataplane, &Desired { vpcs: vec![v] }).await;
+        let mut seen = serve(&ns("eni-srv"), at("10.0.1.10", 81)).await;
+        let path = dataplane
+            .attach_environment("eni-c2", "dpt-env1")
+            .await
+            .unwrap();
+        assert_eq!(path.to_str(), Some("/run/netns/vl-env-dpt-env1"));
+        let env = Netns::open("vl-env-dpt-env1").unwrap();
+        let second = dataplane
+            .attach_environment("eni-c2", "dpt-env2")
+            .await
+            .unwrap();
+        let env2 = Netns::open(second.file_name().unwrap().to_str().unwrap()).unwrap();
+
+        assert!(
+            connects(&env, at("10.0.1.10", 81)).await,
+            "through the ENI's groups"
+        );
+        assert_eq!(
+            source_seen(&mut seen).await,
+            Some(ip("10.0.2.10").into()),
+            "masqueraded"
+        );
+        let _env_listener = serve(&env, at("100.64.0.2", 9000)).await;
+        assert!(
+            connects(&env, at("100.64.0.2", 9000)).await,
+            "positive control: env itself"
+        );
+        assert!(
+            !connects(&env2, at("100.64.0.2", 9000)).await,
+            "environment to environment"
+        );
+        assert!(
+            !connects(&ns("eni-c2"), at("100.64.0.2", 9000)).await,
+            "ENI to environment"
+        );
+        assert!(
+            !connects(&ns("eni-srv"), at("100.64.0.2", 9000)).await,
+            "VPC to environment"
+        );
+
+        dataplane.detach_environment("dpt-env1").await.unwrap();
+        dataplane.detach_environment("dpt-env1").await.unwrap();
+        assert!(Netns::open("vl-env-dpt-env1").is_err());
+        drop((env, env2));
+        dataplane.remove_all().await.unwrap();
+    });
+}
+
+#[test]
+fn restart_converges_and_teardown_leaves_nothing() {
+    in_test_host(|| async {
+        let first = Dataplane::start().await.unwrap();
+        let v = internet_vpc();
+        apply(
+            &first,
+            &Desired {
+                vpcs: vec![v.clone(), two_subnets()],
+            },
+        )
+        .await;
+        first
+            .attach_environment("eni-priv", "dpt-env")
+            .await
+            .unwrap();
+        drop(first);
+
+        // A new process: one VPC and one interface were deleted meanwhile; a stray
+        // namespace of ours is lying around.
+        Netns::create("vl-eni-stray").unwrap();
+        let mut smaller = v.clone();
+        smaller.enis.retain(|e| e.id != "eni-pub");
+        let second = Dataplane::start().await.unwrap();
+        apply(
+            &second,
+            &Desired {
+                vpcs: vec![smaller.clone()],
+            },
+        )
+        .await;
+        let names = Netns::list_with_prefix("vl-").unwrap();
+        assert!(
+            !names
+                .iter()
+                .any(|n| n == "vl-eni-stray" || n == "vl-eni-pub"),
+            "{names:?}"
+        );
+        assert!(!names.iter().any(|n| n == "vl-vpc-dpt1"), "{names:?}");
+        let host = second.add_public_host(ip("203.0.113.11")).await.unwrap();
+        let host = Netns::open(host.file_name().unwrap().to_str().unwrap()).unwrap();
+        let _seen = serve(&host, at("203.0.113.11", 80)).await;
+        assert!(
+            connects(&ns("eni-priv"), at("203.0.113.11", 80)).await,
+            "still works"
+        );
+        assert_eq!(
+            apply(
+                &second,
+                &Desired {
+                    vpcs: vec![smaller]
+                }
+            )
+            .await,
+            0
+        );
+
+        drop(host);
+        second.remove_all().await.unwrap();
+        assert_eq!(
+            Netns::list_with_prefix("vl-").unwrap(),
+            Vec::<String>::new()
+        );
+        let here = Netns::current().unwrap();
+        let links = Netlink::connect(&here)
+            .await
+            .unwrap()
+            .links()
+            .await
+            .unwrap();
+        assert_eq!(
+            links.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(),
+            ["lo"]
+        );
+        assert!(Nft::load().unwrap().tables(&here).await.unwrap().is_empty());
+    });
+}
+
+/// Prints (does not assert) how long ENI creation and a security-group change take at 10
+/// and 100 interfaces, for BENCHMARKS.md.
+#[test]
+fn measure_eni_creation_and_group_changes() {
+    in_test_host(|| async {
+        let dataplane = Dataplane::start().await.unwrap();
+        let mut v = vpc("vpc-dptm", "10.9.0.0/16");
+        v.subnets = vec![subnet("subnet-m", "10.9.0.0/20", vec![])];
+        v.security_groups = vec![group(
+            "sg-m",
+            vec![tcp(80, Peer::Cidr(cidr("10.9.0.0/16")))],
+        )];
+        for target in [10usize, 100] {
+            let start = Instant::now();
+            let before = v.enis.len();
+            while v.enis.len() < target {
+                let n = v.enis.len() + 10;
+                let address = Ipv4Addr::from(u32::from(ip("10.9.0.0")) + n as u32);
+                v.enis.push(eni(
+                    &format!("eni-m{n}"),
+                    "subnet-m",
+                    &address.to_string(),
+                    &["sg-m"],
+                ));
+                apply(
+                    &dataplane,
+                    &Desired {
+                        vpcs: vec![v.clone()],
+                    },
+                )
+                .await;
+            }
+            let per_eni = start.elapsed() / (target - before) as u32;
+            v.security_groups[0]
+                .ingress
+                .push(tcp(443, Peer::Cidr(Ipv4Cidr::ANY)));
+            let start = Instant::now();
+            let statements = apply(
+                &dataplane,
+                &Desired {
+                    vpcs: vec![v.clone()],
+                },
+            )
+            .await;
+            let change = start.elapsed();
+            v.security_groups[0].ingress.pop();
+            println!(
+                "dataplane: {target} ENIs: create {per_eni:?} per ENI (incl. apply); \
+                 SG change {change:?} ({statements} nft statements)"
+            );
+        }
+        dataplane.remove_all().await.unwrap();
+    });
+}
