@@ -24,7 +24,16 @@ KEY, SECRET = "test", "test"
 
 
 def in_private_netns() -> bool:
-    return os.readlink("/proc/self/ns/net") != os.readlink("/proc/1/ns/net")
+    """Whether this process runs in a network namespace of its own rather than the host's.
+
+    ./scripts/test says so explicitly; otherwise compare with pid 1's namespace, which some
+    hosts do not let even root read (then assume the host's, and skip)."""
+    if os.environ.get("VPCLAMBDA_PRIVATE_NETNS") == "1":
+        return True
+    try:
+        return os.readlink("/proc/self/ns/net") != os.readlink("/proc/1/ns/net")
+    except OSError:
+        return False
 
 
 class Daemon:
