@@ -70,6 +70,14 @@ pub struct Event {
     pub message: String,
 }
 
+fn decode_event(stream_id: &str, body: &[u8]) -> Result<StoredEvent, StoreError> {
+    serde_json::from_slice(body).map_err(|source| StoreError::Corrupt {
+        kind: EVENT.into(),
+        id: stream_id.into(),
+        source,
+    })
+}
+
 fn stream_id(group: &str, stream: &str) -> String {
     // ':' is not allowed in group or stream names, so it separates them unambiguously.
     format!("{group}:{stream}")
@@ -380,12 +388,7 @@ pub fn get_events(
             break;
         };
         for (seq, body) in batch {
-            let e: StoredEvent =
-                serde_json::from_slice(&body).map_err(|source| StoreError::Corrupt {
-                    kind: EVENT.into(),
-                    id: id.clone(),
-                    source,
-                })?;
+            let e = decode_event(&id, &body)?;
             if in_window(&e) && picked.len() < limit {
                 picked.push(Event {
                     stream: stream_name.to_string(),
@@ -534,12 +537,7 @@ pub fn filter_events(
                 break;
             };
             for (seq, body) in batch {
-                let e: StoredEvent =
-                    serde_json::from_slice(&body).map_err(|source| StoreError::Corrupt {
-                        kind: EVENT.into(),
-                        id: id.clone(),
-                        source,
-                    })?;
+                let e = decode_event(&id, &body)?;
                 if start.is_none_or(|x| e.t >= x)
                     && end.is_none_or(|x| e.t <= x)
                     && pattern.matches(&e.m)

@@ -13,6 +13,10 @@ use serde::Deserialize;
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:4566";
 pub const DEFAULT_DATA_DIR: &str = ".vpclambda";
 pub const DEFAULT_REGION: &str = "us-east-1";
+/// The managed runtimes in the source tree this binary was built from, where
+/// `scripts/deps` installs them: right for `cargo run`; an installed binary is given
+/// `--runtimes-dir`.
+pub const DEFAULT_RUNTIMES_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../runtimes");
 
 #[derive(Args, Debug, Default)]
 pub struct ServeArgs {
@@ -28,6 +32,18 @@ pub struct ServeArgs {
     /// How far a request's signing time may lie from the clock, in seconds.
     #[arg(long, env = "VPCLAMBDA_CLOCK_SKEW")]
     clock_skew: Option<u64>,
+    /// Seconds an idle execution environment is kept warm before it is destroyed.
+    #[arg(long, env = "VPCLAMBDA_ENV_IDLE_TIMEOUT")]
+    env_idle_timeout: Option<u64>,
+    /// Seconds before an Event invocation's first retry (the second waits twice as long).
+    #[arg(long, env = "VPCLAMBDA_ASYNC_RETRY_DELAY")]
+    async_retry_delay: Option<u64>,
+    /// Concurrent executions per account and region.
+    #[arg(long, env = "VPCLAMBDA_CONCURRENCY_LIMIT")]
+    concurrency_limit: Option<u32>,
+    /// Where the managed runtimes (Python's awslambdaric, the Node.js runtime) are installed.
+    #[arg(long, env = "VPCLAMBDA_RUNTIMES_DIR")]
+    runtimes_dir: Option<PathBuf>,
     /// A TOML file with any of these settings and `[[accounts]]` access keys.
     #[arg(long, env = "VPCLAMBDA_CONFIG")]
     config: Option<PathBuf>,
@@ -41,6 +57,10 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     region: Option<String>,
     clock_skew: Option<u64>,
+    env_idle_timeout: Option<u64>,
+    async_retry_delay: Option<u64>,
+    concurrency_limit: Option<u32>,
+    runtimes_dir: Option<PathBuf>,
     #[serde(default)]
     accounts: Vec<FileAccount>,
 }
@@ -61,6 +81,10 @@ pub struct Config {
     pub region: String,
     pub clock_skew: Duration,
     pub accounts: Vec<Account>,
+    pub env_idle_timeout: Duration,
+    pub async_retry_delay: Duration,
+    pub concurrency_limit: u32,
+    pub runtimes_dir: PathBuf,
 }
 
 impl Config {
@@ -96,6 +120,24 @@ impl Config {
                 .unwrap_or_else(|| DEFAULT_REGION.into()),
             clock_skew: Duration::from_secs(args.clock_skew.or(file.clock_skew).unwrap_or(300)),
             accounts,
+            env_idle_timeout: Duration::from_secs(
+                args.env_idle_timeout
+                    .or(file.env_idle_timeout)
+                    .unwrap_or(600),
+            ),
+            async_retry_delay: Duration::from_secs(
+                args.async_retry_delay
+                    .or(file.async_retry_delay)
+                    .unwrap_or(60),
+            ),
+            concurrency_limit: args
+                .concurrency_limit
+                .or(file.concurrency_limit)
+                .unwrap_or(1000),
+            runtimes_dir: args
+                .runtimes_dir
+                .or(file.runtimes_dir)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_RUNTIMES_DIR)),
         };
         config.check()?;
         Ok(config)

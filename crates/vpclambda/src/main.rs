@@ -4,7 +4,9 @@
 mod admin;
 mod auth;
 mod config;
+mod dataplane;
 mod gateway;
+mod invoke;
 mod server;
 mod services;
 #[cfg(test)]
@@ -27,9 +29,22 @@ struct Cli {
 enum Command {
     /// Run the daemon: every AWS service on one port.
     Serve(config::ServeArgs),
+    /// Run a command as a host of the simulated internet (`vl-pub`), through the running
+    /// daemon; the host is removed when the command ends. Needs root.
+    InternetExec(admin::InternetExecArgs),
+    /// Run a command on a new ENI in a VPC subnet, through the running daemon; the ENI is
+    /// deleted when the command ends. Needs root.
+    VpcExec(admin::VpcExecArgs),
 }
 
 fn main() -> anyhow::Result<()> {
+    // The execution environments' isolation helper: this binary re-exec'd by the sandbox.
+    // It must stay single-threaded, so it runs before anything else starts (no runtime, no
+    // logging threads) and is not a visible subcommand.
+    let mut args = std::env::args().skip(1);
+    if args.next().as_deref() == Some("sandbox-init") {
+        sandbox::init_main(args.collect());
+    }
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -47,5 +62,7 @@ fn main() -> anyhow::Result<()> {
                 .build()?
                 .block_on(server::run(config))
         }
+        Command::InternetExec(args) => std::process::exit(admin::internet_exec(args)?),
+        Command::VpcExec(args) => std::process::exit(admin::vpc_exec(args)?),
     }
 }

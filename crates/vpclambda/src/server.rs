@@ -16,6 +16,7 @@ use nix::fcntl::{Flock, FlockArg};
 use tokio::sync::watch;
 
 use crate::config::Config;
+use crate::invoke::{InvokeSettings, Invoker};
 use crate::{admin, gateway};
 
 /// What every request handler shares.
@@ -24,6 +25,9 @@ pub struct AppState {
     pub accounts: Accounts,
     pub store: Store,
     pub sig_policy: sigv4::Policy,
+    pub invoke: Arc<Invoker>,
+    /// The VPC dataplane and its EC2 change notifier.
+    pub dataplane: crate::dataplane::Handle,
 }
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
@@ -35,6 +39,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let _lock = lock_data_dir(&config.data_dir)?;
     let store = Store::open_sqlite(&config.data_dir).context("opening the store")?;
     let accounts = Accounts::new(config.accounts.clone())?;
+    let invoke = Invoker::start(invoke_settings(&config), store.clone()).await;
     let state = Arc::new(AppState {
         sig_policy: sigv4::Policy {
             clock_window: config.clock_skew,
@@ -42,14 +47,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         config: config.clone(),
         accounts,
         store: store.clone(),
+        invoke: invoke.clone(),
+        dataplane: crate::dataplane::Handle::start().await,
     });
+    let reconciler = crate::dataplane::spawn(state.clone());
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let admin_task = admin::spawn(&config.data_dir, stop_rx.clone()).await?;
+    let admin_task = admin::spawn(&config.data_dir, stop_rx.clone(), state.clone()).await?;
 
     // Handlers are installed before the announcement, so a SIGTERM sent the moment the
     // daemon says it is up is already a graceful stop.
@@ -69,15 +77,47 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     server.await.context("serving")?;
     signals.abort();
     let _ = admin_task.await;
+    if let Some(reconciler) = reconciler {
+        reconciler.abort();
+    }
+    invoke.shutdown().await;
     store.flush().context("flushing the store")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// What the invoke side takes from the daemon's configuration.
+pub fn invoke_settings(config: &Config) -> InvokeSettings {
+    InvokeSettings {
+        data_dir: config.data_dir.clone(),
+        idle_timeout: config.env_idle_timeout,
+        async_retry_delay: config.async_retry_delay,
+        concurrency_limit: config.concurrency_limit,
+        runtimes_dir: config.runtimes_dir.clone(),
+    }
 }
 
 /// The HTTP surface: the health probe, and every AWS service behind the gateway.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/_vpclambda/health", get(|| async { "ok\n" }))
+        // GetFunction's Code.Location: like an S3 presigned URL, its token is the credential.
+        .route(
+            "/_vpclambda/code/{token}",
+            get(
+                |axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+                 axum::extract::Path(token): axum::extract::Path<String>| async move {
+                    let code = control::lambda::CodeStore::new(&state.config.data_dir);
+                    tokio::task::spawn_blocking(move || {
+                        code.download(&token, chrono::Utc::now().timestamp())
+                    })
+                    .await
+                    .ok()
+                    .flatten()
+                    .ok_or(http::StatusCode::FORBIDDEN)
+                },
+            ),
+        )
         .fallback(gateway::handle)
         .with_state(state)
 }

@@ -27,11 +27,17 @@ pub fn app() -> (Router, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = Config::resolve(ServeArgs::default()).expect("default config");
     config.data_dir = dir.path().to_path_buf();
+    let store = Store::open_sqlite(dir.path()).expect("store");
     let state = Arc::new(AppState {
         sig_policy: sigv4::Policy::default(),
         accounts: Accounts::new(config.accounts.clone()).expect("accounts"),
-        store: Store::open_sqlite(dir.path()).expect("store"),
+        invoke: crate::invoke::Invoker::without_execution(
+            crate::server::invoke_settings(&config),
+            store.clone(),
+        ),
+        store,
         config,
+        dataplane: crate::dataplane::Handle::default(),
     });
     (router(state), dir)
 }

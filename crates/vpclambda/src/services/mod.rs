@@ -121,7 +121,13 @@ pub async fn dispatch(
     match service {
         Service::Sts => sts::handle(state, &call),
         Service::Iam => iam::handle(state, &call).await,
-        Service::Ec2 => ec2::handle(state, &call).await,
+        Service::Ec2 => {
+            let out = ec2::handle(state, &call).await;
+            if out.is_ok() && crate::dataplane::is_ec2_change(&call) {
+                state.dataplane.changed();
+            }
+            out
+        }
         Service::Lambda => lambda::handle(state, &call).await,
         Service::Logs => logs::handle(state, &call),
     }

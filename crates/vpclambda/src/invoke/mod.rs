@@ -1,0 +1,646 @@
+//! Invoke: runs function versions in execution environments and answers like Lambda.
+//!
+//! [`Invoker`] owns everything between a parsed Invoke request and its answer: resolving
+//! the function (cached until the control plane changes), the function states that refuse
+//! invocations, concurrency (the account limit, reservations, the unreserved pool), pools of
+//! warm environments per (account, function, version) — frozen between invocations,
+//! destroyed after a timeout, crash or idle period, drained when the version's settings or
+//! code change —, the asynchronous queue (durable in the store, retried), and the function
+//! logs. It knows nothing of HTTP; `services/lambda` maps requests and [`InvokeError`]s.
+//!
+//! A warm invocation spawns no process, touches no disk and takes no lock shared beyond its
+//! function: the maps are copy-on-write, logs go to a background writer.
+//!
+//! Code map: `registry` (functions, cached resolutions, concurrency, idle pools), `pool`
+//! (starting, freezing, destroying environments), `outcome` (the platform's error
+//! answers), `logs` (streams, START/END/REPORT, the writer), `queue` (Event invocations),
+//! `code` (extracted packages).
+
+mod code;
+mod logs;
+mod outcome;
+mod pool;
+mod queue;
+mod registry;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use control::lambda::{FunctionRef, Lambda, LambdaError, State, Status, CONCURRENT_EXECUTIONS};
+use control::{Scope, Store};
+use sandbox::{HostConfig, Invocation, Sandbox, SandboxError, TmpBacking};
+use tracing::Instrument;
+
+pub use outcome::Answer;
+use pool::{LiveEnv, StartError, Starter};
+use queue::Queue;
+use registry::{FunctionEntry, Registry, Target, Throttle};
+
+/// How the invoke side runs, from the daemon's configuration.
+#[derive(Debug, Clone)]
+pub struct InvokeSettings {
+    pub data_dir: PathBuf,
+    /// Idle environments older than this are destroyed.
+    pub idle_timeout: Duration,
+    /// The delay before an Event invocation's first retry; the second waits twice as long.
+    pub async_retry_delay: Duration,
+    /// Concurrent executions per account and region.
+    pub concurrency_limit: u32,
+    /// Where the managed runtimes (Python's awslambdaric, the Node runtime) are installed.
+    pub runtimes_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvocationType {
+    RequestResponse,
+    Event,
+    DryRun,
+}
+
+/// One Invoke call, parsed.
+pub struct InvokeRequest {
+    pub scope: Scope,
+    pub function: FunctionRef,
+    pub kind: InvocationType,
+    /// `X-Amz-Log-Type: Tail`.
+    pub tail: bool,
+    pub payload: Bytes,
+    /// `X-Amz-Client-Context`, base64-decoded.
+    pub client_context: Option<String>,
+    pub request_id: String,
+}
+
+/// How an Invoke call was answered.
+pub enum Invoked {
+    /// RequestResponse: the function ran.
+    Ran {
+        executed_version: String,
+        answer: Answer,
+        /// base64 of the log's last 4 KB, when asked for.
+        log_tail: Option<String>,
+    },
+    /// Event: queued durably.
+    Queued,
+    /// DryRun: the call would have been allowed.
+    Checked,
+}
+
+/// Why an invocation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum InvokeError {
+    #[error(transparent)]
+    Lambda(#[from] LambdaError),
+    #[error("Rate Exceeded.")]
+    Throttled { reserved: bool },
+    /// The function is Pending (or otherwise not invocable) — `ResourceConflictException`.
+    #[error("The operation cannot be performed at this time. The function is currently in the following state: {0}")]
+    NotInvocable(&'static str),
+    /// Inactive: the VPC connection is gone — `ResourceNotReadyException`.
+    #[error("The function is inactive and its VPC connection is no longer available. Wait for the VPC connection to reestablish and try again.")]
+    Inactive,
+    /// Failed because of its network setup: one of Lambda's 502 VPC errors.
+    #[error("{message}")]
+    NetworkFailed { code: &'static str, message: String },
+    /// This daemon cannot run functions (not root, no cgroups).
+    #[error("{0}")]
+    ExecutionUnavailable(String),
+    #[error("{0}")]
+    InvalidRuntime(String),
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("Request must be smaller than {0} bytes for the InvokeFunction operation")]
+    PayloadTooLarge(usize),
+    /// A fault of the host; logged, the client gets Lambda's generic text.
+    #[error("{0}")]
+    Host(String),
+}
+
+/// The invoke side of the daemon.
+pub struct Invoker {
+    lambda: Lambda,
+    settings: InvokeSettings,
+    starter: Result<Starter, String>,
+    registry: Registry,
+    logs: logs::LogWriter,
+    queue: Queue,
+}
+
+impl Invoker {
+    /// Sets up execution (when this daemon can), removes what a previous run left behind,
+    /// and starts the background work: log writer, idle reaper, Event queue.
+    pub async fn start(settings: InvokeSettings, store: Store) -> Arc<Invoker> {
+        let starter = match set_up_sandbox(&settings).await {
+            Ok(sandbox) => Ok(Starter::new(
+                sandbox,
+                &settings.data_dir,
+                settings.runtimes_dir.clone(),
+            )),
+            Err(reason) => {
+                tracing::warn!("{reason}; the control plane works, Invoke is refused");
+                Err(reason)
+            }
+        };
+        let invoker = Arc::new(Invoker::assemble(settings, store, starter));
+        tokio::spawn(reap(Arc::downgrade(&invoker)));
+        queue::spawn_worker(invoker.clone());
+        invoker
+    }
+
+    /// An invoker that refuses to run functions (in-process tests).
+    #[cfg(test)]
+    pub fn without_execution(settings: InvokeSettings, store: Store) -> Arc<Invoker> {
+        Arc::new(Invoker::assemble(
+            settings,
+            store,
+            Err("execution is disabled in this test".into()),
+        ))
+    }
+
+    fn assemble(
+        settings: InvokeSettings,
+        store: Store,
+        starter: Result<Starter, String>,
+    ) -> Invoker {
+        Invoker {
+            lambda: Lambda::new(store.clone(), &settings.data_dir),
+            logs: logs::LogWriter::spawn(store.clone()),
+            queue: Queue::new(store),
+            settings,
+            starter,
+            registry: Registry::default(),
+        }
+    }
+
+    /// The control plane changed a function, alias or concurrency setting: cached
+    /// resolutions are stale, and environments of changed versions drain.
+    pub fn control_plane_changed(&self) {
+        self.registry.changed();
+    }
+
+    /// Invoke.
+    pub async fn invoke(&self, req: InvokeRequest) -> Result<Invoked, InvokeError> {
+        let (entry, target) = self.target(&req.scope, &req.function).await?;
+        check_state(&target.runnable.version.status)?;
+        match req.kind {
+            InvocationType::DryRun => Ok(Invoked::Checked),
+            InvocationType::Event => {
+                self.starter()?;
+                self.queue
+                    .enqueue(&req.scope, &req.function, &req.request_id, &req.payload)
+                    .await?;
+                Ok(Invoked::Queued)
+            }
+            InvocationType::RequestResponse => {
+                let starter = self.starter()?;
+                let _permit = entry.admit(&target).map_err(|t| InvokeError::Throttled {
+                    reserved: t == Throttle::Reserved,
+                })?;
+                let call = Call {
+                    request_id: req.request_id,
+                    payload: req.payload,
+                    client_context: req.client_context,
+                    tail: req.tail,
+                };
+                let ran = self.run(&entry, &target, starter, call).await?;
+                Ok(Invoked::Ran {
+                    executed_version: target.version().to_string(),
+                    answer: ran.answer,
+                    log_tail: ran.tail,
+                })
+            }
+        }
+    }
+
+    /// Destroys every idle environment and the instance's own cgroups (graceful shutdown).
+    pub async fn shutdown(&self) {
+        for entry in self.registry.all() {
+            for env in entry.expire(None) {
+                pool::teardown(env).await;
+            }
+        }
+        let Ok(starter) = &self.starter else { return };
+        let sandbox = starter.sandbox.clone();
+        match tokio::task::spawn_blocking(move || sandbox.cleanup_leftovers()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "removing environments at shutdown failed"),
+            Err(e) => tracing::warn!(error = %e, "removing environments at shutdown panicked"),
+        }
+    }
+
+    fn starter(&self) -> Result<&Starter, InvokeError> {
+        self.starter.as_ref().map_err(|reason| {
+            InvokeError::ExecutionUnavailable(format!(
+                "Function execution is unavailable on this host: {reason}."
+            ))
+        })
+    }
+
+    /// The function version `fref` names, from the cache while the control plane has not
+    /// changed since it was read.
+    async fn target(
+        &self,
+        scope: &Scope,
+        fref: &FunctionRef,
+    ) -> Result<(Arc<FunctionEntry>, Arc<Target>), InvokeError> {
+        let entry = self
+            .registry
+            .function(scope, &fref.name, self.settings.concurrency_limit);
+        // Read before the store, so a change committed meanwhile makes this entry stale.
+        let generation = self.registry.generation();
+        if let Some(t) = entry.cached(&fref.qualifier, generation) {
+            return Ok((entry, t));
+        }
+        let lambda = self.lambda.clone();
+        let (scope2, fref2) = (scope.clone(), fref.clone());
+        let (runnable, reserved, weighted, reserved_total) =
+            tokio::task::spawn_blocking(move || -> Result<_, LambdaError> {
+                let resolved = lambda.get(&scope2, &fref2)?;
+                let weighted = match &resolved.alias {
+                    Some(alias) => {
+                        let unqualified = FunctionRef {
+                            name: fref2.name.clone(),
+                            qualifier: None,
+                        };
+                        !lambda
+                            .get_alias(&scope2, &unqualified, alias)?
+                            .routing
+                            .is_empty()
+                    }
+                    None => false,
+                };
+                let runnable = lambda.runnable(&scope2, &fref2)?;
+                let account = lambda.account_settings(&scope2)?;
+                let reserved_total =
+                    CONCURRENT_EXECUTIONS.saturating_sub(account.unreserved_concurrent_executions);
+                Ok((
+                    runnable,
+                    resolved.function.reserved_concurrency,
+                    weighted,
+                    reserved_total,
+                ))
+            })
+            .await
+            .map_err(|e| InvokeError::Host(format!("resolving the function: {e}")))??;
+        entry.set_unreserved_limit(
+            self.settings
+                .concurrency_limit
+                .saturating_sub(reserved_total),
+        );
+        let v = &runnable.version;
+        let fingerprint = {
+            let settings = serde_json::to_string(&v.settings).unwrap_or_default();
+            fnv1a(&[
+                settings.as_bytes(),
+                v.code.sha256_hex.as_bytes(),
+                v.version.as_bytes(),
+            ])
+        };
+        let target = Arc::new(Target {
+            scope: scope.clone(),
+            invoked_arn: control::lambda::function_arn(
+                scope,
+                &fref.name,
+                fref.qualifier.as_deref(),
+            ),
+            runnable,
+            reserved,
+            fingerprint,
+        });
+        // A weighted alias picks a version per invocation, so its pick is never kept.
+        if !weighted {
+            entry.remember(fref.qualifier.clone(), generation, target.clone());
+        }
+        Ok((entry, target))
+    }
+
+    /// Runs one invocation on a warm environment, or a new one.
+    async fn run(
+        &self,
+        entry: &FunctionEntry,
+        target: &Target,
+        starter: &Starter,
+        call: Call,
+    ) -> Result<Ran, InvokeError> {
+        let v = &target.runnable.version;
+        // A warm environment that died while idle is replaced once.
+        let mut warm_retry = true;
+        loop {
+            let (found, stale) = entry.take_idle(&v.version, target.fingerprint);
+            stale.into_iter().for_each(pool::destroy);
+            let warm = found.is_some();
+            let env = match found {
+                Some(env) => {
+                    env.ready().await;
+                    env
+                }
+                None => match starter.start(target, &self.logs).await {
+                    Ok(live) => Arc::new(live),
+                    Err(StartError::Entrypoint(detail)) => {
+                        return Ok(Ran {
+                            answer: Answer::invalid_entrypoint(&call.request_id, &detail),
+                            tail: None,
+                        })
+                    }
+                    Err(StartError::Runtime(m)) => return Err(InvokeError::InvalidRuntime(m)),
+                    Err(StartError::Host(m)) => return Err(InvokeError::Host(m)),
+                },
+            };
+            let span = tracing::info_span!(
+                "invoke",
+                request_id = %call.request_id,
+                function = %v.function_name,
+                version = %v.version,
+                env = %env.hex,
+                warm,
+            );
+            match self
+                .run_on(entry, &env, target, &call)
+                .instrument(span)
+                .await
+            {
+                Err(SandboxError::Dead(_)) if warm && warm_retry => {
+                    warm_retry = false;
+                    pool::destroy(env);
+                }
+                Err(e) => {
+                    pool::destroy(env);
+                    return Err(InvokeError::Host(e.to_string()));
+                }
+                Ok(ran) => return Ok(ran),
+            }
+        }
+    }
+
+    async fn run_on(
+        &self,
+        entry: &FunctionEntry,
+        env: &Arc<LiveEnv>,
+        target: &Target,
+        call: &Call,
+    ) -> Result<Ran, SandboxError> {
+        let id = &call.request_id;
+        env.log.begin(
+            format!("START RequestId: {id} Version: {}", env.version),
+            call.tail,
+        );
+        let (outcome, stats) = env
+            .env
+            .invoke(Invocation {
+                request_id: id.clone(),
+                payload: call.payload.clone(),
+                invoked_function_arn: target.invoked_arn.clone(),
+                trace_id: trace_id(id),
+                client_context: call.client_context.clone(),
+                cognito_identity: None,
+            })
+            .await?;
+        let (answer, mut lines) = outcome::answer(&outcome, id, env.timeout);
+        let timed_out = matches!(outcome, sandbox::Outcome::Timeout).then_some(env.timeout);
+        lines.push(format!("END RequestId: {id}"));
+        lines.push(logs::report_line(id, &stats, env.memory_mb, timed_out));
+        let tail = env.log.end(lines, call.tail);
+        if outcome::survives(&outcome) {
+            // The gate is taken before the environment is visible in the pool again.
+            pool::freeze(env);
+            if let Some(stale) = entry.put_back(env.clone()) {
+                pool::destroy(stale);
+            }
+        } else {
+            tracing::info!(?outcome, "environment ended by its invocation");
+            pool::destroy(env.clone());
+        }
+        let tail = match tail {
+            Some(rx) => rx.await.ok().map(|lines| logs::tail(&lines)),
+            None => None,
+        };
+        Ok(Ran { answer, tail })
+    }
+
+    /// One attempt at a queued Event invocation.
+    async fn run_event(&self, scope: &Scope, event: &queue::QueuedEvent) -> EventRun {
+        let fref = FunctionRef {
+            name: event.function.clone(),
+            qualifier: event.qualifier.clone(),
+        };
+        let (entry, target) = match self.target(scope, &fref).await {
+            Ok(found) => found,
+            Err(InvokeError::Lambda(LambdaError::FunctionNotFound { .. })) => {
+                return EventRun::Gone
+            }
+            Err(e) => return EventRun::Failed(e.to_string()),
+        };
+        if check_state(&target.runnable.version.status).is_err() {
+            return EventRun::Wait;
+        }
+        let Ok(starter) = self.starter() else {
+            return EventRun::Wait;
+        };
+        let Ok(_permit) = entry.admit(&target) else {
+            return EventRun::Wait;
+        };
+        let call = Call {
+            request_id: event.request_id.clone(),
+            payload: event.payload(),
+            client_context: None,
+            tail: false,
+        };
+        match self.run(&entry, &target, starter, call).await {
+            Ok(ran) if !ran.answer.function_error => EventRun::Done,
+            Ok(ran) => EventRun::Failed(String::from_utf8_lossy(&ran.answer.payload).into_owned()),
+            Err(e) => EventRun::Failed(e.to_string()),
+        }
+    }
+}
+
+/// What one Event attempt came to.
+enum EventRun {
+    Done,
+    /// The function failed (counts as an attempt).
+    Failed(String),
+    /// Throttled or not invocable yet: try again later without counting an attempt.
+    Wait,
+    /// The function no longer exists.
+    Gone,
+}
+
+struct Call {
+    request_id: String,
+    payload: Bytes,
+    client_context: Option<String>,
+    tail: bool,
+}
+
+struct Ran {
+    answer: Answer,
+    tail: Option<String>,
+}
+
+/// The states that refuse invocations, with Lambda's errors for them.
+fn check_state(status: &Status) -> Result<(), InvokeError> {
+    match status.state {
+        State::Active => Ok(()),
+        State::Pending => Err(InvokeError::NotInvocable("Pending")),
+        State::Inactive => Err(InvokeError::Inactive),
+        State::Failed => {
+            let reason = status.state_reason.as_ref().map(|r| r.code.as_str());
+            Err(match network_failure(reason.unwrap_or("")) {
+                Some((code, message)) => InvokeError::NetworkFailed {
+                    code,
+                    message: message.into(),
+                },
+                None => InvokeError::NotInvocable("Failed"),
+            })
+        }
+    }
+}
+
+/// Lambda's 502 error for a function whose network setup failed with `reason_code`.
+fn network_failure(reason_code: &str) -> Option<(&'static str, &'static str)> {
+    Some(match reason_code {
+        "SubnetOutOfIPAddresses" => ("SubnetIPAddressLimitReachedException", "Lambda couldn't set up VPC access for the Lambda function because one or more configured subnets has no available IP addresses."),
+        "EniLimitExceeded" => ("ENILimitReachedException", "Lambda couldn't create an elastic network interface in the VPC, specified as part of Lambda function configuration, because the limit for network interfaces has been reached."),
+        "InsufficientRolePermissions" => ("EC2AccessDeniedException", "Need additional permissions to configure VPC settings."),
+        "InvalidSubnet" => ("InvalidSubnetIDException", "The subnet ID provided in the Lambda function VPC configuration is not valid."),
+        "InvalidSecurityGroup" => ("InvalidSecurityGroupIDException", "The security group ID provided in the Lambda function VPC configuration is not valid."),
+        "EC2RequestLimitExceeded" => ("EC2ThrottledException", "Amazon EC2 throttled Lambda during Lambda function initialization using the execution role provided for the function."),
+        _ => return None,
+    })
+}
+
+/// An X-Ray trace header derived from the request id (tracing is never sampled here).
+fn trace_id(request_id: &str) -> String {
+    let hex: String = request_id.chars().filter(char::is_ascii_hexdigit).collect();
+    let secs = chrono::Utc::now().timestamp();
+    let root = hex.get(..24).unwrap_or("000000000000000000000000");
+    let parent = hex.get(16..32).unwrap_or("0000000000000000");
+    format!("Root=1-{secs:08x}-{root};Parent={parent};Sampled=0")
+}
+
+/// FNV-1a: stable across builds, unlike the standard library's hasher, so names derived
+/// from it (the sandbox instance) survive an upgrade of the daemon.
+fn fnv1a(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for b in part.iter().chain(std::iter::once(&0xff)) {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// The sandbox instance name of the daemon serving `data_dir`: cgroups of daemons with
+/// other data dirs (parallel tests) never collide, and a restarted daemon finds its own.
+fn instance_name(data_dir: &Path) -> String {
+    let dir = data_dir
+        .canonicalize()
+        .unwrap_or_else(|_| data_dir.to_path_buf());
+    format!("d{:016x}", fnv1a(&[dir.as_os_str().as_encoded_bytes()]))
+}
+
+async fn set_up_sandbox(settings: &InvokeSettings) -> Result<Sandbox, String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Err(
+            "vpclambda is not running as root, and creating execution environments (namespaces, cgroups, mounts) needs root".into(),
+        );
+    }
+    let mut host = HostConfig::new(
+        instance_name(&settings.data_dir),
+        "/proc/self/exe",
+        vec!["sandbox-init".into()],
+        settings.data_dir.join("environments"),
+    );
+    let mkfs = Path::new("/usr/sbin/mkfs.ext4");
+    if !mkfs.exists() {
+        host.tmp_backing = TmpBacking::Tmpfs;
+    }
+    let sandbox =
+        Sandbox::new(host).map_err(|e| format!("execution environments are unavailable: {e}"))?;
+    let (sandbox, cleaned) = tokio::task::spawn_blocking(move || {
+        let cleaned = sandbox.cleanup_leftovers();
+        (sandbox, cleaned)
+    })
+    .await
+    .map_err(|e| format!("cleaning up environments failed: {e}"))?;
+    match cleaned {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            environments = n,
+            "removed environments a previous run left behind"
+        ),
+        Err(e) => tracing::warn!(error = %e, "some leftover environments could not be removed"),
+    }
+    Ok(sandbox)
+}
+
+/// Destroys environments idle for longer than the idle timeout.
+async fn reap(invoker: Weak<Invoker>) {
+    let period = match invoker.upgrade() {
+        Some(i) => {
+            (i.settings.idle_timeout / 4).clamp(Duration::from_millis(100), Duration::from_secs(30))
+        }
+        None => return,
+    };
+    loop {
+        tokio::time::sleep(period).await;
+        let Some(invoker) = invoker.upgrade() else {
+            return;
+        };
+        for entry in invoker.registry.all() {
+            for env in entry.expire(Some(invoker.settings.idle_timeout)) {
+                tracing::debug!(env = %env.hex, "idle environment expired");
+                pool::destroy(env);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_names_are_stable_and_distinct() {
+        let a = instance_name(Path::new("/nonexistent/a"));
+        assert_eq!(a, instance_name(Path::new("/nonexistent/a")));
+        assert_ne!(a, instance_name(Path::new("/nonexistent/b")));
+        assert_eq!(a.len(), 17);
+        assert!(a.bytes().all(|b| b.is_ascii_alphanumeric()));
+    }
+
+    #[test]
+    fn trace_ids_look_like_xrays() {
+        let t = trace_id("8476a536-e9f4-11e8-9739-2dfe598c3fcd");
+        assert!(t.starts_with("Root=1-"), "{t}");
+        assert!(t.contains(";Parent=") && t.ends_with(";Sampled=0"), "{t}");
+    }
+
+    #[test]
+    fn states_refuse_with_lambdas_errors() {
+        let mut s = Status::creating();
+        assert!(matches!(
+            check_state(&s),
+            Err(InvokeError::NotInvocable("Pending"))
+        ));
+        s.state = State::Active;
+        assert!(check_state(&s).is_ok());
+        s.state = State::Failed;
+        s.state_reason = Some(control::lambda::Reason::new("x", "SubnetOutOfIPAddresses"));
+        assert!(matches!(
+            check_state(&s),
+            Err(InvokeError::NetworkFailed {
+                code: "SubnetIPAddressLimitReachedException",
+                ..
+            })
+        ));
+        s.state_reason = None;
+        assert!(matches!(
+            check_state(&s),
+            Err(InvokeError::NotInvocable("Failed"))
+        ));
+        s.state = State::Inactive;
+        assert!(matches!(check_state(&s), Err(InvokeError::Inactive)));
+    }
+}

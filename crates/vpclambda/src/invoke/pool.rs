@@ -1,0 +1,193 @@
+//! Execution environments as the invoke path holds them: starting one for a function
+//! version (code, runtime, variables, network namespace, log stream), returning it frozen
+//! to its pool, destroying it. Owns the choice of namespace, uid and names; the sandbox
+//! owns the isolation itself.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sandbox::{EnvSpec, Environment, NetnsChoice, Sandbox, SandboxError};
+use tokio::sync::Mutex;
+
+use super::code::CodeCache;
+use super::logs::{self, EnvLog, LogWriter};
+use super::registry::Target;
+
+/// Function processes run as uids from this range, one per environment, so two
+/// environments never share a uid's process count, files or signals.
+const UID_BASE: u32 = 200_000;
+const UID_COUNT: u32 = 60_000;
+
+/// A started environment.
+pub struct LiveEnv {
+    pub env: Environment,
+    /// The 32 hex digits in its id and log stream.
+    pub hex: String,
+    pub version: String,
+    pub fingerprint: u64,
+    pub memory_mb: u32,
+    pub timeout: Duration,
+    pub log: EnvLog,
+    /// Held while the environment is being frozen, so the next invocation waits for the
+    /// freeze to finish before it thaws.
+    gate: Arc<Mutex<()>>,
+}
+
+/// Why an environment could not be started.
+pub enum StartError {
+    /// The package has no entry point for its runtime (the invocation's function error).
+    Entrypoint(String),
+    /// The runtime is not available on this host.
+    Runtime(String),
+    /// A fault of the host.
+    Host(String),
+}
+
+/// What starting environments needs from the daemon.
+pub struct Starter {
+    pub sandbox: Arc<Sandbox>,
+    pub code: CodeCache,
+    pub runtimes_dir: std::path::PathBuf,
+    next_uid: AtomicU32,
+}
+
+impl Starter {
+    pub fn new(sandbox: Sandbox, data_dir: &Path, runtimes_dir: std::path::PathBuf) -> Starter {
+        Starter {
+            sandbox: Arc::new(sandbox),
+            code: CodeCache::new(data_dir),
+            runtimes_dir,
+            next_uid: AtomicU32::new(0),
+        }
+    }
+
+    /// A cold start: the environment is running its runtime's init when this returns.
+    pub async fn start(&self, target: &Target, logs: &LogWriter) -> Result<LiveEnv, StartError> {
+        let v = &target.runnable.version;
+        let s = &v.settings;
+        let code_dir = self
+            .code
+            .extracted(&v.code.sha256_hex, &target.runnable.code_path)
+            .await
+            .map_err(StartError::Host)?;
+        let launch = {
+            let (runtime, handler, dir, root) = (
+                s.runtime.clone(),
+                s.handler.clone(),
+                code_dir.clone(),
+                self.runtimes_dir.clone(),
+            );
+            tokio::task::spawn_blocking(move || {
+                runtimes::resolve(&runtime, &handler, &dir, None, &root)
+            })
+            .await
+            .map_err(|e| StartError::Host(format!("resolving the runtime: {e}")))?
+            .map_err(|e| match e {
+                runtimes::RuntimeError::InvalidEntrypoint(m) => StartError::Entrypoint(m),
+                other => StartError::Runtime(other.to_string()),
+            })?
+        };
+        let hex = wire::new_request_id().replace('-', "");
+        let group = logs::group_name(&v.function_name);
+        let stream = logs::stream_name(&v.version, &hex);
+        let env = runtimes::lambda_env(&runtimes::FunctionEnv {
+            name: &v.function_name,
+            version: &v.version,
+            memory_mb: s.memory_size,
+            region: &target.scope.region,
+            log_group: &group,
+            log_stream: &stream,
+            handler: &s.handler,
+            runtime: &s.runtime,
+            credentials: None,
+            runtime_env: &launch.env,
+            user: s.environment.as_ref(),
+        });
+        let uid = UID_BASE + self.next_uid.fetch_add(1, Ordering::Relaxed) % UID_COUNT;
+        let timeout = Duration::from_secs(u64::from(s.timeout));
+        let spec = EnvSpec {
+            id: hex.clone(),
+            code_dir,
+            opt_dir: None,
+            runtime_dir: launch.runtime_dir,
+            command: launch.command,
+            env,
+            memory_mb: s.memory_size,
+            ephemeral_mb: s.ephemeral_storage,
+            timeout,
+            netns: netns_for(target),
+            uid,
+            gid: uid,
+            resolv_conf: None,
+            hosts: None,
+        };
+        let mut env = self.sandbox.start(spec).await.map_err(host)?;
+        let log = logs.attach(target.scope.clone(), group, stream, env.take_logs());
+        if let Some(note) = launch.note {
+            log.lines(vec![note]);
+        }
+        Ok(LiveEnv {
+            env,
+            hex,
+            version: v.version.clone(),
+            fingerprint: target.fingerprint,
+            memory_mb: s.memory_size,
+            timeout,
+            log,
+            gate: Arc::new(Mutex::new(())),
+        })
+    }
+}
+
+fn host(e: SandboxError) -> StartError {
+    StartError::Host(e.to_string())
+}
+
+/// The network namespace an environment of `target` runs in. Every environment is
+/// isolated (only `lo`) until the dataplane attaches VPC functions here.
+fn netns_for(_target: &Target) -> NetnsChoice {
+    NetnsChoice::Isolated
+}
+
+impl LiveEnv {
+    /// Waits until a freeze in progress is over (the invoke thaws the environment).
+    pub async fn ready(&self) {
+        drop(self.gate.lock().await);
+    }
+}
+
+/// Freezes `env` in the background; the next [`LiveEnv::ready`] waits for it.
+pub fn freeze(env: &Arc<LiveEnv>) {
+    let Ok(guard) = env.gate.clone().try_lock_owned() else {
+        return;
+    };
+    let env = env.clone();
+    tokio::spawn(async move {
+        if let Err(e) = env.env.freeze().await {
+            tracing::warn!(env = %env.hex, error = %e, "freezing an idle environment failed");
+        }
+        drop(env);
+        drop(guard);
+    });
+}
+
+/// Kills and removes `env` in the background.
+pub fn destroy(env: Arc<LiveEnv>) {
+    tokio::spawn(teardown(env));
+}
+
+/// Kills and removes `env` once a freeze in progress is over.
+pub async fn teardown(env: Arc<LiveEnv>) {
+    env.ready().await;
+    let hex = env.hex.clone();
+    match Arc::try_unwrap(env) {
+        Ok(live) => match live.env.destroy().await {
+            Ok(()) => tracing::debug!(env = %hex, "environment destroyed"),
+            Err(e) => tracing::warn!(env = %hex, error = %e, "destroying an environment failed"),
+        },
+        // Someone still holds it; the last holder's drop tears it down.
+        Err(shared) => drop(shared),
+    }
+}

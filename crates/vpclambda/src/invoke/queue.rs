@@ -1,0 +1,228 @@
+//! Event invocations: written to the store before the caller gets its 202 (so they survive
+//! a crash of the daemon), run by a background worker, retried twice on function errors —
+//! after the retry delay, then twice that — and dropped after the third failure. Throttled
+//! or not-yet-invocable events wait in the queue without using an attempt. A daemon that
+//! starts picks up every event its predecessor left.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine;
+use bytes::Bytes;
+use control::lambda::FunctionRef;
+use control::store::TxExt;
+use control::{Scope, Store, StoreError};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+use tracing::Instrument;
+
+use super::logs::now_ms;
+use super::{EventRun, InvokeError, Invoker};
+
+/// Store kind of queued events, id = request id.
+const KIND: &str = "lambda.async-event";
+/// Lambda runs an Event invocation at most this many times.
+const ATTEMPTS: u32 = 3;
+/// How long a throttled or not-yet-invocable event waits before it is tried again.
+const WAIT_RETRY: Duration = Duration::from_secs(1);
+
+/// One accepted Event invocation.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct QueuedEvent {
+    /// Every attempt keeps the request id the caller was given.
+    pub request_id: String,
+    pub function: String,
+    pub qualifier: Option<String>,
+    /// base64.
+    payload: String,
+    /// Attempts that ended in a function error.
+    attempts: u32,
+    /// When the next attempt is due, in Unix milliseconds.
+    due_ms: i64,
+}
+
+impl QueuedEvent {
+    pub fn payload(&self) -> Bytes {
+        base64::engine::general_purpose::STANDARD
+            .decode(&self.payload)
+            .map(Bytes::from)
+            .unwrap_or_default()
+    }
+}
+
+struct Due {
+    at_ms: i64,
+    scope: Scope,
+    id: String,
+}
+
+/// The queue: durable records in the store, due times in memory.
+pub struct Queue {
+    store: Store,
+    due: Mutex<Vec<Due>>,
+    wake: Notify,
+}
+
+impl Queue {
+    pub fn new(store: Store) -> Queue {
+        Queue {
+            store,
+            due: Mutex::new(Vec::new()),
+            wake: Notify::new(),
+        }
+    }
+
+    /// Records the event durably and schedules it at once.
+    pub async fn enqueue(
+        &self,
+        scope: &Scope,
+        fref: &FunctionRef,
+        request_id: &str,
+        payload: &Bytes,
+    ) -> Result<(), InvokeError> {
+        let event = QueuedEvent {
+            request_id: request_id.to_string(),
+            function: fref.name.clone(),
+            qualifier: fref.qualifier.clone(),
+            payload: base64::engine::general_purpose::STANDARD.encode(payload),
+            attempts: 0,
+            due_ms: now_ms(),
+        };
+        self.save(scope, &event).await?;
+        self.schedule(scope.clone(), event.request_id, event.due_ms);
+        Ok(())
+    }
+
+    fn schedule(&self, scope: Scope, id: String, at_ms: i64) {
+        self.due
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Due { at_ms, scope, id });
+        self.wake.notify_one();
+    }
+
+    /// The events due by `now`, and when the next one after them is due.
+    fn take_due(&self, now: i64) -> (Vec<Due>, Option<i64>) {
+        let mut due = self.due.lock().unwrap_or_else(|p| p.into_inner());
+        let (ready, later): (Vec<Due>, Vec<Due>) = due.drain(..).partition(|d| d.at_ms <= now);
+        *due = later;
+        let next = due.iter().map(|d| d.at_ms).min();
+        (ready, next)
+    }
+
+    async fn save(&self, scope: &Scope, event: &QueuedEvent) -> Result<(), InvokeError> {
+        let (store, scope, event) = (self.store.clone(), scope.clone(), event.clone());
+        blocking(move || store.write(|tx| tx.put_json(KIND, &scope, &event.request_id, &event)))
+            .await
+    }
+
+    async fn load(&self, scope: &Scope, id: &str) -> Result<Option<QueuedEvent>, InvokeError> {
+        let (store, scope, id) = (self.store.clone(), scope.clone(), id.to_string());
+        blocking(move || store.read(|tx| tx.get_json(KIND, &scope, &id))).await
+    }
+
+    async fn remove(&self, scope: &Scope, id: &str) -> Result<(), InvokeError> {
+        let (store, scope, id) = (self.store.clone(), scope.clone(), id.to_string());
+        blocking(move || store.write(|tx| tx.delete(KIND, &scope, &id).map(|_| ()))).await
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, InvokeError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| InvokeError::Host(format!("queue task failed: {e}")))?
+        .map_err(|e| InvokeError::Host(e.to_string()))
+}
+
+pub fn spawn_worker(invoker: Arc<Invoker>) {
+    tokio::spawn(work(invoker));
+}
+
+async fn work(invoker: Arc<Invoker>) {
+    let store = invoker.queue.store.clone();
+    match tokio::task::spawn_blocking(move || store.read(|tx| tx.list_all(KIND))).await {
+        Ok(Ok(left)) => {
+            if !left.is_empty() {
+                tracing::info!(events = left.len(), "resuming queued Event invocations");
+            }
+            for (scope, id, body) in left {
+                let due = serde_json::from_slice::<QueuedEvent>(&body).map_or(0, |e| e.due_ms);
+                invoker.queue.schedule(scope, id, due);
+            }
+        }
+        Ok(Err(e)) => tracing::error!(error = %e, "reading queued Event invocations failed"),
+        Err(e) => tracing::error!(error = %e, "reading queued Event invocations panicked"),
+    }
+    loop {
+        let now = now_ms();
+        let (ready, next) = invoker.queue.take_due(now);
+        for due in ready {
+            let span = tracing::info_span!("event", request_id = %due.id);
+            tokio::spawn(attempt(invoker.clone(), due).instrument(span));
+        }
+        let wait = next.map(|at| Duration::from_millis(u64::try_from(at - now).unwrap_or(0)));
+        tokio::select! {
+            _ = invoker.queue.wake.notified() => {}
+            _ = sleep(wait) => {}
+        }
+    }
+}
+
+async fn sleep(wait: Option<Duration>) {
+    match wait {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// One attempt at a due event, and what it leaves in the queue.
+async fn attempt(invoker: Arc<Invoker>, due: Due) {
+    let queue = &invoker.queue;
+    let mut event = match queue.load(&due.scope, &due.id).await {
+        Ok(Some(e)) => e,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::error!(error = %e, "reading a queued event failed");
+            queue.schedule(due.scope, due.id, now_ms() + millis(WAIT_RETRY));
+            return;
+        }
+    };
+    let result = match invoker.run_event(&due.scope, &event).await {
+        EventRun::Done => queue.remove(&due.scope, &due.id).await,
+        EventRun::Gone => {
+            tracing::warn!(function = %event.function, "dropping an Event invocation: the function is gone");
+            queue.remove(&due.scope, &due.id).await
+        }
+        EventRun::Wait => {
+            queue.schedule(
+                due.scope.clone(),
+                due.id.clone(),
+                now_ms() + millis(WAIT_RETRY),
+            );
+            Ok(())
+        }
+        EventRun::Failed(detail) => {
+            event.attempts += 1;
+            if event.attempts >= ATTEMPTS {
+                tracing::warn!(function = %event.function, %detail, "Event invocation failed on every attempt; dropped");
+                queue.remove(&due.scope, &due.id).await
+            } else {
+                let delay = invoker.settings.async_retry_delay * event.attempts;
+                event.due_ms = now_ms() + millis(delay);
+                tracing::info!(function = %event.function, attempt = event.attempts, %detail, "Event invocation failed; retrying");
+                let saved = queue.save(&due.scope, &event).await;
+                queue.schedule(due.scope.clone(), due.id.clone(), event.due_ms);
+                saved
+            }
+        }
+    };
+    if let Err(e) = result {
+        tracing::error!(error = %e, "updating the Event queue failed");
+    }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}

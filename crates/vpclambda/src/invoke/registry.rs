@@ -1,0 +1,287 @@
+//! The in-memory side of functions that have been invoked: per account the unreserved
+//! concurrency pool, per function its in-flight count, its resolved versions (cached until
+//! the control plane changes something) and its pools of warm environments.
+//!
+//! The maps are copy-on-write (`ArcSwap`): a lookup is lock-free, only the first invoke of
+//! a function copies the map. Everything else is behind per-function locks held for a few
+//! instructions, never across an await.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use control::lambda::Runnable;
+use control::Scope;
+
+use super::pool::LiveEnv;
+
+/// A resolved function version, as cached between control-plane changes.
+pub struct Target {
+    pub scope: Scope,
+    pub runnable: Runnable,
+    pub reserved: Option<u32>,
+    /// Changes when anything an environment is built from changes (settings, code).
+    pub fingerprint: u64,
+    /// `Lambda-Runtime-Invoked-Function-Arn`: the ARN with the qualifier invoked.
+    pub invoked_arn: String,
+}
+
+impl Target {
+    pub fn version(&self) -> &str {
+        &self.runnable.version.version
+    }
+}
+
+/// A count of invocations in flight against a limit.
+#[derive(Default)]
+pub struct Counter(AtomicU32);
+
+impl Counter {
+    /// One more, unless that would pass `limit`.
+    fn try_acquire(self: &Arc<Self>, limit: u32) -> Option<Permit> {
+        self.0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Permit(self.clone()))
+    }
+}
+
+/// One slot of concurrency; given back when dropped.
+pub struct Permit(Arc<Counter>);
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.0 .0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Which limit refused an invocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Throttle {
+    Reserved,
+    Account,
+}
+
+pub struct AccountEntry {
+    unreserved: Arc<Counter>,
+    /// The account limit less every function's reservation.
+    pub unreserved_limit: AtomicU32,
+}
+
+pub struct FunctionEntry {
+    account: Arc<AccountEntry>,
+    in_flight: Arc<Counter>,
+    targets: Mutex<HashMap<Option<String>, Cached>>,
+    pools: Mutex<HashMap<String, VersionPool>>,
+}
+
+/// A resolution by qualifier, with the control-plane generation it was read at.
+struct Cached {
+    generation: u64,
+    target: Arc<Target>,
+}
+
+/// The idle environments of one version, all built from the `current` fingerprint.
+#[derive(Default)]
+struct VersionPool {
+    current: u64,
+    idle: Vec<Idle>,
+}
+
+struct Idle {
+    env: Arc<LiveEnv>,
+    since: Instant,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The data under these locks stays consistent at every step, so a panic elsewhere
+    // while one was held leaves nothing to repair.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl FunctionEntry {
+    /// A concurrency slot for an invocation of `target`.
+    pub fn admit(&self, target: &Target) -> Result<Permit, Throttle> {
+        match target.reserved {
+            Some(r) => self.in_flight.try_acquire(r).ok_or(Throttle::Reserved),
+            None => {
+                let limit = self.account.unreserved_limit.load(Ordering::Acquire);
+                self.account
+                    .unreserved
+                    .try_acquire(limit)
+                    .ok_or(Throttle::Account)
+            }
+        }
+    }
+
+    pub fn cached(&self, qualifier: &Option<String>, generation: u64) -> Option<Arc<Target>> {
+        lock(&self.targets)
+            .get(qualifier)
+            .filter(|c| c.generation == generation)
+            .map(|c| c.target.clone())
+    }
+
+    pub fn remember(&self, qualifier: Option<String>, generation: u64, target: Arc<Target>) {
+        lock(&self.targets).insert(qualifier, Cached { generation, target });
+    }
+
+    pub fn set_unreserved_limit(&self, limit: u32) {
+        self.account
+            .unreserved_limit
+            .store(limit, Ordering::Release);
+    }
+
+    /// A warm environment of `version` built from `fingerprint`, if one is idle; and the
+    /// environments that must go because the version changed since they were built.
+    pub fn take_idle(
+        &self,
+        version: &str,
+        fingerprint: u64,
+    ) -> (Option<Arc<LiveEnv>>, Vec<Arc<LiveEnv>>) {
+        let mut pools = lock(&self.pools);
+        let pool = pools.entry(version.to_string()).or_default();
+        let mut stale = Vec::new();
+        if pool.current != fingerprint {
+            pool.current = fingerprint;
+            stale.extend(pool.idle.drain(..).map(|i| i.env));
+        }
+        // The most recently used first: it is the likeliest to be warm in every cache.
+        while let Some(idle) = pool.idle.pop() {
+            if idle.env.env.is_alive() {
+                return (Some(idle.env), stale);
+            }
+            stale.push(idle.env);
+        }
+        (None, stale)
+    }
+
+    /// Returns an environment to its pool; gives it back when it is stale (built from an
+    /// older configuration) so the caller destroys it.
+    pub fn put_back(&self, env: Arc<LiveEnv>) -> Option<Arc<LiveEnv>> {
+        let mut pools = lock(&self.pools);
+        let pool = pools.entry(env.version.clone()).or_default();
+        if pool.current != env.fingerprint {
+            return Some(env);
+        }
+        pool.idle.push(Idle {
+            env,
+            since: Instant::now(),
+        });
+        None
+    }
+
+    /// Removes environments idle for longer than `idle_timeout` (all with `None`).
+    pub fn expire(&self, idle_timeout: Option<Duration>) -> Vec<Arc<LiveEnv>> {
+        let mut pools = lock(&self.pools);
+        let mut out = Vec::new();
+        for pool in pools.values_mut() {
+            let (keep, gone): (Vec<Idle>, Vec<Idle>) = pool.idle.drain(..).partition(|i| {
+                idle_timeout.is_some_and(|t| i.since.elapsed() < t) && i.env.env.is_alive()
+            });
+            pool.idle = keep;
+            out.extend(gone.into_iter().map(|i| i.env));
+        }
+        out
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct FunctionKey {
+    scope: Scope,
+    name: String,
+}
+
+/// Every account and function seen by this daemon.
+#[derive(Default)]
+pub struct Registry {
+    accounts: ArcSwap<HashMap<Scope, Arc<AccountEntry>>>,
+    functions: ArcSwap<HashMap<FunctionKey, Arc<FunctionEntry>>>,
+    /// Bumped by every control-plane change; cached resolutions older than it are stale.
+    generation: AtomicU64,
+}
+
+impl Registry {
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    pub fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub fn function(&self, scope: &Scope, name: &str, account_limit: u32) -> Arc<FunctionEntry> {
+        let key = FunctionKey {
+            scope: scope.clone(),
+            name: name.to_string(),
+        };
+        if let Some(f) = self.functions.load().get(&key) {
+            return f.clone();
+        }
+        let account = self.account(scope, account_limit);
+        let fresh = Arc::new(FunctionEntry {
+            account,
+            in_flight: Arc::default(),
+            targets: Mutex::default(),
+            pools: Mutex::default(),
+        });
+        self.functions.rcu(|map| {
+            let mut map = HashMap::clone(map);
+            map.entry(key.clone()).or_insert_with(|| fresh.clone());
+            map
+        });
+        self.functions.load().get(&key).cloned().unwrap_or(fresh)
+    }
+
+    fn account(&self, scope: &Scope, account_limit: u32) -> Arc<AccountEntry> {
+        if let Some(a) = self.accounts.load().get(scope) {
+            return a.clone();
+        }
+        let fresh = Arc::new(AccountEntry {
+            unreserved: Arc::default(),
+            unreserved_limit: AtomicU32::new(account_limit),
+        });
+        self.accounts.rcu(|map| {
+            let mut map = HashMap::clone(map);
+            map.entry(scope.clone()).or_insert_with(|| fresh.clone());
+            map
+        });
+        self.accounts.load().get(scope).cloned().unwrap_or(fresh)
+    }
+
+    /// Every function entry (for the reaper and shutdown).
+    pub fn all(&self) -> Vec<Arc<FunctionEntry>> {
+        self.functions.load().values().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permits_count_against_their_limit_and_come_back() {
+        let c = Arc::new(Counter::default());
+        let a = c.try_acquire(2).unwrap();
+        let _b = c.try_acquire(2).unwrap();
+        assert!(c.try_acquire(2).is_none());
+        drop(a);
+        assert!(c.try_acquire(2).is_some());
+        assert!(Arc::new(Counter::default()).try_acquire(0).is_none());
+    }
+
+    #[test]
+    fn one_entry_per_function() {
+        let r = Registry::default();
+        let s = Scope::new("000000000000", "us-east-1");
+        let a = r.function(&s, "f", 10);
+        let b = r.function(&s, "f", 10);
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(&a, &r.function(&s, "g", 10)));
+        assert!(Arc::ptr_eq(&a.account, &r.function(&s, "g", 10).account));
+        assert_eq!(r.all().len(), 2);
+    }
+}

@@ -1,0 +1,260 @@
+//! Lambda's JSON wire shapes: request bodies decoded into `control::lambda` inputs, and
+//! `FunctionConfiguration`, `AliasConfiguration` and friends encoded from domain records,
+//! with the member names and constant members the botocore model has.
+
+use std::collections::BTreeMap;
+
+use control::lambda::{
+    decode_blob, digests, function_arn, Alias, CodeSource, FunctionVersion, LambdaError, VpcRequest,
+};
+use control::Scope;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+/// Parses a JSON body; an empty body is an empty object (botocore sends none for some
+/// operations without members).
+pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, LambdaError> {
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}".as_slice()
+    } else {
+        body
+    };
+    serde_json::from_slice(body).map_err(|e| LambdaError::InvalidRequestContent(e.to_string()))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CreateFunctionInput {
+    pub function_name: Option<String>,
+    pub runtime: Option<String>,
+    pub role: Option<String>,
+    pub handler: Option<String>,
+    pub code: Option<FunctionCodeInput>,
+    pub description: Option<String>,
+    pub timeout: Option<i64>,
+    pub memory_size: Option<i64>,
+    pub publish: Option<bool>,
+    pub vpc_config: Option<VpcConfigInput>,
+    pub package_type: Option<String>,
+    pub environment: Option<EnvironmentInput>,
+    pub tags: Option<BTreeMap<String, String>>,
+    pub architectures: Option<Vec<String>>,
+    pub ephemeral_storage: Option<EphemeralStorageInput>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct FunctionCodeInput {
+    pub zip_file: Option<String>,
+    #[serde(rename = "S3Bucket")]
+    pub s3_bucket: Option<String>,
+    #[serde(rename = "S3Key")]
+    pub s3_key: Option<String>,
+    pub image_uri: Option<String>,
+}
+
+impl FunctionCodeInput {
+    pub fn source(self, member: &str) -> Result<CodeSource, LambdaError> {
+        if let Some(zip) = self.zip_file {
+            return Ok(CodeSource::Zip(decode_blob(member, &zip)?));
+        }
+        if self.s3_bucket.is_some() || self.s3_key.is_some() {
+            return Ok(CodeSource::S3);
+        }
+        if self.image_uri.is_some() {
+            return Ok(CodeSource::Image);
+        }
+        Ok(CodeSource::Empty)
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct VpcConfigInput {
+    pub subnet_ids: Option<Vec<String>>,
+    pub security_group_ids: Option<Vec<String>>,
+    pub ipv6_allowed_for_dual_stack: Option<bool>,
+}
+
+impl From<VpcConfigInput> for VpcRequest {
+    fn from(v: VpcConfigInput) -> Self {
+        VpcRequest {
+            subnet_ids: v.subnet_ids.unwrap_or_default(),
+            security_group_ids: v.security_group_ids.unwrap_or_default(),
+            ipv6_allowed_for_dual_stack: v.ipv6_allowed_for_dual_stack.unwrap_or(false),
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct EnvironmentInput {
+    pub variables: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct EphemeralStorageInput {
+    pub size: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct UpdateConfigurationInput {
+    pub role: Option<String>,
+    pub handler: Option<String>,
+    pub description: Option<String>,
+    pub timeout: Option<i64>,
+    pub memory_size: Option<i64>,
+    pub vpc_config: Option<VpcConfigInput>,
+    pub environment: Option<EnvironmentInput>,
+    pub runtime: Option<String>,
+    pub revision_id: Option<String>,
+    pub ephemeral_storage: Option<EphemeralStorageInput>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct UpdateCodeInput {
+    pub zip_file: Option<String>,
+    #[serde(rename = "S3Bucket")]
+    pub s3_bucket: Option<String>,
+    #[serde(rename = "S3Key")]
+    pub s3_key: Option<String>,
+    pub image_uri: Option<String>,
+    pub publish: Option<bool>,
+    pub dry_run: Option<bool>,
+    pub revision_id: Option<String>,
+    pub architectures: Option<Vec<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct PublishVersionInput {
+    pub code_sha256: Option<String>,
+    pub description: Option<String>,
+    pub revision_id: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct AliasInput {
+    pub name: Option<String>,
+    pub function_version: Option<String>,
+    pub description: Option<String>,
+    pub routing_config: Option<RoutingConfigInput>,
+    pub revision_id: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct RoutingConfigInput {
+    pub additional_version_weights: Option<BTreeMap<String, f64>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ConcurrencyInput {
+    pub reserved_concurrent_executions: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct TagsInput {
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+/// `FunctionConfiguration`. `arn_qualifier` is the qualifier the `FunctionArn` carries:
+/// none where Lambda answers with the unqualified ARN.
+pub fn configuration(v: &FunctionVersion, scope: &Scope, arn_qualifier: Option<&str>) -> Value {
+    let s = &v.settings;
+    let mut out = Map::new();
+    let mut put = |k: &str, value: Value| {
+        out.insert(k.to_string(), value);
+    };
+    put("FunctionName", json!(v.function_name));
+    put(
+        "FunctionArn",
+        json!(function_arn(scope, &v.function_name, arn_qualifier)),
+    );
+    put("Runtime", json!(s.runtime));
+    put("Role", json!(s.role));
+    put("Handler", json!(s.handler));
+    put("CodeSize", json!(v.code.code_size));
+    put("Description", json!(s.description));
+    put("Timeout", json!(s.timeout));
+    put("MemorySize", json!(s.memory_size));
+    put("LastModified", json!(v.last_modified));
+    put("CodeSha256", json!(v.code.code_sha256));
+    put("Version", json!(v.version));
+    if let Some(vpc) = &s.vpc {
+        put(
+            "VpcConfig",
+            json!({
+                "SubnetIds": vpc.subnet_ids,
+                "SecurityGroupIds": vpc.security_group_ids,
+                "VpcId": vpc.vpc_id,
+                "Ipv6AllowedForDualStack": vpc.ipv6_allowed_for_dual_stack,
+            }),
+        );
+    }
+    if let Some(env) = &s.environment {
+        put("Environment", json!({ "Variables": env }));
+    }
+    put("TracingConfig", json!({ "Mode": "PassThrough" }));
+    put("RevisionId", json!(v.revision_id));
+    let status = &v.status;
+    put("State", json!(status.state.as_str()));
+    if let Some(r) = &status.state_reason {
+        put("StateReason", json!(r.text));
+        put("StateReasonCode", json!(r.code));
+    }
+    if let Some(u) = status.last_update {
+        put("LastUpdateStatus", json!(u.as_str()));
+    }
+    if let Some(r) = &status.last_update_reason {
+        put("LastUpdateStatusReason", json!(r.text));
+        put("LastUpdateStatusReasonCode", json!(r.code));
+    }
+    put("PackageType", json!("Zip"));
+    put("Architectures", json!([s.architecture]));
+    put("EphemeralStorage", json!({ "Size": s.ephemeral_storage }));
+    put(
+        "SnapStart",
+        json!({ "ApplyOn": "None", "OptimizationStatus": "Off" }),
+    );
+    put(
+        "RuntimeVersionConfig",
+        json!({ "RuntimeVersionArn": runtime_version_arn(scope, &s.runtime) }),
+    );
+    put(
+        "LoggingConfig",
+        json!({ "LogFormat": "Text", "LogGroup": format!("/aws/lambda/{}", v.function_name) }),
+    );
+    Value::Object(out)
+}
+
+/// A stable runtime version ARN per runtime, in the shape Lambda uses.
+fn runtime_version_arn(scope: &Scope, runtime: &str) -> String {
+    format!(
+        "arn:aws:lambda:{}::runtime:{}",
+        scope.region,
+        digests(runtime.as_bytes()).0
+    )
+}
+
+/// `AliasConfiguration`.
+pub fn alias(a: &Alias, scope: &Scope) -> Value {
+    let mut out = json!({
+        "AliasArn": a.arn(scope),
+        "Name": a.name,
+        "FunctionVersion": a.function_version,
+        "Description": a.description,
+        "RevisionId": a.revision_id,
+    });
+    if !a.routing.is_empty() {
+        out["RoutingConfig"] = json!({ "AdditionalVersionWeights": a.routing });
+    }
+    out
+}
