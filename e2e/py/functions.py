@@ -39,7 +39,8 @@ def echo_rs_binary() -> Path:
     named = os.environ.get("VPCLAMBDA_ECHO_RS")
     if named:
         return Path(named)
-    candidates = [ROOT / "target" / p / "echo-rs" for p in ("release", "debug")]
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    candidates = [target / p / "echo-rs" for p in ("release", "debug")]
     built = [p for p in candidates if p.is_file()]
     src = FUNCTIONS_DIR / "echo-rs"
     newest_source = max(p.stat().st_mtime for p in (src / "src" / "main.rs", src / "Cargo.toml"))

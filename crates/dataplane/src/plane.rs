@@ -36,8 +36,11 @@ const PUBLIC_RANGES: [(Ipv4Addr, u8); 2] = [
 /// Priority of the per-subnet policy rules in a router namespace.
 const RULE_PRIORITY: u32 = 100;
 /// Environments of one ENI live in 100.64.0.0/10 behind the ENI namespace's 100.64.0.1;
-/// the ENI masquerades them, so the range never appears outside.
+/// the ENI masquerades them, so the range never appears outside. Environments of functions
+/// without a VPC use the same range behind `vl-pub`, which masquerades them likewise.
 const ENV_GATEWAY: Ipv4Addr = Ipv4Addr::new(100, 64, 0, 1);
+/// Role of the `vl-pub` end of a public environment's veth (`vl-q…`).
+const PUBLIC_ENV_ROLE: &str = "q";
 
 /// What one [`Dataplane::apply`] achieved.
 #[derive(Debug, Default)]
@@ -68,8 +71,9 @@ struct VpcState {
     published: BTreeSet<Ipv4Addr>,
 }
 
+/// Where an environment is attached: an ENI's namespace, or `vl-pub` (`eni` is `None`).
 struct Attachment {
-    eni: String,
+    eni: Option<String>,
     ip: Ipv4Addr,
 }
 
@@ -176,20 +180,32 @@ impl Dataplane {
                 .collect::<Vec<_>>()
                 .join(", ");
             // Defence in depth: whatever a bug adds, vl-pub forwards only to public test
-            // ranges (never toward a VPC CIDR) and serves nothing itself.
+            // ranges (never toward a VPC CIDR) and serves nothing itself. Environments of
+            // functions without a VPC (links `vl-q…`) get replies and nothing else: no
+            // connection into them, none between them; they leave masqueraded behind the
+            // address of the link they leave by, so their range never appears outside.
+            let envs = format!("vl-{PUBLIC_ENV_ROLE}*");
+            let range = env_range();
             let batch = format!(
                 "add table ip vl_pub\n\
                  delete table ip vl_pub\n\
                  add table ip vl_pub\n\
                  add chain ip vl_pub c_forward {{ type filter hook forward priority 0; policy accept; }}\n\
+                 add rule ip vl_pub c_forward oifname \"{envs}\" ct state established,related accept\n\
+                 add rule ip vl_pub c_forward oifname \"{envs}\" drop\n\
                  add rule ip vl_pub c_forward ip daddr != {{ {ranges} }} drop\n\
                  add chain ip vl_pub c_input {{ type filter hook input priority 0; policy drop; }}\n\
                  add rule ip vl_pub c_input iif \"lo\" accept\n\
-                 add rule ip vl_pub c_input ct state established,related accept\n"
+                 add rule ip vl_pub c_input ct state established,related accept\n\
+                 add chain ip vl_pub c_post {{ type nat hook postrouting priority srcnat; policy accept; }}\n\
+                 add rule ip vl_pub c_post ip saddr {range} oifname != \"{envs}\" masquerade\n"
             );
             self.nft.apply(&netns, &batch).await?;
-            for link in nl.links_with_prefix("vl-p").await? {
-                nl.delete_link(&link.name).await?;
+            // Hosts and public environments do not survive a restart; their links go.
+            for prefix in ["vl-p", "vl-q"] {
+                for link in nl.links_with_prefix(prefix).await? {
+                    nl.delete_link(&link.name).await?;
+                }
             }
             state.public = Some(Public { netns, nl });
         }
@@ -282,7 +298,7 @@ impl Dataplane {
         let envs: Vec<String> = state
             .envs
             .iter()
-            .filter(|(_, a)| a.eni == eni)
+            .filter(|(_, a)| a.eni.as_deref() == Some(eni))
             .map(|(env, _)| env.clone())
             .collect();
         for env in envs {
@@ -487,13 +503,10 @@ impl Dataplane {
         let mut state = self.state.lock().await;
         let env_name = netns_name("env", env_id)?;
         if let Some(existing) = state.envs.get(env_id) {
-            if existing.eni == eni_id {
+            if existing.eni.as_deref() == Some(eni_id) {
                 return Ok(path_of(&env_name));
             }
-            return Err(Error::AlreadyAttached {
-                env: env_id.to_owned(),
-                eni: existing.eni.clone(),
-            });
+            return Err(already_attached(env_id, existing));
         }
         if !state
             .vpcs
@@ -509,61 +522,62 @@ impl Dataplane {
             self.nft.apply(&eni_ns, &environment_table()).await?;
             state.env_ready.insert(eni_id.to_owned());
         }
-        let taken: BTreeSet<Ipv4Addr> = state
-            .envs
-            .values()
-            .filter(|a| a.eni == eni_id)
-            .map(|a| a.ip)
-            .collect();
-        let ip = (u32::from(ENV_GATEWAY) + 1..u32::from(Ipv4Addr::new(100, 127, 255, 255)))
-            .map(Ipv4Addr::from)
-            .find(|ip| !taken.contains(ip))
+        let eni = Some(eni_id.to_owned());
+        let ip = free_env_address(&state, &eni)
             .ok_or_else(|| Error::EnvironmentAddressesExhausted(eni_id.to_owned()))?;
-        let (env_ns, env_nl) = namespace(&env_name).await?;
-        let link = ifname("v", env_id)?;
-        let built: Result<()> = async {
-            eni_nl.add_veth(&link, &env_ns, "eth0").await?;
-            eni_nl.add_address(&link, host32(ENV_GATEWAY)).await?;
-            eni_nl.set_up(&link).await?;
-            eni_nl.add_route(&Route::on_link(host32(ip), &link)).await?;
-            env_nl.add_address("eth0", host32(ip)).await?;
-            env_nl.set_up("eth0").await?;
-            env_nl
-                .add_route(&Route::on_link(host32(ENV_GATEWAY), "eth0"))
-                .await?;
-            env_nl.add_route(&Route::default_via(ENV_GATEWAY)).await?;
-            Ok(())
-        }
-        .await;
-        if let Err(error) = built {
-            drop((env_nl, env_ns));
-            // Best effort: the failure being reported matters more than a cleanup error,
-            // and a leftover is removed by the next attach or detach of this id.
-            let _ = eni_nl.delete_link(&link).await;
-            let _ = Netns::delete(&env_name);
-            return Err(error);
-        }
-        state.envs.insert(
-            env_id.to_owned(),
-            Attachment {
-                eni: eni_id.to_owned(),
-                ip,
-            },
-        );
+        wire_environment(&eni_nl, &env_name, &ifname("v", env_id)?, ip).await?;
+        state.envs.insert(env_id.to_owned(), Attachment { eni, ip });
         tracing::debug!(eni = eni_id, env = env_id, %ip, "environment attached");
         Ok(path_of(&env_name))
     }
 
-    /// Detaches an environment: its link and namespace name go (the namespace itself lives
-    /// on while a process still holds it, without any link). Detaching an unknown or
-    /// already-detached environment succeeds.
+    /// Attaches a new execution environment of a function without a VPC to the simulated
+    /// internet: a namespace `vl-env-<env>` with one veth into `vl-pub`, which masquerades
+    /// it and lets nothing in. It reaches the hosts of `vl-pub` and nothing else (no VPC,
+    /// not the daemon's namespace). Returns the namespace's path; attaching the same
+    /// environment again returns the same path.
+    pub async fn attach_public_environment(&self, env_id: &str) -> Result<PathBuf> {
+        let mut state = self.state.lock().await;
+        let env_name = netns_name("env", env_id)?;
+        if let Some(existing) = state.envs.get(env_id) {
+            if existing.eni.is_none() {
+                return Ok(path_of(&env_name));
+            }
+            return Err(already_attached(env_id, existing));
+        }
+        let ip = free_env_address(&state, &None)
+            .ok_or_else(|| Error::EnvironmentAddressesExhausted(PUBLIC_NETNS.to_owned()))?;
+        let public = self.ensure_public(&mut state).await?;
+        wire_environment(&public.nl, &env_name, &ifname(PUBLIC_ENV_ROLE, env_id)?, ip).await?;
+        state
+            .envs
+            .insert(env_id.to_owned(), Attachment { eni: None, ip });
+        tracing::debug!(env = env_id, %ip, "environment attached to the simulated internet");
+        Ok(path_of(&env_name))
+    }
+
+    /// Detaches an environment from its ENI or from `vl-pub`: its link and namespace name
+    /// go (the namespace itself lives on while a process still holds it, without any
+    /// link). Detaching an unknown or already-detached environment succeeds.
     pub async fn detach_environment(&self, env_id: &str) -> Result<()> {
         let mut state = self.state.lock().await;
         let env_name = netns_name("env", env_id)?;
         if let Some(attachment) = state.envs.remove(env_id) {
-            if let Some(eni_ns) = open_if_present(&namespace_of(&attachment.eni)?).await? {
-                let eni_nl = Netlink::connect(&eni_ns).await?;
-                eni_nl.delete_link(&ifname("v", env_id)?).await?;
+            match &attachment.eni {
+                Some(eni) => {
+                    if let Some(eni_ns) = open_if_present(&namespace_of(eni)?).await? {
+                        let eni_nl = Netlink::connect(&eni_ns).await?;
+                        eni_nl.delete_link(&ifname("v", env_id)?).await?;
+                    }
+                }
+                None => {
+                    if let Some(public) = &state.public {
+                        public
+                            .nl
+                            .delete_link(&ifname(PUBLIC_ENV_ROLE, env_id)?)
+                            .await?;
+                    }
+                }
             }
         }
         Netns::delete(&env_name)?;
@@ -643,6 +657,65 @@ impl Dataplane {
         }
         Ok(())
     }
+}
+
+fn already_attached(env: &str, existing: &Attachment) -> Error {
+    Error::AlreadyAttached {
+        env: env.to_owned(),
+        eni: existing
+            .eni
+            .clone()
+            .unwrap_or_else(|| PUBLIC_NETNS.to_owned()),
+    }
+}
+
+/// The lowest environment address not in use behind the same gateway (`eni`, or `vl-pub`
+/// for `None`).
+fn free_env_address(state: &State, eni: &Option<String>) -> Option<Ipv4Addr> {
+    let taken: BTreeSet<Ipv4Addr> = state
+        .envs
+        .values()
+        .filter(|a| a.eni == *eni)
+        .map(|a| a.ip)
+        .collect();
+    (u32::from(ENV_GATEWAY) + 1..u32::from(Ipv4Addr::new(100, 127, 255, 255)))
+        .map(Ipv4Addr::from)
+        .find(|ip| !taken.contains(ip))
+}
+
+/// Builds an environment's namespace `env_name` with `eth0` at `ip`, the other end `link`
+/// in the gateway's namespace (`gateway`) at [`ENV_GATEWAY`], and a default route through
+/// it. On failure nothing of it is left behind.
+async fn wire_environment(
+    gateway: &Netlink,
+    env_name: &str,
+    link: &str,
+    ip: Ipv4Addr,
+) -> Result<()> {
+    let (env_ns, env_nl) = namespace(env_name).await?;
+    let built: Result<()> = async {
+        gateway.add_veth(link, &env_ns, "eth0").await?;
+        gateway.add_address(link, host32(ENV_GATEWAY)).await?;
+        gateway.set_up(link).await?;
+        gateway.add_route(&Route::on_link(host32(ip), link)).await?;
+        env_nl.add_address("eth0", host32(ip)).await?;
+        env_nl.set_up("eth0").await?;
+        env_nl
+            .add_route(&Route::on_link(host32(ENV_GATEWAY), "eth0"))
+            .await?;
+        env_nl.add_route(&Route::default_via(ENV_GATEWAY)).await?;
+        Ok(())
+    }
+    .await;
+    if let Err(error) = built {
+        drop((env_nl, env_ns));
+        // Best effort: the failure being reported matters more than a cleanup error,
+        // and a leftover is removed by the next attach or detach of this id.
+        let _ = gateway.delete_link(link).await;
+        let _ = Netns::delete(env_name);
+        return Err(error);
+    }
+    Ok(())
 }
 
 fn host_name(ip: Ipv4Addr) -> Result<String> {

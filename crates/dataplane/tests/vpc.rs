@@ -440,6 +440,101 @@ fn environments_go_out_through_their_eni_and_accept_nothing() {
 }
 
 #[test]
+fn public_environments_reach_the_internet_and_nothing_else() {
+    in_test_host(|| async {
+        let dataplane = Dataplane::start().await.unwrap();
+        apply(
+            &dataplane,
+            &Desired {
+                vpcs: vec![two_subnets()],
+            },
+        )
+        .await;
+        let host_path = dataplane.add_public_host(ip("203.0.113.10")).await.unwrap();
+        let host = Netns::open(host_path.file_name().unwrap().to_str().unwrap()).unwrap();
+        let mut seen = serve(&host, at("203.0.113.10", 80)).await;
+        let _vpc_server = serve(&ns("eni-srv"), at("10.0.1.10", 80)).await;
+
+        let path = dataplane
+            .attach_public_environment("dpt-penv1")
+            .await
+            .unwrap();
+        assert_eq!(path.to_str(), Some("/run/netns/vl-env-dpt-penv1"));
+        assert_eq!(
+            dataplane
+                .attach_public_environment("dpt-penv1")
+                .await
+                .unwrap(),
+            path
+        );
+        let env = Netns::open("vl-env-dpt-penv1").unwrap();
+        let env2 = Netns::open(
+            dataplane
+                .attach_public_environment("dpt-penv2")
+                .await
+                .unwrap()
+                .file_name()
+                .unwrap()
+                .to_str()
+                .unwrap(),
+        )
+        .unwrap();
+
+        assert!(
+            connects(&env, at("203.0.113.10", 80)).await,
+            "the simulated internet"
+        );
+        let source = source_seen(&mut seen).await.unwrap();
+        assert!(
+            !source.to_string().starts_with("100."),
+            "masqueraded, saw {source}"
+        );
+        assert!(
+            connects(&ns("eni-c1"), at("10.0.1.10", 80)).await,
+            "positive control: the VPC server answers inside its VPC"
+        );
+        assert!(
+            !connects(&env, at("10.0.1.10", 80)).await,
+            "no route into a VPC"
+        );
+        assert!(
+            !connects(&env, at("169.254.0.1", 80)).await,
+            "nothing served by vl-pub itself"
+        );
+        let _env_listener = serve(&env, at("100.64.0.2", 9000)).await;
+        assert!(
+            connects(&env, at("100.64.0.2", 9000)).await,
+            "positive control: env itself"
+        );
+        assert!(
+            !connects(&env2, at("100.64.0.2", 9000)).await,
+            "environment to environment"
+        );
+        assert!(
+            !connects(&host, at("100.64.0.2", 9000)).await,
+            "internet to environment"
+        );
+        assert!(
+            dataplane
+                .attach_environment("eni-c2", "dpt-penv1")
+                .await
+                .is_err(),
+            "one attachment per environment"
+        );
+
+        dataplane.detach_environment("dpt-penv1").await.unwrap();
+        dataplane.detach_environment("dpt-penv1").await.unwrap();
+        assert!(Netns::open("vl-env-dpt-penv1").is_err());
+        assert!(
+            !connects(&env, at("203.0.113.10", 80)).await,
+            "a detached environment is cut off"
+        );
+        drop((env, env2, host));
+        dataplane.remove_all().await.unwrap();
+    });
+}
+
+#[test]
 fn restart_converges_and_teardown_leaves_nothing() {
     in_test_host(|| async {
         let first = Dataplane::start().await.unwrap();

@@ -49,6 +49,10 @@ pub async fn spawn(
         .route("/dataplane/hosts/{ip}", delete(remove_host))
         .route("/dataplane/interfaces", post(add_interface))
         .route("/dataplane/interfaces/{id}", delete(remove_interface))
+        .route("/az", get(crate::operator::impaired))
+        .route("/az/{zone}/impair", post(crate::operator::impair))
+        .route("/az/{zone}/restore", post(crate::operator::restore))
+        .route("/eni-plan", get(crate::operator::eni_plan))
         .with_state(state);
     Ok(tokio::spawn(async move {
         let served = axum::serve(listener, app)
@@ -208,7 +212,7 @@ async fn remove_interface(
 }
 
 /// One request to the admin socket, `Connection: close`; the JSON reply body.
-fn call(
+pub fn call(
     data_dir: &Path,
     method: &str,
     path: &str,

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Args;
+use control::eni::EniMode;
 use control::Account;
 use serde::Deserialize;
 
@@ -44,6 +45,26 @@ pub struct ServeArgs {
     /// Where the managed runtimes (Python's awslambdaric, the Node.js runtime) are installed.
     #[arg(long, env = "VPCLAMBDA_RUNTIMES_DIR")]
     runtimes_dir: Option<PathBuf>,
+    /// ENI model: `legacy` (the seed's: per-function ENIs made as the function scales out)
+    /// or `hyperplane` (shared per subnet and security-group set, made at create/update).
+    #[arg(long, env = "VPCLAMBDA_ENI_MODE")]
+    eni_mode: Option<EniMode>,
+    /// Seconds an unused Lambda ENI lingers before it is deleted (AWS: about 20 minutes).
+    #[arg(long, env = "VPCLAMBDA_ENI_RECLAIM_DELAY")]
+    eni_reclaim_delay: Option<u64>,
+    /// ENIs an account may have per region; scale-out past it fails with ENILimitReachedException.
+    #[arg(long, env = "VPCLAMBDA_ENI_QUOTA")]
+    eni_quota: Option<u32>,
+    /// ENIs Lambda may create at once before EC2's rate limit applies.
+    #[arg(long, env = "VPCLAMBDA_ENI_CREATE_BURST")]
+    eni_create_burst: Option<u32>,
+    /// ENIs per second Lambda may create after the burst; beyond it, EC2ThrottledException.
+    #[arg(long, env = "VPCLAMBDA_ENI_CREATE_RATE")]
+    eni_create_rate: Option<f64>,
+    /// Milliseconds to wait before attaching an environment to an ENI, to reproduce the
+    /// seed's ENI start-up penalty when testing timeouts (default 0).
+    #[arg(long, env = "VPCLAMBDA_ENI_ATTACH_DELAY")]
+    eni_attach_delay: Option<u64>,
     /// A TOML file with any of these settings and `[[accounts]]` access keys.
     #[arg(long, env = "VPCLAMBDA_CONFIG")]
     config: Option<PathBuf>,
@@ -61,6 +82,12 @@ struct FileConfig {
     async_retry_delay: Option<u64>,
     concurrency_limit: Option<u32>,
     runtimes_dir: Option<PathBuf>,
+    eni_mode: Option<EniMode>,
+    eni_reclaim_delay: Option<u64>,
+    eni_quota: Option<u32>,
+    eni_create_burst: Option<u32>,
+    eni_create_rate: Option<f64>,
+    eni_attach_delay: Option<u64>,
     #[serde(default)]
     accounts: Vec<FileAccount>,
 }
@@ -85,6 +112,12 @@ pub struct Config {
     pub async_retry_delay: Duration,
     pub concurrency_limit: u32,
     pub runtimes_dir: PathBuf,
+    pub eni_mode: EniMode,
+    pub eni_reclaim_delay: Duration,
+    pub eni_quota: u32,
+    pub eni_create_burst: u32,
+    pub eni_create_rate: f64,
+    pub eni_attach_delay: Duration,
 }
 
 impl Config {
@@ -138,6 +171,24 @@ impl Config {
                 .runtimes_dir
                 .or(file.runtimes_dir)
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_RUNTIMES_DIR)),
+            eni_mode: args.eni_mode.or(file.eni_mode).unwrap_or(EniMode::Legacy),
+            eni_reclaim_delay: Duration::from_secs(
+                args.eni_reclaim_delay
+                    .or(file.eni_reclaim_delay)
+                    .unwrap_or(20 * 60),
+            ),
+            eni_quota: args.eni_quota.or(file.eni_quota).unwrap_or(5000),
+            eni_create_burst: args
+                .eni_create_burst
+                .or(file.eni_create_burst)
+                .unwrap_or(100),
+            eni_create_rate: args
+                .eni_create_rate
+                .or(file.eni_create_rate)
+                .unwrap_or(20.0),
+            eni_attach_delay: Duration::from_millis(
+                args.eni_attach_delay.or(file.eni_attach_delay).unwrap_or(0),
+            ),
         };
         config.check()?;
         Ok(config)
@@ -145,6 +196,9 @@ impl Config {
 
     /// Refuses settings that would be unsafe or cannot work.
     fn check(&self) -> anyhow::Result<()> {
+        if !self.eni_create_rate.is_finite() || self.eni_create_rate < 0.0 {
+            bail!("--eni-create-rate must be a number of ENIs per second, 0 or more");
+        }
         if !control::regions::is_known(&self.region) {
             bail!("--region {} is not an AWS region name", self.region);
         }

@@ -104,8 +104,11 @@ pub fn is_ec2_change(call: &Call) -> bool {
         .unwrap_or(false)
 }
 
-/// Runs the reconcile loop until the daemon exits; `None` when the dataplane is disabled.
+/// Connects the invoke path to the dataplane (environments of functions are attached to
+/// the network from now on) and runs the reconcile loop until the daemon exits; `None`
+/// when the dataplane is disabled.
 pub fn spawn(state: Arc<AppState>) -> Option<JoinHandle<()>> {
+    state.invoke.connect(Arc::downgrade(&state));
     let dataplane = state.dataplane.dataplane()?.clone();
     Some(tokio::spawn(async move {
         loop {

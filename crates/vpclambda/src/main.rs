@@ -5,12 +5,15 @@ mod admin;
 mod auth;
 mod config;
 mod dataplane;
+mod eni;
 mod gateway;
 mod invoke;
+mod operator;
 mod server;
 mod services;
 #[cfg(test)]
 mod testing;
+mod zones;
 
 use clap::{Parser, Subcommand};
 
@@ -35,6 +38,10 @@ enum Command {
     /// Run a command on a new ENI in a VPC subnet, through the running daemon; the ENI is
     /// deleted when the command ends. Needs root.
     VpcExec(admin::VpcExecArgs),
+    /// Simulate Availability Zone outages (through the running daemon).
+    Az(operator::AzArgs),
+    /// How many ENIs and addresses a function needs at a peak concurrency, with warnings.
+    EniPlan(operator::EniPlanArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -64,5 +71,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::InternetExec(args) => std::process::exit(admin::internet_exec(args)?),
         Command::VpcExec(args) => std::process::exit(admin::vpc_exec(args)?),
+        Command::Az(args) => operator::az(args),
+        Command::EniPlan(args) => operator::eni_plan_cli(args),
     }
 }

@@ -28,6 +28,10 @@ pub struct AppState {
     pub invoke: Arc<Invoker>,
     /// The VPC dataplane and its EC2 change notifier.
     pub dataplane: crate::dataplane::Handle,
+    /// Availability Zones the operator has impaired.
+    pub zones: crate::zones::ZoneHealth,
+    /// What completes Lambda's Pending/InProgress transitions (per ENI mode).
+    pub provisioner: Arc<dyn control::lambda::FunctionProvisioner>,
 }
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
@@ -49,8 +53,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         store: store.clone(),
         invoke: invoke.clone(),
         dataplane: crate::dataplane::Handle::start().await,
+        zones: crate::zones::ZoneHealth::default(),
+        provisioner: crate::eni::provisioner(&config, &store),
     });
     let reconciler = crate::dataplane::spawn(state.clone());
+    let reclaimer = crate::eni::spawn_reclaimer(state.clone());
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -80,6 +87,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if let Some(reconciler) = reconciler {
         reconciler.abort();
     }
+    reclaimer.abort();
     invoke.shutdown().await;
     store.flush().context("flushing the store")?;
     tracing::info!("stopped");

@@ -38,6 +38,8 @@ pub fn app() -> (Router, tempfile::TempDir) {
         store,
         config,
         dataplane: crate::dataplane::Handle::default(),
+        zones: crate::zones::ZoneHealth::default(),
+        provisioner: std::sync::Arc::new(control::lambda::ImmediateProvisioner),
     });
     (router(state), dir)
 }

@@ -232,7 +232,7 @@ pub enum Reclaimed {
     LeftAvailable { scope: Scope, eni_id: String },
 }
 
-/// One pass of the reclaimer: drops users that no longer exist or no longer use an ENI
+/// One pass of the reclaimer over hyperplane and legacy ENI records: drops users that no longer exist or no longer use an ENI
 /// (deleted functions, detached VPC configurations), starts the delay for unused ENIs,
 /// and deletes (or leaves `available`) those whose delay is over.
 pub fn reclaim(
@@ -242,14 +242,22 @@ pub fn reclaim(
 ) -> Result<Vec<Reclaimed>, StoreError> {
     store.write(|tx| {
         let mut done = Vec::new();
-        for (scope, key, body) in tx.list_all(SHARED_ENI)? {
+        let mut records = Vec::new();
+        for kind in [SHARED_ENI, super::LEGACY_ENI] {
+            records.extend(
+                tx.list_all(kind)?
+                    .into_iter()
+                    .map(|(scope, id, body)| (kind, scope, id, body)),
+            );
+        }
+        for (kind, scope, id, body) in records {
             let Ok(mut shared) = serde_json::from_slice::<SharedEni>(&body) else {
                 continue;
             };
             let before = shared.clone();
             let users: Vec<String> = shared.users.iter().cloned().collect();
             for user in users {
-                if !still_uses(tx, &scope, &user, &key)? {
+                if !still_uses(tx, &scope, &user, &shared.key)? {
                     shared.users.remove(&user);
                 }
             }
@@ -257,9 +265,9 @@ pub fn reclaim(
             match shared.release_at {
                 Some(at) if shared.users.is_empty() && at <= now_ms => {
                     done.push(release(tx, &scope, &shared)?);
-                    tx.delete(SHARED_ENI, &scope, &key)?;
+                    tx.delete(kind, &scope, &id)?;
                 }
-                _ if shared != before => tx.put_json(SHARED_ENI, &scope, &key, &shared)?,
+                _ if shared != before => tx.put_json(kind, &scope, &id, &shared)?,
                 _ => {}
             }
         }

@@ -10,6 +10,10 @@ pub mod rate;
 
 use serde::{Deserialize, Serialize};
 
+/// Store kind of a legacy (per-function) ENI record, id = the ENI id; the same shape as a
+/// hyperplane one ([`hyperplane::SharedEni`]) so one reclaimer serves both.
+pub const LEGACY_ENI: &str = "eni.legacy";
+
 /// How much concurrently running environment memory one legacy ENI carries (3 GB).
 pub const ENI_CAPACITY_MB: u32 = 3 * 1024;
 

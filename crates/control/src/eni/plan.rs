@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{enis_needed, environments_per_eni, EniMode};
 
@@ -33,14 +33,14 @@ pub struct PlanInput {
     pub function_enis: u32,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ZoneFree {
     pub availability_zone: String,
     pub subnets: Vec<String>,
     pub free_addresses: u32,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     pub mode: EniMode,
     pub environments_per_eni: Option<u32>,

@@ -18,6 +18,7 @@
 
 mod code;
 mod logs;
+mod network;
 mod outcome;
 mod pool;
 mod queue;
@@ -33,6 +34,7 @@ use control::{Scope, Store};
 use sandbox::{HostConfig, Invocation, Sandbox, SandboxError, TmpBacking};
 use tracing::Instrument;
 
+use network::Network;
 pub use outcome::Answer;
 use pool::{LiveEnv, StartError, Starter};
 use queue::Queue;
@@ -125,6 +127,7 @@ pub struct Invoker {
     registry: Registry,
     logs: logs::LogWriter,
     queue: Queue,
+    network: Network,
 }
 
 impl Invoker {
@@ -170,7 +173,14 @@ impl Invoker {
             settings,
             starter,
             registry: Registry::default(),
+            network: Network::default(),
         }
+    }
+
+    /// Gives the invoke path the assembled daemon: from then on environments are attached
+    /// to the network through its dataplane (isolated before, or without a dataplane).
+    pub fn connect(&self, state: Weak<crate::server::AppState>) {
+        self.network.connect(state);
     }
 
     /// The control plane changed a function, alias or concurrency setting: cached
@@ -335,7 +345,7 @@ impl Invoker {
                     env.ready().await;
                     env
                 }
-                None => match starter.start(target, &self.logs).await {
+                None => match starter.start(target, &self.network, &self.logs).await {
                     Ok(live) => Arc::new(live),
                     Err(StartError::Entrypoint(detail)) => {
                         return Ok(Ran {
@@ -344,6 +354,9 @@ impl Invoker {
                         })
                     }
                     Err(StartError::Runtime(m)) => return Err(InvokeError::InvalidRuntime(m)),
+                    Err(StartError::Network { code, message }) => {
+                        return Err(InvokeError::NetworkFailed { code, message })
+                    }
                     Err(StartError::Host(m)) => return Err(InvokeError::Host(m)),
                 },
             };

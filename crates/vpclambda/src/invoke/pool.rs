@@ -8,11 +8,12 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sandbox::{EnvSpec, Environment, NetnsChoice, Sandbox, SandboxError};
+use sandbox::{EnvSpec, Environment, Sandbox, SandboxError};
 use tokio::sync::Mutex;
 
 use super::code::CodeCache;
 use super::logs::{self, EnvLog, LogWriter};
+use super::network::{Attachment, Network};
 use super::registry::Target;
 
 /// Function processes run as uids from this range, one per environment, so two
@@ -33,6 +34,9 @@ pub struct LiveEnv {
     /// Held while the environment is being frozen, so the next invocation waits for the
     /// freeze to finish before it thaws.
     gate: Arc<Mutex<()>>,
+    /// Its place in the network; declared after `env`, so it is let go of (detached, its
+    /// ENI slot freed) only once the processes are gone.
+    _net: Attachment,
 }
 
 /// Why an environment could not be started.
@@ -41,6 +45,8 @@ pub enum StartError {
     Entrypoint(String),
     /// The runtime is not available on this host.
     Runtime(String),
+    /// The network could not take another environment: one of Lambda's 502 errors.
+    Network { code: &'static str, message: String },
     /// A fault of the host.
     Host(String),
 }
@@ -64,7 +70,13 @@ impl Starter {
     }
 
     /// A cold start: the environment is running its runtime's init when this returns.
-    pub async fn start(&self, target: &Target, logs: &LogWriter) -> Result<LiveEnv, StartError> {
+    /// Its network is settled (or refused) before any of its code runs.
+    pub async fn start(
+        &self,
+        target: &Target,
+        network: &Network,
+        logs: &LogWriter,
+    ) -> Result<LiveEnv, StartError> {
         let v = &target.runnable.version;
         let s = &v.settings;
         let code_dir = self
@@ -105,6 +117,7 @@ impl Starter {
             runtime_env: &launch.env,
             user: s.environment.as_ref(),
         });
+        let net = network.attach(&target.scope, v, &hex).await?;
         let uid = UID_BASE + self.next_uid.fetch_add(1, Ordering::Relaxed) % UID_COUNT;
         let timeout = Duration::from_secs(u64::from(s.timeout));
         let spec = EnvSpec {
@@ -117,10 +130,10 @@ impl Starter {
             memory_mb: s.memory_size,
             ephemeral_mb: s.ephemeral_storage,
             timeout,
-            netns: netns_for(target),
+            netns: net.netns.clone(),
             uid,
             gid: uid,
-            resolv_conf: None,
+            resolv_conf: net.resolv_conf.clone(),
             hosts: None,
         };
         let mut env = self.sandbox.start(spec).await.map_err(host)?;
@@ -137,18 +150,13 @@ impl Starter {
             timeout,
             log,
             gate: Arc::new(Mutex::new(())),
+            _net: net,
         })
     }
 }
 
 fn host(e: SandboxError) -> StartError {
     StartError::Host(e.to_string())
-}
-
-/// The network namespace an environment of `target` runs in. Every environment is
-/// isolated (only `lo`) until the dataplane attaches VPC functions here.
-fn netns_for(_target: &Target) -> NetnsChoice {
-    NetnsChoice::Isolated
 }
 
 impl LiveEnv {

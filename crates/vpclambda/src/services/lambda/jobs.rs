@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use control::lambda::{FunctionProvisioner, ImmediateProvisioner, Lambda, Outcome, ProvisionJob};
+use control::lambda::{FunctionProvisioner, Lambda, Outcome, ProvisionJob};
 
 use crate::invoke::Invoker;
 
@@ -21,15 +21,13 @@ pub fn runner_id() -> &'static str {
     })
 }
 
-/// The provisioner of functions. Nothing needs setting up before the ENI work lands, so
-/// every job completes at once.
-fn provisioner() -> Arc<dyn FunctionProvisioner> {
-    Arc::new(ImmediateProvisioner)
-}
-
-/// Runs `job`; `invoker` learns of the state change it makes.
-pub fn spawn(lambda: Lambda, job: ProvisionJob, invoker: Arc<Invoker>) {
-    let provisioner = provisioner();
+/// Runs `job` with `provisioner`; `invoker` learns of the state change it makes.
+pub fn spawn(
+    lambda: Lambda,
+    job: ProvisionJob,
+    invoker: Arc<Invoker>,
+    provisioner: Arc<dyn FunctionProvisioner>,
+) {
     tokio::spawn(async move {
         let for_provisioner = job.clone();
         let outcome = match tokio::task::spawn_blocking(move || {

@@ -55,7 +55,12 @@ pub async fn handle(state: &Arc<AppState>, call: &Call) -> Result<Response<Bytes
     }
     let (resp, jobs) = routed?;
     for job in jobs {
-        jobs::spawn(lambda.clone(), job, state.invoke.clone());
+        jobs::spawn(
+            lambda.clone(),
+            job,
+            state.invoke.clone(),
+            state.provisioner.clone(),
+        );
     }
     Ok(resp)
 }

@@ -1,0 +1,300 @@
+"""Functions on the network, end to end: real functions in real execution environments,
+attached to the simulated internet (no VpcConfig) or to ENIs of their VPC, checked with real
+TCP connects from inside the function (`{"connect": "ip:port"}`), always with a positive
+control next to every "cannot". Then the seed's legacy ENI scaling: ENIs per function
+follow peak concurrency × memory / 3 GB, and a scale-out that needs an ENI a full subnet
+cannot give fails with Lambda's 502 while the running environments keep serving."""
+
+import json
+import subprocess
+import threading
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import BIN, ROOT
+from fixtures.lambda_world import BASIC, VPC_ACCESS, create, error_of, make_role, wait_until
+from functions import FUNCTIONS, zip_function
+
+INTERNET = "203.0.113.10"
+PYTHON = FUNCTIONS["python"]
+SHELL = FUNCTIONS["shell"]
+
+
+@pytest.fixture
+def execd(privileged, make_daemon):
+    """A daemon that runs functions (legacy ENIs, the default)."""
+    return make_daemon("--runtimes-dir", str(ROOT / "runtimes")).start()
+
+
+def deploy(d, name, kind="python", role=None, **kw):
+    runtime, handler = FUNCTIONS[kind]
+    role = role or make_role(d, f"role-{name}", policies=(BASIC, VPC_ACCESS))
+    create(d, name, role, zip_function(kind), Runtime=runtime, Handler=handler,
+           Timeout=kw.pop("Timeout", 20), **kw)
+    return role
+
+
+def invoke(d, name, event):
+    out = d.client("lambda").invoke(FunctionName=name, Payload=json.dumps(event))
+    body = json.loads(out["Payload"].read())
+    assert "FunctionError" not in out, body
+    return body
+
+
+def connects(d, name, address):
+    """Whether function `name` opens a TCP connection to `address` (3 s timeout)."""
+    return invoke(d, name, {"connect": address})["ok"]
+
+
+def spawn(*command):
+    return subprocess.Popen([str(BIN), *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def stop(proc):
+    proc.terminate()
+    proc.communicate(timeout=30)
+
+
+def http_server(d, subnet, groups, ip, port):
+    """A `vpc-exec` HTTP server at ip:port on an ENI of its own."""
+    return spawn("vpc-exec", "--data-dir", str(d.data_dir), "--subnet-id", subnet,
+                 "--security-group-ids", ",".join(groups), "--private-ip", ip, "--",
+                 "python3", "-m", "http.server", str(port), "--bind", ip)
+
+
+def internet_host(d, ip, port):
+    return spawn("internet-exec", "--data-dir", str(d.data_dir), "--ip", ip, "--",
+                 "python3", "-m", "http.server", str(port), "--bind", ip)
+
+
+def vpc_probe(d, subnet, groups, address):
+    """Whether a `vpc-exec` process in `subnet` connects to `address` (a positive control
+    that does not involve a function)."""
+    host, port = address.split(":")
+    code = f"import socket; socket.create_connection(('{host}', {port}), timeout=3).close()"
+    p = subprocess.run([str(BIN), "vpc-exec", "--data-dir", str(d.data_dir), "--subnet-id", subnet,
+                        "--security-group-ids", ",".join(groups), "--", "python3", "-c", code],
+                       capture_output=True, text=True, timeout=60)
+    return p.returncode == 0
+
+
+def eventually(check, what, attempts=20):
+    """Retries `check` a bounded number of times (each attempt takes its own time: an
+    invocation, a connect timeout); fails with `what`."""
+    for _ in range(attempts):
+        if check():
+            return
+    raise AssertionError(f"never: {what}")
+
+
+class Vpc:
+    """10.<n>.0.0/16 with private subnets a (us-east-1a) and b (us-east-1b) sharing one route
+    table, a public subnet routed to an internet gateway, the function's group `fn` and the
+    group `web` that lets `fn` in on tcp/8000."""
+
+    def __init__(self, d, n):
+        ec2 = self.ec2 = d.client("ec2")
+        self.vpc = ec2.create_vpc(CidrBlock=f"10.{n}.0.0/16")["Vpc"]["VpcId"]
+
+        def subnet(i, zone):
+            return ec2.create_subnet(VpcId=self.vpc, CidrBlock=f"10.{n}.{i}.0/24",
+                                     AvailabilityZone=zone)["Subnet"]["SubnetId"]
+
+        self.a, self.b, self.public = subnet(1, "us-east-1a"), subnet(2, "us-east-1b"), subnet(3, "us-east-1a")
+        self.private_rt = ec2.create_route_table(VpcId=self.vpc)["RouteTable"]["RouteTableId"]
+        for s in (self.a, self.b):
+            ec2.associate_route_table(RouteTableId=self.private_rt, SubnetId=s)
+        igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+        ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=self.vpc)
+        public_rt = ec2.create_route_table(VpcId=self.vpc)["RouteTable"]["RouteTableId"]
+        ec2.create_route(RouteTableId=public_rt, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+        ec2.associate_route_table(RouteTableId=public_rt, SubnetId=self.public)
+
+        def group(name):
+            return ec2.create_security_group(GroupName=name, Description=name, VpcId=self.vpc)["GroupId"]
+
+        self.fn, self.web = group("fn"), group("web")
+        self.web_rule = {"IpProtocol": "tcp", "FromPort": 8000, "ToPort": 8000,
+                         "UserIdGroupPairs": [{"GroupId": self.fn}]}
+        ec2.authorize_security_group_ingress(GroupId=self.web, IpPermissions=[self.web_rule])
+
+    def config(self, *subnets):
+        return {"SubnetIds": list(subnets), "SecurityGroupIds": [self.fn]}
+
+    def nat_route(self):
+        """A NAT gateway in the public subnet and the private subnets' default route to it."""
+        eip = self.ec2.allocate_address(Domain="vpc")
+        nat = self.ec2.create_nat_gateway(SubnetId=self.public, AllocationId=eip["AllocationId"])
+        nat_id = nat["NatGateway"]["NatGatewayId"]
+        wait_until(lambda: self.ec2.describe_nat_gateways(NatGatewayIds=[nat_id])
+                   ["NatGateways"][0]["State"] == "available", timeout=60)
+        self.ec2.create_route(RouteTableId=self.private_rt, DestinationCidrBlock="0.0.0.0/0",
+                              NatGatewayId=nat_id)
+
+
+def test_vpc_function_reaches_its_vpc_and_the_internet_only_through_nat(execd):
+    d = execd
+    net = Vpc(d, 0)
+    server = http_server(d, net.a, [net.web], "10.0.1.10", 8000)
+    host = internet_host(d, INTERNET, 8080)
+    try:
+        deploy(d, "in-vpc", VpcConfig=net.config(net.b))
+        deploy(d, "no-vpc")
+        eventually(lambda: connects(d, "in-vpc", "10.0.1.10:8000"),
+                   "the VPC function reaches the server in the other subnet")
+        eventually(lambda: connects(d, "no-vpc", f"{INTERNET}:8080"),
+                   "the function without a VPC reaches the internet host")
+
+        assert not connects(d, "no-vpc", "10.0.1.10:8000"), "no path into a VPC without VpcConfig"
+        assert not connects(d, "in-vpc", f"{INTERNET}:8080"), "no internet without a NAT route"
+
+        # Neither reaches the daemon: not its default address, not the one it listens on.
+        endpoint = d.endpoint.removeprefix("http://")
+        for name in ("in-vpc", "no-vpc"):
+            assert not connects(d, name, "127.0.0.1:4566")
+            assert not connects(d, name, endpoint)
+
+        net.nat_route()
+        eventually(lambda: connects(d, "in-vpc", f"{INTERNET}:8080"),
+                   "the VPC function reaches the internet through the NAT gateway")
+        assert connects(d, "in-vpc", "10.0.1.10:8000"), "and still its VPC"
+    finally:
+        stop(host)
+        stop(server)
+
+
+def test_security_group_changes_and_other_vpcs(execd):
+    d = execd
+    net, other = Vpc(d, 0), Vpc(d, 1)
+    open_web = other.ec2.create_security_group(GroupName="open", Description="open",
+                                               VpcId=other.vpc)["GroupId"]
+    other.ec2.authorize_security_group_ingress(GroupId=open_web, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 8000, "ToPort": 8000, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    server = http_server(d, net.a, [net.web], "10.0.1.10", 8000)
+    elsewhere = http_server(d, other.a, [open_web], "10.1.1.10", 8000)
+    try:
+        deploy(d, "in-vpc", VpcConfig=net.config(net.b))
+        eventually(lambda: connects(d, "in-vpc", "10.0.1.10:8000"), "the server answers the function")
+
+        eventually(lambda: vpc_probe(d, other.b, [other.fn], "10.1.1.10:8000"),
+                   "positive control: the server of VPC B answers inside VPC B")
+        assert not connects(d, "in-vpc", "10.1.1.10:8000"), "VPC A cannot reach VPC B"
+
+        net.ec2.revoke_security_group_ingress(GroupId=net.web, IpPermissions=[net.web_rule])
+        eventually(lambda: not connects(d, "in-vpc", "10.0.1.10:8000"),
+                   "revoking the rule blocks the function", attempts=3)
+        net.ec2.authorize_security_group_ingress(GroupId=net.web, IpPermissions=[net.web_rule])
+        eventually(lambda: connects(d, "in-vpc", "10.0.1.10:8000"), "authorizing it again restores it",
+                   attempts=3)
+    finally:
+        stop(elsewhere)
+        stop(server)
+
+
+def function_enis(d, name):
+    enis = d.client("ec2").describe_network_interfaces(
+        Filters=[{"Name": "requester-id", "Values": [f"*:{name}"]}])["NetworkInterfaces"]
+    return enis
+
+
+def concurrently(d, name, event, n):
+    """Starts `n` invocations of `event` at once; returns the threads and their results."""
+    results = [None] * n
+
+    def run(i):
+        try:
+            out = d.client("lambda").invoke(FunctionName=name, Payload=json.dumps(event))
+            results[i] = (out["StatusCode"], json.loads(out["Payload"].read()))
+        except ClientError as e:
+            results[i] = error_of_response(e)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    return threads, results
+
+
+def error_of_response(e):
+    err = e.response
+    return err["ResponseMetadata"]["HTTPStatusCode"], err["Error"]["Code"], err["Error"]["Message"]
+
+
+def test_legacy_enis_follow_the_seeds_formula(execd):
+    d = execd
+    net = Vpc(d, 0)
+    role = deploy(d, "scaled", kind="shell", MemorySize=1024, VpcConfig=net.config(net.a, net.b))
+    threads, results = concurrently(d, "scaled", {"sleep": 6}, 9)
+    for t in threads:
+        t.join()
+    assert results == [(200, {"slept": 6})] * 9, results
+
+    # 9 environments × 1 GB / 3 GB per ENI.
+    enis = function_enis(d, "scaled")
+    assert len(enis) == 3, enis
+    by_description = d.client("ec2").describe_network_interfaces(
+        Filters=[{"Name": "description", "Values": ["AWS Lambda VPC ENI: *"]}])["NetworkInterfaces"]
+    assert sorted(e["NetworkInterfaceId"] for e in by_description) == sorted(
+        e["NetworkInterfaceId"] for e in enis)
+    role_id = d.client("iam").get_role(RoleName=role.split("/")[-1])["Role"]["RoleId"]
+    for e in enis:
+        assert e["InterfaceType"] == "interface" and e["RequesterManaged"] is True, e
+        assert e["RequesterId"] == f"{role_id}:scaled", e
+        assert e["Attachment"]["InstanceOwnerId"] == "aws-lambda", e
+        assert e["Status"] == "in-use" and e["Groups"][0]["GroupId"] == net.fn, e
+    zones = sorted(e["AvailabilityZone"] for e in enis)
+    assert zones in (["us-east-1a", "us-east-1a", "us-east-1b"],
+                     ["us-east-1a", "us-east-1b", "us-east-1b"]), "spread over both zones"
+
+    # Warm environments need no new ENI.
+    assert invoke(d, "scaled", {"hello": 1}) == {"hello": 1}
+    assert len(function_enis(d, "scaled")) == 3
+
+
+def test_a_full_subnet_refuses_scale_out_and_running_environments_keep_serving(execd):
+    d = execd
+    ec2 = d.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    # A /28 has 16 addresses; AWS keeps 5, which leaves 11 for ENIs.
+    small = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.0.0/28")["Subnet"]["SubnetId"]
+    sg = ec2.create_security_group(GroupName="fn", Description="fn", VpcId=vpc)["GroupId"]
+    deploy(d, "big", kind="shell", MemorySize=3008, Timeout=60,
+           VpcConfig={"SubnetIds": [small], "SecurityGroupIds": [sg]})
+
+    threads, results = concurrently(d, "big", {"sleep": 10}, 11)
+    try:
+        wait_until(lambda: len(function_enis(d, "big")) == 11, timeout=60)
+        with pytest.raises(ClientError) as refused:
+            d.client("lambda").invoke(FunctionName="big", Payload=json.dumps({"sleep": 1}))
+        code, message, status = error_of(refused)
+        assert (status, code) == (502, "SubnetIPAddressLimitReachedException")
+        assert message == ("Lambda couldn't set up VPC access for the Lambda function because one or "
+                           "more configured subnets has no available IP addresses.")
+    finally:
+        for t in threads:
+            t.join()
+    assert results == [(200, {"slept": 10})] * 11, results
+    assert ec2.describe_subnets(SubnetIds=[small])["Subnets"][0]["AvailableIpAddressCount"] == 0
+    # The environments that exist keep answering.
+    for i in range(3):
+        assert invoke(d, "big", {"n": i}) == {"n": i}
+
+
+def test_hyperplane_functions_share_the_eni_made_at_create_time(privileged, make_daemon):
+    d = make_daemon("--runtimes-dir", str(ROOT / "runtimes"), "--eni-mode", "hyperplane").start()
+    net = Vpc(d, 0)
+    server = http_server(d, net.a, [net.web], "10.0.1.10", 8000)
+    try:
+        deploy(d, "one", VpcConfig=net.config(net.b))
+        deploy(d, "two", kind="shell", VpcConfig=net.config(net.b))
+        shared = d.client("ec2").describe_network_interfaces(
+            Filters=[{"Name": "subnet-id", "Values": [net.b]}])["NetworkInterfaces"]
+        assert len(shared) == 1 and shared[0]["InterfaceType"] == "lambda", shared
+        eventually(lambda: connects(d, "one", "10.0.1.10:8000"), "the server answers the function")
+        assert invoke(d, "two", {"hello": 2}) == {"hello": 2}
+        assert len(d.client("ec2").describe_network_interfaces(
+            Filters=[{"Name": "subnet-id", "Values": [net.b]}])["NetworkInterfaces"]) == 1, \
+            "invoking creates no ENI"
+    finally:
+        stop(server)
