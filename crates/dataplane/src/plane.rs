@@ -637,8 +637,8 @@ impl Dataplane {
     }
 
     /// Removes everything this dataplane owns, `vl-pub` included: every VPC, ENI, NAT
-    /// gateway, environment and host namespace. Used by tests and operators; the daemon
-    /// keeps its kernel objects across restarts.
+    /// gateway, environment and host namespace. The daemon calls it when it stops
+    /// gracefully; after a crash, start-up reconciles whatever was left.
     pub async fn remove_all(&self) -> Result<()> {
         self.apply(&Desired::default()).await?;
         let mut state = self.state.lock().await;

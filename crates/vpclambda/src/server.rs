@@ -89,6 +89,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     reclaimer.abort();
     invoke.shutdown().await;
+    // A stopped daemon leaves no kernel objects behind; the next start rebuilds them from
+    // the store (as it does after a crash, when they may be stale).
+    if let Some(dataplane) = state.dataplane.dataplane() {
+        if let Err(e) = dataplane.remove_all().await {
+            tracing::error!(error = %e, "removing the dataplane's kernel objects");
+        }
+    }
     store.flush().context("flushing the store")?;
     tracing::info!("stopped");
     Ok(())

@@ -1,0 +1,146 @@
+"""The ENI lifecycle of the seed, end to end: hyperplane ENIs shared per (subnet, security
+groups) and created while the function is Pending; reclaim after the delay with the
+execution role's permissions, or left `available` when the role can no longer delete them;
+DependencyViolation on a subnet or group a Lambda ENI still uses; AZ impairment steering
+new environments; the capacity plan (`vpclambda eni-plan`)."""
+
+import json
+import subprocess
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import BIN, ROOT
+from fixtures.lambda_world import BASIC, VPC_ACCESS, create, make_role, wait_until
+from functions import FUNCTIONS, zip_function
+
+
+def lambda_enis(d, **filters):
+    f = [{"Name": "interface-type", "Values": ["lambda", "interface"]}]
+    f += [{"Name": k, "Values": [v]} for k, v in filters.items()]
+    enis = d.client("ec2").describe_network_interfaces(Filters=f)["NetworkInterfaces"]
+    return [e for e in enis if e["Description"].startswith("AWS Lambda VPC ENI")]
+
+
+def network(d, zones=("us-east-1a", "us-east-1b")):
+    ec2 = d.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=z)["Subnet"]["SubnetId"]
+               for i, z in enumerate(zones, start=1)]
+    groups = [ec2.create_security_group(GroupName=n, Description=n, VpcId=vpc)["GroupId"] for n in ("a", "b")]
+    return vpc, subnets, groups
+
+
+def vpc_function(d, name, role, subnets, groups, kind="shell", **kw):
+    runtime, handler = FUNCTIONS[kind]
+    create(d, name, role, zip_function(kind), Runtime=runtime, Handler=handler,
+           VpcConfig={"SubnetIds": subnets, "SecurityGroupIds": groups}, **kw)
+
+
+@pytest.fixture
+def hyperplane(privileged, make_daemon):
+    return make_daemon("--eni-mode", "hyperplane", "--eni-reclaim-delay", "2",
+                       "--runtimes-dir", str(ROOT / "runtimes")).start()
+
+
+def test_hyperplane_enis_are_shared_per_subnet_and_groups(hyperplane):
+    d = hyperplane
+    _, subnets, (a, b) = network(d, zones=("us-east-1a",))
+    role = make_role(d, "exec", policies=(BASIC, VPC_ACCESS))
+    vpc_function(d, "one", role, subnets, [a])
+    vpc_function(d, "two", role, subnets, [a])
+    vpc_function(d, "three", role, subnets, [b])
+    enis = lambda_enis(d)
+    assert len(enis) == 2, enis
+    by_group = {e["Groups"][0]["GroupId"]: e for e in enis}
+    assert set(by_group) == {a, b}
+    for e in enis:
+        assert e["InterfaceType"] == "lambda"
+        assert e["Status"] == "in-use"
+        assert e["Attachment"]["InstanceOwnerId"] == "amazon-aws"
+        assert e["Attachment"]["AttachmentId"].startswith("ela-attach-")
+    with pytest.raises(ClientError) as err:
+        d.client("ec2").detach_network_interface(AttachmentId=enis[0]["Attachment"]["AttachmentId"])
+    assert err.value.response["Error"]["Code"] == "OperationNotPermitted"
+
+
+def test_reclaim_after_delete_and_dependency_violation_until_then(hyperplane):
+    d = hyperplane
+    ec2 = d.client("ec2")
+    _, subnets, (a, _) = network(d, zones=("us-east-1a",))
+    role = make_role(d, "exec", policies=(BASIC, VPC_ACCESS))
+    vpc_function(d, "f", role, subnets, [a])
+    (eni,) = lambda_enis(d)
+    with pytest.raises(ClientError) as err:
+        ec2.delete_subnet(SubnetId=subnets[0])
+    assert err.value.response["Error"]["Code"] == "DependencyViolation"
+    with pytest.raises(ClientError) as err:
+        ec2.delete_security_group(GroupId=a)
+    assert err.value.response["Error"]["Code"] == "DependencyViolation"
+    d.client("lambda").delete_function(FunctionName="f")
+    wait_until(lambda: not lambda_enis(d), timeout=30)
+    ec2.delete_subnet(SubnetId=subnets[0])
+    ec2.delete_security_group(GroupId=a)
+
+
+def test_enis_stay_available_when_the_role_can_no_longer_delete_them(hyperplane):
+    d = hyperplane
+    _, subnets, (a, _) = network(d, zones=("us-east-1a",))
+    role = make_role(d, "exec", policies=(BASIC, VPC_ACCESS))
+    vpc_function(d, "f", role, subnets, [a])
+    (eni,) = lambda_enis(d)
+    iam = d.client("iam")
+    iam.detach_role_policy(RoleName="exec", PolicyArn=VPC_ACCESS)
+    d.client("lambda").delete_function(FunctionName="f")
+    ec2 = d.client("ec2")
+
+    def left_available():
+        got = ec2.describe_network_interfaces(NetworkInterfaceIds=[eni["NetworkInterfaceId"]])["NetworkInterfaces"]
+        return got and got[0]["Status"] == "available"
+
+    wait_until(left_available, timeout=30)
+    ec2.delete_network_interface(NetworkInterfaceId=eni["NetworkInterfaceId"])
+    assert not lambda_enis(d)
+
+
+def eni_plan(d, *args):
+    p = subprocess.run([str(BIN), "eni-plan", "--data-dir", str(d.data_dir), *args],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return p.stdout
+
+
+def test_eni_plan_reports_the_formula_and_warns(make_daemon):
+    d = make_daemon().start()
+    _, subnets, (a, _) = network(d, zones=("us-east-1a",))
+    role = make_role(d, "exec", policies=(BASIC, VPC_ACCESS))
+    vpc_function(d, "big", role, subnets, [a], MemorySize=3008)
+    plan = json.loads(eni_plan(d, "--function", "big", "--peak-concurrency", "300", "--json"))
+    assert plan["mode"] == "legacy"
+    assert plan["enis_needed"] == 300
+    assert plan["free_addresses"] == 251
+    assert any("Too few free addresses" in w for w in plan["warnings"])
+    assert any("one Availability Zone" in w for w in plan["warnings"])
+    text = eni_plan(d, "--function", "big", "--peak-concurrency", "9")
+    assert "ENIs needed: 9" in text
+
+
+def test_az_impairment_steers_new_environments(privileged, make_daemon):
+    d = make_daemon("--runtimes-dir", str(ROOT / "runtimes")).start()
+    _, (sa, sb), (a, _) = network(d)
+    role = make_role(d, "exec", policies=(BASIC, VPC_ACCESS))
+    vpc_function(d, "f", role, [sa, sb], [a], MemorySize=3008)
+
+    def az(*args):
+        p = subprocess.run([str(BIN), "az", *args, "--data-dir", str(d.data_dir)],
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0, p.stderr
+        return p.stdout
+
+    assert "us-east-1a" in az("impair", "us-east-1a")
+    lam = d.client("lambda")
+    out = lam.invoke(FunctionName="f", Payload=b"{}")
+    assert "FunctionError" not in out, out["Payload"].read()
+    zones = {e["AvailabilityZone"] for e in lambda_enis(d)}
+    assert zones == {"us-east-1b"}
+    assert "none" in az("restore", "us-east-1a")
