@@ -7,6 +7,8 @@ import json
 import threading
 import time
 
+import boto3
+import botocore.config
 import pytest
 from botocore.exceptions import ClientError
 
@@ -345,3 +347,33 @@ def test_package_without_bootstrap_is_invalid_entrypoint(execd):
     assert out["FunctionError"] == "Unhandled"
     assert body == {"errorType": "Runtime.InvalidEntrypoint",
                     "errorMessage": f"RequestId: {rid} Error: Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"}
+
+
+def test_environment_variables_and_execution_role_credentials(execd):
+    d = execd
+    deploy(d, "envs", kind="python", MemorySize=256, Environment={"Variables": {"GREETING": "hi"}})
+    env, _, _ = invoke(d, "envs", {"env": True})
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == "envs"
+    assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
+    assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == "/aws/lambda/envs"
+    assert env["AWS_REGION"] == "us-east-1"
+    assert env["_HANDLER"] == FUNCTIONS["python"][1]
+    assert env["LAMBDA_TASK_ROOT"] == "/var/task"
+    assert env["GREETING"] == "hi"
+    assert env["AWS_ACCESS_KEY_ID"].startswith("ASIA")
+    # The credentials are the execution role's: the daemon accepts them with their token.
+    sts = boto3.client("sts", endpoint_url=d.endpoint, region_name="us-east-1",
+                       aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                       aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+                       aws_session_token=env["AWS_SESSION_TOKEN"],
+                       config=botocore.config.Config(retries={"max_attempts": 1}))
+    me = sts.get_caller_identity()
+    assert me["Arn"].startswith("arn:aws:sts::000000000000:assumed-role/")
+    assert me["Arn"].endswith("/envs")
+    without_token = boto3.client("sts", endpoint_url=d.endpoint, region_name="us-east-1",
+                                 aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                                 aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+                                 config=botocore.config.Config(retries={"max_attempts": 1}))
+    with pytest.raises(ClientError) as e:
+        without_token.get_caller_identity()
+    assert e.value.response["Error"]["Code"] == "InvalidClientTokenId"

@@ -279,6 +279,19 @@ def test_a_full_subnet_refuses_scale_out_and_running_environments_keep_serving(e
     # The environments that exist keep answering.
     for i in range(3):
         assert invoke(d, "big", {"n": i}) == {"n": i}
+    # A second subnet in another Availability Zone: scaling resumes there.
+    other = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24",
+                              AvailabilityZone="us-east-1b")["Subnet"]["SubnetId"]
+    d.client("lambda").update_function_configuration(
+        FunctionName="big", VpcConfig={"SubnetIds": [small, other], "SecurityGroupIds": [sg]})
+    wait_until(lambda: d.client("lambda").get_function(FunctionName="big")["Configuration"]
+               .get("LastUpdateStatus") == "Successful")
+    threads, results = concurrently(d, "big", {"sleep": 3}, 12)
+    for t in threads:
+        t.join()
+    assert results == [(200, {"slept": 3})] * 12, results
+    zones = {e["AvailabilityZone"] for e in function_enis(d, "big")}
+    assert "us-east-1b" in zones, zones
 
 
 def test_hyperplane_functions_share_the_eni_made_at_create_time(privileged, make_daemon):

@@ -11,6 +11,7 @@ pub mod lambda;
 pub mod logs;
 pub mod regions;
 pub mod store;
+pub mod sts;
 
 pub use accounts::{Account, Accounts, CallerIdentity};
 pub use store::{ScanRange, Scope, Store, StoreError, Tx, TxExt};

@@ -65,6 +65,17 @@ pub fn unknown_key(service: Service) -> AwsError {
     }
 }
 
+/// Temporary credentials past their expiry.
+pub fn expired_token(service: Service) -> AwsError {
+    const EXPIRED: &str = "The security token included in the request is expired";
+    match service {
+        Service::Lambda => AwsError::new(403, "ExpiredTokenException", EXPIRED),
+        Service::Logs => AwsError::new(400, "ExpiredTokenException", EXPIRED),
+        Service::Ec2 => AwsError::new(400, "RequestExpired", "Request has expired."),
+        Service::Iam | Service::Sts => AwsError::new(403, "ExpiredToken", EXPIRED),
+    }
+}
+
 /// A credential scope naming a region that does not exist.
 pub fn bad_region(service: Service, region: &str) -> AwsError {
     mismatch(

@@ -78,8 +78,14 @@ async fn serve(
     if !control::regions::is_known(&cred.region) {
         return Err((protocol, auth::bad_region(service, &cred.region)));
     }
-    let Some(account) = state.accounts.lookup(&cred.access_key_id).cloned() else {
-        return Err((protocol, auth::unknown_key(service)));
+    let (account, session) = match state.accounts.lookup(&cred.access_key_id) {
+        Some(account) => (account.clone(), None),
+        None => {
+            let session = temporary_credentials(state, &parsed, service)
+                .await
+                .map_err(|e| (protocol, e))?;
+            (session.account(), Some(session))
+        }
     };
     let (limit, too_large) = service.body_limit(parts.uri.path());
     let body = read_body(&parts, body, limit)
@@ -102,10 +108,41 @@ async fn serve(
         body,
         request_id: request_id.to_string(),
         account,
+        session,
     };
     services::dispatch(service, state, call)
         .await
         .map_err(|e| (protocol, e))
+}
+
+/// The session of temporary credentials (an execution environment's), if the access key
+/// is one and the request carries its session token; expired ones are refused.
+async fn temporary_credentials(
+    state: &Arc<AppState>,
+    parsed: &sigv4::Parsed,
+    service: Service,
+) -> Result<control::sts::Session, AwsError> {
+    let key = parsed.credential.access_key_id.clone();
+    if !key.starts_with("ASIA") {
+        return Err(auth::unknown_key(service));
+    }
+    let store = state.store.clone();
+    let found =
+        tokio::task::spawn_blocking(move || store.read(|tx| control::sts::session(tx, &key)))
+            .await
+            .map_err(|_| AwsError::internal())?
+            .map_err(|e| {
+                tracing::error!(error = %e, "looking up a session");
+                AwsError::internal()
+            })?;
+    let Some(session) = found.filter(|s| parsed.security_token() == Some(s.session_token.as_str()))
+    else {
+        return Err(auth::unknown_key(service));
+    };
+    if session.expires_at <= chrono::Utc::now().timestamp_millis() {
+        return Err(auth::expired_token(service));
+    }
+    Ok(session)
 }
 
 fn has_dot_or_empty_segments(path: &str) -> bool {

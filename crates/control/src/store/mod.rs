@@ -46,6 +46,8 @@ pub enum StoreError {
     SchemaTooNew { found: i64, known: i64 },
     #[error("store: a previous writer panicked while holding the connection")]
     Poisoned,
+    #[error("the OS random source failed: {0}")]
+    Random(String),
 }
 
 /// Operations inside one transaction. Lists are ordered by id.

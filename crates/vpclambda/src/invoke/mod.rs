@@ -137,6 +137,7 @@ impl Invoker {
         let starter = match set_up_sandbox(&settings).await {
             Ok(sandbox) => Ok(Starter::new(
                 sandbox,
+                store.clone(),
                 &settings.data_dir,
                 settings.runtimes_dir.clone(),
             )),

@@ -51,21 +51,70 @@ pub enum StartError {
     Host(String),
 }
 
+/// How long an environment's execution-role credentials last (Lambda's last 12 hours at
+/// most; environments rarely live that long).
+const SESSION_TTL_MS: i64 = 12 * 60 * 60 * 1000;
+
 /// What starting environments needs from the daemon.
 pub struct Starter {
     pub sandbox: Arc<Sandbox>,
+    store: control::Store,
     pub code: CodeCache,
     pub runtimes_dir: std::path::PathBuf,
     next_uid: AtomicU32,
 }
 
 impl Starter {
-    pub fn new(sandbox: Sandbox, data_dir: &Path, runtimes_dir: std::path::PathBuf) -> Starter {
+    pub fn new(
+        sandbox: Sandbox,
+        store: control::Store,
+        data_dir: &Path,
+        runtimes_dir: std::path::PathBuf,
+    ) -> Starter {
         Starter {
             sandbox: Arc::new(sandbox),
+            store,
             code: CodeCache::new(data_dir),
             runtimes_dir,
             next_uid: AtomicU32::new(0),
+        }
+    }
+
+    /// Temporary credentials of the execution role for one environment, as Lambda puts them
+    /// in its environment variables; none (and a warning) when the role is gone.
+    async fn execution_role_session(
+        &self,
+        scope: &control::Scope,
+        role_arn: &str,
+        function: &str,
+    ) -> Option<control::sts::Session> {
+        let (store, account, role_arn, session_name) = (
+            self.store.clone(),
+            scope.account.clone(),
+            role_arn.to_string(),
+            function.to_string(),
+        );
+        let issued = tokio::task::spawn_blocking(move || {
+            store.write(|tx| -> Result<_, control::StoreError> {
+                let Some(role) = control::iam::lookup::role_by_arn(tx, &account, &role_arn)? else {
+                    return Ok(None);
+                };
+                let now = chrono::Utc::now().timestamp_millis();
+                control::sts::assume_role(tx, &account, &role, &session_name, now, SESSION_TTL_MS)
+                    .map(Some)
+            })
+        })
+        .await;
+        match issued {
+            Ok(Ok(session)) => session,
+            Ok(Err(e)) => {
+                tracing::warn!(%function, error = %e, "no execution role credentials");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(%function, error = %e, "no execution role credentials");
+                None
+            }
         }
     }
 
@@ -102,6 +151,9 @@ impl Starter {
             })?
         };
         let hex = wire::new_request_id().replace('-', "");
+        let session = self
+            .execution_role_session(&target.scope, &s.role, &v.function_name)
+            .await;
         let group = logs::group_name(&v.function_name);
         let stream = logs::stream_name(&v.version, &hex);
         let env = runtimes::lambda_env(&runtimes::FunctionEnv {
@@ -113,7 +165,11 @@ impl Starter {
             log_stream: &stream,
             handler: &s.handler,
             runtime: &s.runtime,
-            credentials: None,
+            credentials: session.as_ref().map(|c| runtimes::Credentials {
+                access_key_id: &c.access_key_id,
+                secret_access_key: &c.secret_access_key,
+                session_token: Some(&c.session_token),
+            }),
             runtime_env: &launch.env,
             user: s.environment.as_ref(),
         });

@@ -99,6 +99,8 @@ pub struct Call {
     pub body: Bytes,
     pub request_id: String,
     pub account: Account,
+    /// Set when the request was signed with temporary credentials (an execution role's).
+    pub session: Option<control::sts::Session>,
     pub region: String,
 }
 

@@ -14,7 +14,14 @@ pub fn handle(_state: &Arc<AppState>, call: &Call) -> Result<Response<Bytes>, Aw
     let params = call.query_params()?;
     match params.get("Action") {
         Some("GetCallerIdentity") => {
-            let id = Accounts::caller_identity(&call.account);
+            let id = match &call.session {
+                Some(s) => control::CallerIdentity {
+                    account: s.account.clone(),
+                    arn: s.assumed_role_arn(),
+                    user_id: s.user_id(),
+                },
+                None => Accounts::caller_identity(&call.account),
+            };
             Ok(wire::response::query(
                 "GetCallerIdentity",
                 STS_XMLNS,
