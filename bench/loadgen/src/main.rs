@@ -110,7 +110,7 @@ enum Command {
 enum SuiteCommand {
     /// Suite 1: control plane, vpclambda vs moto_server.
     ControlPlane(suite::control_plane::Args),
-    /// Suite 2 (first part): the two-hop HTTP floor.
+    /// Suite 2: warm Invoke against the two-hop HTTP floor.
     Floor(suite::floor::Args),
 }
 
