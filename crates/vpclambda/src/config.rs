@@ -65,6 +65,10 @@ pub struct ServeArgs {
     /// seed's ENI start-up penalty when testing timeouts (default 0).
     #[arg(long, env = "VPCLAMBDA_ENI_ATTACH_DELAY")]
     eni_attach_delay: Option<u64>,
+    /// Name of this daemon's cgroup parent (`vl-<NAME>` under each controller); by default
+    /// derived from the data dir, so daemons with different data dirs never collide.
+    #[arg(long, env = "VPCLAMBDA_CGROUP_PARENT")]
+    cgroup_parent: Option<String>,
     /// A TOML file with any of these settings and `[[accounts]]` access keys.
     #[arg(long, env = "VPCLAMBDA_CONFIG")]
     config: Option<PathBuf>,
@@ -82,6 +86,7 @@ struct FileConfig {
     async_retry_delay: Option<u64>,
     concurrency_limit: Option<u32>,
     runtimes_dir: Option<PathBuf>,
+    cgroup_parent: Option<String>,
     eni_mode: Option<EniMode>,
     eni_reclaim_delay: Option<u64>,
     eni_quota: Option<u32>,
@@ -112,6 +117,7 @@ pub struct Config {
     pub async_retry_delay: Duration,
     pub concurrency_limit: u32,
     pub runtimes_dir: PathBuf,
+    pub cgroup_parent: Option<String>,
     pub eni_mode: EniMode,
     pub eni_reclaim_delay: Duration,
     pub eni_quota: u32,
@@ -171,6 +177,7 @@ impl Config {
                 .runtimes_dir
                 .or(file.runtimes_dir)
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_RUNTIMES_DIR)),
+            cgroup_parent: args.cgroup_parent.or(file.cgroup_parent),
             eni_mode: args.eni_mode.or(file.eni_mode).unwrap_or(EniMode::Legacy),
             eni_reclaim_delay: Duration::from_secs(
                 args.eni_reclaim_delay
@@ -196,6 +203,16 @@ impl Config {
 
     /// Refuses settings that would be unsafe or cannot work.
     fn check(&self) -> anyhow::Result<()> {
+        if let Some(name) = &self.cgroup_parent {
+            let ok = !name.is_empty()
+                && name.len() <= 64
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !ok {
+                bail!("--cgroup-parent must be 1 to 64 characters of A-Z, a-z, 0-9, '-' and '_'");
+            }
+        }
         if !self.eni_create_rate.is_finite() || self.eni_create_rate < 0.0 {
             bail!("--eni-create-rate must be a number of ENIs per second, 0 or more");
         }

@@ -109,6 +109,7 @@ pub fn invoke_settings(config: &Config) -> InvokeSettings {
         async_retry_delay: config.async_retry_delay,
         concurrency_limit: config.concurrency_limit,
         runtimes_dir: config.runtimes_dir.clone(),
+        cgroup_parent: config.cgroup_parent.clone(),
     }
 }
 

@@ -52,6 +52,8 @@ pub struct InvokeSettings {
     pub concurrency_limit: u32,
     /// Where the managed runtimes (Python's awslambdaric, the Node runtime) are installed.
     pub runtimes_dir: PathBuf,
+    /// The sandbox instance (cgroup parent `vl-<name>`); derived from the data dir if unset.
+    pub cgroup_parent: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -561,7 +563,10 @@ async fn set_up_sandbox(settings: &InvokeSettings) -> Result<Sandbox, String> {
         );
     }
     let mut host = HostConfig::new(
-        instance_name(&settings.data_dir),
+        settings
+            .cgroup_parent
+            .clone()
+            .unwrap_or_else(|| instance_name(&settings.data_dir)),
         "/proc/self/exe",
         vec!["sandbox-init".into()],
         settings.data_dir.join("environments"),
