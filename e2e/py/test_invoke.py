@@ -134,7 +134,8 @@ def test_runtime_exit_is_exit_error(execd):
 
 
 def test_out_of_memory_is_exit_error_signal_killed(execd):
-    deploy(execd, "hog", "rust", MemorySize=128)
+    # 128 MB gets ~7% of a CPU: give the allocation time to reach the limit on a busy host.
+    deploy(execd, "hog", "rust", MemorySize=128, Timeout=60)
     body, out, _ = invoke(execd, "hog", {"alloc_mb": 1024})
     rid = out["ResponseMetadata"]["RequestId"]
     assert out["FunctionError"] == "Unhandled"
