@@ -9,6 +9,7 @@ pub mod eni;
 pub mod iam;
 pub mod lambda;
 pub mod logs;
+pub mod metrics;
 pub mod regions;
 pub mod store;
 pub mod sts;

@@ -1,5 +1,6 @@
 //! Authentication failures in each service's own words. `sigv4` says *what* is wrong with
-//! a signature; this module says how Lambda, EC2, IAM, STS and Logs each report it.
+//! a signature; this module says how Lambda, EC2, IAM, STS, Logs and CloudWatch each report
+//! it.
 
 use sigv4::{SigError, SigErrorKind};
 use wire::AwsError;
@@ -31,7 +32,7 @@ fn mismatch(service: Service, message: String) -> AwsError {
     match service {
         Service::Lambda => AwsError::new(403, "InvalidSignatureException", message),
         Service::Logs => AwsError::new(400, "InvalidSignatureException", message),
-        Service::Ec2 | Service::Iam | Service::Sts => {
+        Service::Ec2 | Service::Iam | Service::Sts | Service::Monitoring => {
             AwsError::new(403, "SignatureDoesNotMatch", message)
         }
     }
@@ -61,7 +62,9 @@ pub fn unknown_key(service: Service) -> AwsError {
             "AuthFailure",
             "AWS was not able to validate the provided access credentials",
         ),
-        Service::Iam | Service::Sts => AwsError::new(403, "InvalidClientTokenId", INVALID_TOKEN),
+        Service::Iam | Service::Sts | Service::Monitoring => {
+            AwsError::new(403, "InvalidClientTokenId", INVALID_TOKEN)
+        }
     }
 }
 
@@ -72,7 +75,9 @@ pub fn expired_token(service: Service) -> AwsError {
         Service::Lambda => AwsError::new(403, "ExpiredTokenException", EXPIRED),
         Service::Logs => AwsError::new(400, "ExpiredTokenException", EXPIRED),
         Service::Ec2 => AwsError::new(400, "RequestExpired", "Request has expired."),
-        Service::Iam | Service::Sts => AwsError::new(403, "ExpiredToken", EXPIRED),
+        Service::Iam | Service::Sts | Service::Monitoring => {
+            AwsError::new(403, "ExpiredToken", EXPIRED)
+        }
     }
 }
 

@@ -48,7 +48,8 @@ async fn serve(
         Ok(p) => p,
         Err(e) => {
             let service = sniff(&parts, body).await;
-            return Err((service.protocol(), auth::signature_error(service, &e)));
+            let protocol = service.protocol_for(&parts.headers, parts.uri.path());
+            return Err((protocol, auth::signature_error(service, &e)));
         }
     };
     let cred = &parsed.credential;
@@ -58,11 +59,11 @@ async fn serve(
             AwsError::new(
                 400,
                 "UnknownServiceException",
-                format!("vpclambda does not serve the '{}' service; it serves lambda, ec2, iam, sts and logs.", cred.service),
+                format!("vpclambda does not serve the '{}' service; it serves lambda, ec2, iam, sts, logs and monitoring.", cred.service),
             ),
         ));
     };
-    let protocol = service.protocol();
+    let protocol = service.protocol_for(&parts.headers, parts.uri.path());
     if has_dot_or_empty_segments(parts.uri.path()) {
         // The verifier accepts a signature over the normalised path; routing on the raw one
         // would let `/a/../b` pass as `/b`. No AWS client sends such paths.
@@ -179,7 +180,14 @@ async fn read_body(parts: &Parts, body: Body, limit: usize) -> Result<Bytes, Opt
 /// Guesses the service of an unsigned request from its shape, so even "you forgot to sign"
 /// comes back in an envelope the client can parse.
 async fn sniff(parts: &Parts, body: Body) -> Service {
-    if parts.headers.contains_key("x-amz-target") {
+    if parts.uri.path().starts_with("/service/") || parts.headers.contains_key("smithy-protocol") {
+        return Service::Monitoring;
+    }
+    let target = parts.headers.get("x-amz-target");
+    if target.is_some_and(|t| t.as_bytes().starts_with(b"GraniteServiceVersion20100801.")) {
+        return Service::Monitoring;
+    }
+    if target.is_some() {
         return Service::Logs;
     }
     if parts.uri.path().starts_with("/20") {
@@ -197,6 +205,7 @@ async fn sniff(parts: &Parts, body: Body) -> Service {
     match params.get("Version") {
         Some("2016-11-15") => Service::Ec2,
         Some("2010-05-08") => Service::Iam,
+        Some("2010-08-01") => Service::Monitoring,
         _ => Service::Sts,
     }
 }
@@ -246,6 +255,7 @@ mod tests {
             ("ec2", 401, "AuthFailure"),
             ("lambda", 403, "UnrecognizedClientException"),
             ("logs", 400, "UnrecognizedClientException"),
+            ("monitoring", 403, "InvalidClientTokenId"),
         ] {
             let mut s = Signing::for_service(service);
             s.key = "AKIDNOBODY";

@@ -18,6 +18,12 @@ pub enum Protocol {
     Query { xmlns: &'static str },
     /// CloudWatch Logs: `X-Amz-Target`, JSON `{"__type","message"}`.
     Json11,
+    /// JSON 1.0 of a query-compatible service (CloudWatch, as botocore sends it): JSON
+    /// `{"__type","message"}` plus `x-amzn-query-error: <query code>;Sender|Receiver`.
+    Json10,
+    /// Smithy RPC v2 CBOR of a query-compatible service (CloudWatch): CBOR
+    /// `{"__type","message"}` plus `x-amzn-query-error: <query code>;Sender|Receiver`.
+    RpcV2Cbor,
 }
 
 /// An error as AWS reports it: a code, a message, an HTTP status, and protocol extras.
@@ -67,6 +73,16 @@ impl AwsError {
         self.status.is_client_error()
     }
 
+    /// `x-amzn-query-error`: the code a query-compatible service's clients look up.
+    fn query_error(&self) -> String {
+        let fault = if self.is_client_fault() {
+            "Sender"
+        } else {
+            "Receiver"
+        };
+        format!("{};{fault}", self.code)
+    }
+
     /// Renders the error in `protocol`'s envelope with the request id AWS clients read.
     pub fn into_response(self, protocol: Protocol, request_id: &str) -> Response<Bytes> {
         let (content_type, body) = match protocol {
@@ -92,6 +108,26 @@ impl AwsError {
                     "application/json"
                 };
                 (ct, serde_json::Value::Object(obj).to_string())
+            }
+            Protocol::Json10 => {
+                let body = serde_json::json!({ "__type": self.code, "message": self.message });
+                let mut resp = Response::new(Bytes::from(body.to_string()));
+                resp.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/x-amz-json-1.0"),
+                );
+                let query_error = self.query_error();
+                return self.finish(resp, protocol, request_id, Some(query_error));
+            }
+            Protocol::RpcV2Cbor => {
+                let doc = crate::Doc::Map(vec![
+                    ("__type", crate::Doc::Str(self.code.clone())),
+                    ("message", crate::Doc::Str(self.message.clone())),
+                ]);
+                let mut resp = Response::new(Bytes::from(doc.to_cbor()));
+                crate::document::set_cbor_headers(&mut resp);
+                let query_error = self.query_error();
+                return self.finish(resp, protocol, request_id, Some(query_error));
             }
             Protocol::Ec2 => {
                 let mut w = XmlWriter::new();
@@ -127,9 +163,24 @@ impl AwsError {
             }
         };
         let mut resp = Response::new(Bytes::from(body));
+        resp.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        self.finish(resp, protocol, request_id, None)
+    }
+
+    /// Status, request id and the extra headers, the same for every protocol.
+    fn finish(
+        self,
+        mut resp: Response<Bytes>,
+        protocol: Protocol,
+        request_id: &str,
+        query_error: Option<String>,
+    ) -> Response<Bytes> {
         *resp.status_mut() = self.status;
         let h = resp.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        if let Some(v) = query_error.and_then(|q| HeaderValue::from_str(&q).ok()) {
+            h.insert("x-amzn-query-error", v);
+        }
         if let Ok(v) = HeaderValue::from_str(request_id) {
             h.insert("x-amzn-requestid", v);
         }
@@ -214,5 +265,43 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&body(&r)).unwrap();
         assert_eq!(v["__type"], "ResourceNotFoundException");
         assert_eq!(r.headers()["content-type"], "application/x-amz-json-1.1");
+    }
+
+    #[test]
+    fn json10_carries_type_and_query_error_header() {
+        let r = AwsError::new(
+            400,
+            "MissingParameter",
+            "The parameter Namespace is required.",
+        )
+        .into_response(Protocol::Json10, "r");
+        assert_eq!(r.headers()["content-type"], "application/x-amz-json-1.0");
+        assert_eq!(r.headers()["x-amzn-query-error"], "MissingParameter;Sender");
+        let v: serde_json::Value = serde_json::from_str(&body(&r)).unwrap();
+        assert_eq!(v["__type"], "MissingParameter");
+    }
+
+    #[test]
+    fn rpc_v2_cbor_carries_type_and_query_error_header() {
+        let r = AwsError::new(
+            400,
+            "InvalidParameterValue",
+            "The value AWS/Lambda for parameter Namespace is invalid.",
+        )
+        .into_response(Protocol::RpcV2Cbor, "r");
+        assert_eq!(r.status(), 400);
+        assert_eq!(r.headers()["smithy-protocol"], "rpc-v2-cbor");
+        assert_eq!(r.headers()["content-type"], "application/cbor");
+        assert_eq!(
+            r.headers()["x-amzn-query-error"],
+            "InvalidParameterValue;Sender"
+        );
+        assert_eq!(r.headers()["x-amzn-requestid"], "r");
+        let v = crate::document::from_cbor(r.body()).unwrap();
+        assert_eq!(v["__type"], "InvalidParameterValue");
+        assert_eq!(
+            v["message"],
+            "The value AWS/Lambda for parameter Namespace is invalid."
+        );
     }
 }

@@ -13,11 +13,12 @@
 //!
 //! Code map: `registry` (functions, cached resolutions, concurrency, idle pools), `pool`
 //! (starting, freezing, destroying environments), `outcome` (the platform's error
-//! answers), `logs` (streams, START/END/REPORT, the writer), `queue` (Event invocations),
-//! `code` (extracted packages).
+//! answers), `logs` (streams, START/END/REPORT, the writer), `metrics` (Lambda's CloudWatch
+//! metrics, the writer), `queue` (Event invocations), `code` (extracted packages).
 
 mod code;
 mod logs;
+mod metrics;
 mod network;
 mod outcome;
 mod pool;
@@ -34,6 +35,7 @@ use control::{Scope, Store};
 use sandbox::{HostConfig, Invocation, Sandbox, SandboxError, TmpBacking};
 use tracing::Instrument;
 
+use metrics::{Metric, MetricWriter, Subject};
 use network::Network;
 pub use outcome::Answer;
 use pool::{LiveEnv, StartError, Starter};
@@ -128,6 +130,7 @@ pub struct Invoker {
     starter: Result<Starter, String>,
     registry: Registry,
     logs: logs::LogWriter,
+    metrics: MetricWriter,
     queue: Queue,
     network: Network,
 }
@@ -172,6 +175,7 @@ impl Invoker {
         Invoker {
             lambda: Lambda::new(store.clone(), &settings.data_dir),
             logs: logs::LogWriter::spawn(store.clone()),
+            metrics: MetricWriter::spawn(store.clone()),
             queue: Queue::new(store),
             settings,
             starter,
@@ -192,10 +196,16 @@ impl Invoker {
         self.registry.changed();
     }
 
+    /// Resolves once every Lambda metric recorded so far is in the store.
+    pub async fn flush_metrics(&self) {
+        self.metrics.flush().await;
+    }
+
     /// Invoke.
     pub async fn invoke(&self, req: InvokeRequest) -> Result<Invoked, InvokeError> {
         let (entry, target) = self.target(&req.scope, &req.function).await?;
         check_state(&target.runnable.version.status)?;
+        let subject = subject(&req.scope, &req.function);
         match req.kind {
             InvocationType::DryRun => Ok(Invoked::Checked),
             InvocationType::Event => {
@@ -203,12 +213,17 @@ impl Invoker {
                 self.queue
                     .enqueue(&req.scope, &req.function, &req.request_id, &req.payload)
                     .await?;
+                self.metrics
+                    .record(&subject, Metric::AsyncEventsReceived, 1.0);
                 Ok(Invoked::Queued)
             }
             InvocationType::RequestResponse => {
                 let starter = self.starter()?;
-                let _permit = entry.admit(&target).map_err(|t| InvokeError::Throttled {
-                    reserved: t == Throttle::Reserved,
+                let _permit = entry.admit(&target).map_err(|t| {
+                    self.metrics.record(&subject, Metric::Throttles, 1.0);
+                    InvokeError::Throttled {
+                        reserved: t == Throttle::Reserved,
+                    }
                 })?;
                 let call = Call {
                     request_id: req.request_id,
@@ -216,7 +231,9 @@ impl Invoker {
                     client_context: req.client_context,
                     tail: req.tail,
                 };
-                let ran = self.run(&entry, &target, starter, call).await?;
+                let ran = self
+                    .run_measured(&subject, &entry, &target, starter, call)
+                    .await?;
                 Ok(Invoked::Ran {
                     executed_version: target.version().to_string(),
                     answer: ran.answer,
@@ -328,6 +345,43 @@ impl Invoker {
         Ok((entry, target))
     }
 
+    /// [`run`](Self::run), counted in the function's metrics: its concurrency while it
+    /// runs, and once code ran, an invocation with its duration and whether it failed.
+    async fn run_measured(
+        &self,
+        subject: &Subject,
+        entry: &FunctionEntry,
+        target: &Target,
+        starter: &Starter,
+        call: Call,
+    ) -> Result<Ran, InvokeError> {
+        let (_executing, in_function, in_account) = entry.start_executing();
+        self.metrics.record(
+            subject,
+            Metric::ConcurrentExecutions,
+            f64::from(in_function),
+        );
+        self.metrics.record_account(
+            &subject.scope,
+            Metric::ConcurrentExecutions,
+            f64::from(in_account),
+        );
+        let ran = self.run(entry, target, starter, call).await;
+        if let Ok(r) = &ran {
+            let subject = Subject {
+                executed_version: Some(target.version().to_string()),
+                ..subject.clone()
+            };
+            self.metrics.record(&subject, Metric::Invocations, 1.0);
+            if r.answer.function_error {
+                self.metrics.record(&subject, Metric::Errors, 1.0);
+            }
+            let ms = r.duration.as_secs_f64() * 1000.0;
+            self.metrics.record(&subject, Metric::Duration, ms);
+        }
+        ran
+    }
+
     /// Runs one invocation on a warm environment, or a new one.
     async fn run(
         &self,
@@ -354,6 +408,7 @@ impl Invoker {
                         return Ok(Ran {
                             answer: Answer::invalid_entrypoint(&call.request_id, &detail),
                             tail: None,
+                            duration: Duration::ZERO,
                         })
                     }
                     Err(StartError::Runtime(m)) => return Err(InvokeError::InvalidRuntime(m)),
@@ -431,15 +486,18 @@ impl Invoker {
             Some(rx) => rx.await.ok().map(|lines| logs::tail(&lines)),
             None => None,
         };
-        Ok(Ran { answer, tail })
+        Ok(Ran {
+            answer,
+            tail,
+            duration: stats.duration,
+        })
     }
 
-    /// One attempt at a queued Event invocation.
+    /// One attempt at a queued Event invocation. Failures before code ran (an ENI that
+    /// cannot be had) are failed attempts too, counted in the function's Errors.
     async fn run_event(&self, scope: &Scope, event: &queue::QueuedEvent) -> EventRun {
-        let fref = FunctionRef {
-            name: event.function.clone(),
-            qualifier: event.qualifier.clone(),
-        };
+        let fref = event.function_ref();
+        let subject = subject(scope, &fref);
         let (entry, target) = match self.target(scope, &fref).await {
             Ok(found) => found,
             Err(InvokeError::Lambda(LambdaError::FunctionNotFound { .. })) => {
@@ -454,18 +512,29 @@ impl Invoker {
             return EventRun::Wait;
         };
         let Ok(_permit) = entry.admit(&target) else {
+            self.metrics.record(&subject, Metric::Throttles, 1.0);
             return EventRun::Wait;
         };
+        if let Some(received) = event.received_ms() {
+            let age = (logs::now_ms() - received).max(0) as f64;
+            self.metrics.record(&subject, Metric::AsyncEventAge, age);
+        }
         let call = Call {
             request_id: event.request_id.clone(),
             payload: event.payload(),
             client_context: None,
             tail: false,
         };
-        match self.run(&entry, &target, starter, call).await {
+        match self
+            .run_measured(&subject, &entry, &target, starter, call)
+            .await
+        {
             Ok(ran) if !ran.answer.function_error => EventRun::Done,
             Ok(ran) => EventRun::Failed(String::from_utf8_lossy(&ran.answer.payload).into_owned()),
-            Err(e) => EventRun::Failed(e.to_string()),
+            Err(e) => {
+                self.metrics.record(&subject, Metric::Errors, 1.0);
+                EventRun::Failed(e.to_string())
+            }
         }
     }
 }
@@ -491,6 +560,18 @@ struct Call {
 struct Ran {
     answer: Answer,
     tail: Option<String>,
+    /// How long the function code ran.
+    duration: Duration,
+}
+
+/// Whom an invocation's metrics are about.
+fn subject(scope: &Scope, fref: &FunctionRef) -> Subject {
+    Subject {
+        scope: scope.clone(),
+        function: fref.name.clone(),
+        qualifier: fref.qualifier.clone(),
+        executed_version: None,
+    }
 }
 
 /// The states that refuse invocations, with Lambda's errors for them.

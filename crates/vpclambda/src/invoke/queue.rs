@@ -17,6 +17,7 @@ use tokio::sync::Notify;
 use tracing::Instrument;
 
 use super::logs::now_ms;
+use super::metrics::Metric;
 use super::{EventRun, InvokeError, Invoker};
 
 /// Store kind of queued events, id = request id.
@@ -39,9 +40,24 @@ pub struct QueuedEvent {
     attempts: u32,
     /// When the next attempt is due, in Unix milliseconds.
     due_ms: i64,
+    /// When the event was accepted, in Unix milliseconds (absent in events queued by an
+    /// older daemon).
+    #[serde(default)]
+    received_ms: Option<i64>,
 }
 
 impl QueuedEvent {
+    pub fn received_ms(&self) -> Option<i64> {
+        self.received_ms
+    }
+
+    pub fn function_ref(&self) -> FunctionRef {
+        FunctionRef {
+            name: self.function.clone(),
+            qualifier: self.qualifier.clone(),
+        }
+    }
+
     pub fn payload(&self) -> Bytes {
         base64::engine::general_purpose::STANDARD
             .decode(&self.payload)
@@ -87,6 +103,7 @@ impl Queue {
             payload: base64::engine::general_purpose::STANDARD.encode(payload),
             attempts: 0,
             due_ms: now_ms(),
+            received_ms: Some(now_ms()),
         };
         self.save(scope, &event).await?;
         self.schedule(scope.clone(), event.request_id, event.due_ms);
@@ -193,6 +210,7 @@ async fn attempt(invoker: Arc<Invoker>, due: Due) {
         EventRun::Done => queue.remove(&due.scope, &due.id).await,
         EventRun::Gone => {
             tracing::warn!(function = %event.function, "dropping an Event invocation: the function is gone");
+            dropped(&invoker, &due.scope, &event);
             queue.remove(&due.scope, &due.id).await
         }
         EventRun::Wait => {
@@ -207,6 +225,7 @@ async fn attempt(invoker: Arc<Invoker>, due: Due) {
             event.attempts += 1;
             if event.attempts >= ATTEMPTS {
                 tracing::warn!(function = %event.function, %detail, "Event invocation failed on every attempt; dropped");
+                dropped(&invoker, &due.scope, &event);
                 queue.remove(&due.scope, &due.id).await
             } else {
                 let delay = invoker.settings.async_retry_delay * event.attempts;
@@ -221,6 +240,13 @@ async fn attempt(invoker: Arc<Invoker>, due: Due) {
     if let Err(e) = result {
         tracing::error!(error = %e, "updating the Event queue failed");
     }
+}
+
+fn dropped(invoker: &Invoker, scope: &Scope, event: &QueuedEvent) {
+    let subject = super::subject(scope, &event.function_ref());
+    invoker
+        .metrics
+        .record(&subject, Metric::AsyncEventsDropped, 1.0);
 }
 
 fn millis(d: Duration) -> i64 {

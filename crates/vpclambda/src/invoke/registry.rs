@@ -59,6 +59,20 @@ impl Drop for Permit {
     }
 }
 
+/// One invocation running function code; counted out of its function's and account's
+/// executions when dropped.
+pub struct Executing {
+    function: Arc<AtomicU32>,
+    account: Arc<AtomicU32>,
+}
+
+impl Drop for Executing {
+    fn drop(&mut self) {
+        self.function.fetch_sub(1, Ordering::AcqRel);
+        self.account.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// Which limit refused an invocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Throttle {
@@ -68,6 +82,8 @@ pub enum Throttle {
 
 pub struct AccountEntry {
     unreserved: Arc<Counter>,
+    /// Invocations of the account's functions running code now.
+    executing: Arc<AtomicU32>,
     /// The account limit less every function's reservation.
     pub unreserved_limit: AtomicU32,
 }
@@ -75,6 +91,8 @@ pub struct AccountEntry {
 pub struct FunctionEntry {
     account: Arc<AccountEntry>,
     in_flight: Arc<Counter>,
+    /// Invocations of this function running code now (reserved or not).
+    executing: Arc<AtomicU32>,
     targets: Mutex<HashMap<Option<String>, Cached>>,
     pools: Mutex<HashMap<String, VersionPool>>,
 }
@@ -116,6 +134,18 @@ impl FunctionEntry {
                     .ok_or(Throttle::Account)
             }
         }
+    }
+
+    /// Counts an invocation as running code until the guard drops; with the function's and
+    /// the account's executions counting it (ConcurrentExecutions).
+    pub fn start_executing(&self) -> (Executing, u32, u32) {
+        let function = self.executing.fetch_add(1, Ordering::AcqRel) + 1;
+        let account = self.account.executing.fetch_add(1, Ordering::AcqRel) + 1;
+        let guard = Executing {
+            function: self.executing.clone(),
+            account: self.account.executing.clone(),
+        };
+        (guard, function, account)
     }
 
     pub fn cached(&self, qualifier: &Option<String>, generation: u64) -> Option<Arc<Target>> {
@@ -225,6 +255,7 @@ impl Registry {
         let fresh = Arc::new(FunctionEntry {
             account,
             in_flight: Arc::default(),
+            executing: Arc::default(),
             targets: Mutex::default(),
             pools: Mutex::default(),
         });
@@ -242,6 +273,7 @@ impl Registry {
         }
         let fresh = Arc::new(AccountEntry {
             unreserved: Arc::default(),
+            executing: Arc::default(),
             unreserved_limit: AtomicU32::new(account_limit),
         });
         self.accounts.rcu(|map| {
@@ -283,5 +315,22 @@ mod tests {
         assert!(!Arc::ptr_eq(&a, &r.function(&s, "g", 10)));
         assert!(Arc::ptr_eq(&a.account, &r.function(&s, "g", 10).account));
         assert_eq!(r.all().len(), 2);
+    }
+
+    #[test]
+    fn executions_count_per_function_and_account() {
+        let r = Registry::default();
+        let s = Scope::new("000000000000", "us-east-1");
+        let (f, g) = (r.function(&s, "f", 10), r.function(&s, "g", 10));
+        let (a, 1, 1) = f.start_executing() else {
+            panic!()
+        };
+        let (_b, 1, 2) = g.start_executing() else {
+            panic!()
+        };
+        drop(a);
+        let (_c, 1, 2) = f.start_executing() else {
+            panic!()
+        };
     }
 }

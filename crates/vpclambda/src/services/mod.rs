@@ -7,6 +7,7 @@ mod ec2;
 mod iam;
 mod lambda;
 mod logs;
+mod monitoring;
 mod sts;
 
 use std::sync::Arc;
@@ -35,6 +36,8 @@ pub enum Service {
     Iam,
     Sts,
     Logs,
+    /// CloudWatch metrics.
+    Monitoring,
 }
 
 impl Service {
@@ -46,10 +49,21 @@ impl Service {
             "iam" => Service::Iam,
             "sts" => Service::Sts,
             "logs" => Service::Logs,
+            "monitoring" => Service::Monitoring,
             _ => return None,
         })
     }
 
+    /// The protocol of a request with these headers and path: CloudWatch's clients choose
+    /// between two, every other service has one.
+    pub fn protocol_for(self, headers: &HeaderMap, path: &str) -> Protocol {
+        match self {
+            Service::Monitoring => monitoring::protocol_of(headers, path),
+            _ => self.protocol(),
+        }
+    }
+
+    /// The service's protocol (for CloudWatch, the query protocol of older clients).
     pub fn protocol(self) -> Protocol {
         match self {
             Service::Lambda => Protocol::RestJson,
@@ -57,6 +71,9 @@ impl Service {
             Service::Iam => Protocol::Query { xmlns: IAM_XMLNS },
             Service::Sts => Protocol::Query { xmlns: STS_XMLNS },
             Service::Logs => Protocol::Json11,
+            Service::Monitoring => Protocol::Query {
+                xmlns: monitoring::XMLNS,
+            },
         }
     }
 
@@ -132,6 +149,7 @@ pub async fn dispatch(
         }
         Service::Lambda => lambda::handle(state, &call).await,
         Service::Logs => logs::handle(state, &call),
+        Service::Monitoring => monitoring::handle(state, &call).await,
     }
 }
 

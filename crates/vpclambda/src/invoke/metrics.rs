@@ -1,0 +1,274 @@
+//! Lambda's CloudWatch metrics (namespace `AWS/Lambda`): what the invoke path observes
+//! becomes samples under each dimension set Lambda publishes — none (the account), then
+//! `FunctionName`, `FunctionName`+`Resource`, and with a qualifier also `ExecutedVersion` —
+//! handed to one background writer that merges a batch per minute and writes it in one
+//! store transaction. The invoke path only sends on a channel; it never waits for the store.
+//! Owns which metric has which unit and dimensions; must not decide outcomes.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use control::metrics::{MetricId, Sample, Stats};
+use control::{Scope, Store};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::logs::now_ms;
+
+pub const NAMESPACE: &str = "AWS/Lambda";
+/// How long the writer gathers samples before one store transaction.
+const FLUSH_DELAY: Duration = Duration::from_millis(200);
+/// A batch this large is written at once.
+const FLUSH_SAMPLES: usize = 10_000;
+
+/// Lambda's metrics, each with its CloudWatch unit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    Invocations,
+    Errors,
+    Throttles,
+    Duration,
+    ConcurrentExecutions,
+    AsyncEventsReceived,
+    AsyncEventAge,
+    AsyncEventsDropped,
+}
+
+impl Metric {
+    fn name(self) -> &'static str {
+        match self {
+            Metric::Invocations => "Invocations",
+            Metric::Errors => "Errors",
+            Metric::Throttles => "Throttles",
+            Metric::Duration => "Duration",
+            Metric::ConcurrentExecutions => "ConcurrentExecutions",
+            Metric::AsyncEventsReceived => "AsyncEventsReceived",
+            Metric::AsyncEventAge => "AsyncEventAge",
+            Metric::AsyncEventsDropped => "AsyncEventsDropped",
+        }
+    }
+
+    fn unit(self) -> &'static str {
+        match self {
+            Metric::Duration | Metric::AsyncEventAge => "Milliseconds",
+            _ => "Count",
+        }
+    }
+}
+
+/// The function (and how it was addressed) an observation is about.
+#[derive(Clone, Debug)]
+pub struct Subject {
+    pub scope: Scope,
+    pub function: String,
+    pub qualifier: Option<String>,
+    /// The version that ran, when one did and it was invoked through a qualifier.
+    pub executed_version: Option<String>,
+}
+
+impl Subject {
+    /// The dimension sets an observation of `metric` is published under.
+    fn dimension_sets(&self, metric: Metric) -> Vec<Vec<(&'static str, String)>> {
+        let resource = match &self.qualifier {
+            Some(q) => format!("{}:{q}", self.function),
+            None => self.function.clone(),
+        };
+        let name = ("FunctionName", self.function.clone());
+        let mut sets = vec![vec![name.clone()]];
+        if metric == Metric::ConcurrentExecutions {
+            return sets;
+        }
+        sets.push(vec![name.clone(), ("Resource", resource.clone())]);
+        if let (Some(_), Some(v)) = (&self.qualifier, &self.executed_version) {
+            sets.push(vec![
+                name,
+                ("Resource", resource),
+                ("ExecutedVersion", v.clone()),
+            ]);
+        }
+        sets
+    }
+}
+
+enum Msg {
+    Samples(Scope, Vec<Sample>),
+    Flush(oneshot::Sender<()>),
+}
+
+/// The background writer's inbox.
+#[derive(Clone)]
+pub struct MetricWriter {
+    tx: mpsc::UnboundedSender<Msg>,
+}
+
+impl MetricWriter {
+    /// Starts the writer task; it ends when every sender is gone.
+    pub fn spawn(store: Store) -> MetricWriter {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(write_batches(store, rx));
+        MetricWriter { tx }
+    }
+
+    /// Records one observation of `metric` about `subject` under each of its dimension sets;
+    /// account-wide (no dimensions) too, except the async metrics, which AWS publishes per
+    /// function only, and ConcurrentExecutions, whose account value is not the function's.
+    pub fn record(&self, subject: &Subject, metric: Metric, value: f64) {
+        let at_ms = now_ms();
+        let mut samples: Vec<Sample> = subject
+            .dimension_sets(metric)
+            .into_iter()
+            .map(|dims| {
+                let dims: Vec<(&str, &str)> = dims.iter().map(|(n, v)| (*n, v.as_str())).collect();
+                sample(metric, &dims, at_ms, value)
+            })
+            .collect();
+        let per_function_only = matches!(
+            metric,
+            Metric::AsyncEventsReceived
+                | Metric::AsyncEventAge
+                | Metric::AsyncEventsDropped
+                | Metric::ConcurrentExecutions
+        );
+        if !per_function_only {
+            samples.push(sample(metric, &[], at_ms, value));
+        }
+        let _ = self.tx.send(Msg::Samples(subject.scope.clone(), samples));
+    }
+
+    /// The account-wide ConcurrentExecutions sample (per-function ones come with
+    /// [`record`](Self::record)).
+    pub fn record_account(&self, scope: &Scope, metric: Metric, value: f64) {
+        let s = sample(metric, &[], now_ms(), value);
+        let _ = self.tx.send(Msg::Samples(scope.clone(), vec![s]));
+    }
+
+    /// Resolves once everything recorded before the call is in the store, so a metrics read
+    /// sees every invocation already answered.
+    pub async fn flush(&self) {
+        let (reply, done) = oneshot::channel();
+        if self.tx.send(Msg::Flush(reply)).is_ok() {
+            let _ = done.await;
+        }
+    }
+}
+
+fn sample(metric: Metric, dims: &[(&str, &str)], at_ms: i64, value: f64) -> Sample {
+    Sample {
+        metric: MetricId::new(NAMESPACE, metric.name(), dims),
+        unit: Some(metric.unit().to_string()),
+        at_ms,
+        stats: Stats::one(value),
+    }
+}
+
+async fn write_batches(store: Store, mut rx: mpsc::UnboundedReceiver<Msg>) {
+    while let Some(first) = rx.recv().await {
+        let mut pending: HashMap<Scope, Vec<Sample>> = HashMap::new();
+        let mut waiting = Vec::new();
+        let mut count = 0;
+        let mut add = |m: Msg, count: &mut usize, waiting: &mut Vec<oneshot::Sender<()>>| match m {
+            Msg::Samples(scope, samples) => {
+                *count += samples.len();
+                pending.entry(scope).or_default().extend(samples);
+            }
+            Msg::Flush(reply) => waiting.push(reply),
+        };
+        add(first, &mut count, &mut waiting);
+        let deadline = Instant::now() + FLUSH_DELAY;
+        // A flush request ends the gathering at once: it writes what came before it.
+        while count < FLUSH_SAMPLES && waiting.is_empty() {
+            tokio::select! {
+                next = rx.recv() => match next {
+                    Some(m) => add(m, &mut count, &mut waiting),
+                    None => break,
+                },
+                _ = tokio::time::sleep_until(deadline) => break,
+            }
+        }
+        if !pending.is_empty() {
+            let store = store.clone();
+            let written = tokio::task::spawn_blocking(move || {
+                store.write(|tx| {
+                    for (scope, samples) in &pending {
+                        control::metrics::record(tx, scope, samples)?;
+                    }
+                    Ok::<_, control::metrics::MetricsError>(())
+                })
+            })
+            .await;
+            match written {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "writing Lambda metrics failed"),
+                Err(e) => tracing::error!(error = %e, "the metrics writer panicked"),
+            }
+        }
+        for reply in waiting {
+            let _ = reply.send(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subject(qualifier: Option<&str>, executed: Option<&str>) -> Subject {
+        Subject {
+            scope: Scope::new("000000000000", "us-east-1"),
+            function: "f".into(),
+            qualifier: qualifier.map(Into::into),
+            executed_version: executed.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn dimension_sets_follow_lambdas() {
+        let plain = subject(None, Some("$LATEST")).dimension_sets(Metric::Invocations);
+        assert_eq!(
+            plain,
+            vec![
+                vec![("FunctionName", "f".to_string())],
+                vec![
+                    ("FunctionName", "f".to_string()),
+                    ("Resource", "f".to_string())
+                ],
+            ]
+        );
+        let alias = subject(Some("live"), Some("3")).dimension_sets(Metric::Errors);
+        assert_eq!(alias.len(), 3);
+        assert_eq!(alias[2][1], ("Resource", "f:live".to_string()));
+        assert_eq!(alias[2][2], ("ExecutedVersion", "3".to_string()));
+        let conc = subject(Some("live"), None).dimension_sets(Metric::ConcurrentExecutions);
+        assert_eq!(conc.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn flush_makes_recorded_samples_readable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite(dir.path()).unwrap();
+        let writer = MetricWriter::spawn(store.clone());
+        let s = subject(None, None);
+        writer.record(&s, Metric::Invocations, 1.0);
+        writer.record(&s, Metric::Invocations, 1.0);
+        writer.record(&s, Metric::Duration, 12.5);
+        writer.flush().await;
+        let now = now_ms();
+        let window = control::metrics::Window {
+            start_ms: now - 120_000,
+            end_ms: now + 60_000,
+            period_s: 3600,
+        };
+        let by_fn = MetricId::new(NAMESPACE, "Invocations", &[("FunctionName", "f")]);
+        let points = store
+            .read(|tx| control::metrics::statistics(tx, &s.scope, &by_fn, &window, None))
+            .unwrap();
+        assert_eq!(points.len(), 1);
+        assert_eq!(points[0].stats.sum, 2.0);
+        assert_eq!(points[0].unit.as_deref(), Some("Count"));
+        let account = MetricId::new(NAMESPACE, "Duration", &[]);
+        let points = store
+            .read(|tx| control::metrics::statistics(tx, &s.scope, &account, &window, None))
+            .unwrap();
+        assert_eq!(points[0].stats.max, 12.5);
+    }
+}
