@@ -2,10 +2,11 @@
 groups) and created while the function is Pending; reclaim after the delay with the
 execution role's permissions, or left `available` when the role can no longer delete them;
 DependencyViolation on a subnet or group a Lambda ENI still uses; AZ impairment steering
-new environments; the capacity plan (`vpclambda eni-plan`)."""
+new environments and draining the ones in the zone; the capacity plan (`vpclambda eni-plan`)."""
 
 import json
 import subprocess
+import threading
 
 import pytest
 from botocore.exceptions import ClientError
@@ -144,3 +145,64 @@ def test_az_impairment_steers_new_environments(privileged, make_daemon):
     zones = {e["AvailabilityZone"] for e in lambda_enis(d)}
     assert zones == {"us-east-1b"}
     assert "none" in az("restore", "us-east-1a")
+
+
+def environments():
+    """The execution environments' network namespaces (`vl-env-…`) of this test namespace."""
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
+    return [line.split()[0] for line in out.splitlines() if line.startswith("vl-env-")]
+
+
+def test_az_impairment_drains_environments_there(privileged, make_daemon):
+    d = make_daemon("--runtimes-dir", str(ROOT / "runtimes")).start()
+    _, (sa, sb), (a, _) = network(d)
+    role = make_role(d, "exec", policies=(BASIC, VPC_ACCESS))
+    # 3008 MB: one environment per ENI, so each environment's zone is its ENI's.
+    vpc_function(d, "f", role, [sa, sb], [a], MemorySize=3008, Timeout=30)
+    lam = d.client("lambda")
+    logs = d.client("logs")
+
+    def az(*args):
+        p = subprocess.run([str(BIN), "az", *args, "--data-dir", str(d.data_dir)],
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0, p.stderr
+
+    def invoke(event):
+        out = lam.invoke(FunctionName="f", Payload=json.dumps(event))
+        assert "FunctionError" not in out
+        return json.loads(out["Payload"].read())
+
+    def starts():
+        events = logs.filter_log_events(logGroupName="/aws/lambda/f", filterPattern="START")["events"]
+        return len(events)
+
+    # Two environments in us-east-1a: one will be busy, one idle.
+    az("impair", "us-east-1b")
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(invoke({"sleep": 1}))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [{"slept": 1}] * 2
+    az("restore", "us-east-1b")
+    assert len(environments()) == 2
+
+    busy = []
+    worker = threading.Thread(target=lambda: busy.append(invoke({"sleep": 3})))
+    worker.start()
+    wait_until(lambda: starts() == 3, timeout=30)
+    az("impair", "us-east-1a")
+    # The idle one stops at once; the busy one finishes its invocation, then stops.
+    wait_until(lambda: len(environments()) == 1, timeout=10)
+    worker.join()
+    assert busy == [{"slept": 3}]
+    wait_until(lambda: environments() == [], timeout=10)
+
+    assert invoke({"after": 1}) == {"after": 1}
+    assert len(environments()) == 1
+    zones = {e["AvailabilityZone"] for e in lambda_enis(d)}
+    assert zones == {"us-east-1a", "us-east-1b"}, "the new environment's ENI is in the healthy zone"
+    b_enis = [e for e in lambda_enis(d) if e["AvailabilityZone"] == "us-east-1b"]
+    assert len(b_enis) == 1
+    az("restore", "us-east-1a")

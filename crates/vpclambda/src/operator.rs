@@ -27,7 +27,11 @@ pub async fn impair(
     State(state): State<Arc<AppState>>,
     UrlPath(zone): UrlPath<String>,
 ) -> Json<Vec<String>> {
+    // Marked first: an environment finishing from now on is not put back, and the drain
+    // below takes every one already idle there.
     state.zones.impair(&zone);
+    let drained = state.invoke.drain_zone(&zone);
+    tracing::info!(%zone, drained, "zone impaired");
     Json(state.zones.impaired())
 }
 

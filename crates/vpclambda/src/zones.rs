@@ -1,6 +1,7 @@
 //! Simulated Availability Zone outages (`vpclambda az impair|restore`, over the admin
-//! socket): new environments of VPC functions are placed only in healthy zones, and a
-//! function whose subnets are all in impaired zones cannot scale. Operator state, kept in
+//! socket): environments in an impaired zone are drained (idle ones stopped at once, busy
+//! ones after their invocation), new environments of VPC functions are placed only in
+//! healthy zones, and a function whose subnets are all in impaired zones cannot scale. Operator state, kept in
 //! memory: a restarted daemon starts with every zone healthy.
 
 use std::collections::BTreeSet;

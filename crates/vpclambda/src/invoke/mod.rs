@@ -243,6 +243,21 @@ impl Invoker {
         }
     }
 
+    /// Drains Availability Zone `zone` (just impaired): its idle environments are destroyed
+    /// now; busy ones finish their invocation and are destroyed instead of kept (see
+    /// [`run_on`](Self::run_on)). Returns how many were destroyed now.
+    pub fn drain_zone(&self, zone: &str) -> usize {
+        let mut drained = 0;
+        for entry in self.registry.all() {
+            for env in entry.drain_zone(zone) {
+                tracing::info!(env = %env.hex, %zone, "environment drained: its zone is impaired");
+                pool::destroy(env);
+                drained += 1;
+            }
+        }
+        drained
+    }
+
     /// Destroys every idle environment and the instance's own cgroups (graceful shutdown).
     pub async fn shutdown(&self) {
         for entry in self.registry.all() {
@@ -472,7 +487,11 @@ impl Invoker {
         lines.push(format!("END RequestId: {id}"));
         lines.push(logs::report_line(id, &stats, env.memory_mb, timed_out));
         let tail = env.log.end(lines, call.tail);
-        if outcome::survives(&outcome) {
+        let drained = env.zone().is_some_and(|z| self.network.is_impaired(z));
+        if drained {
+            tracing::info!(env = %env.hex, "environment drained after its invocation: its zone is impaired");
+            pool::destroy(env.clone());
+        } else if outcome::survives(&outcome) {
             // The gate is taken before the environment is visible in the pool again.
             pool::freeze(env);
             if let Some(stale) = entry.put_back(env.clone()) {

@@ -123,6 +123,8 @@ impl Uses {
 /// it frees the ENI slot and detaches the namespace.
 pub struct Attachment {
     pub netns: NetnsChoice,
+    /// The Availability Zone of a VPC environment's ENI (drained when it is impaired).
+    pub zone: Option<String>,
     /// `/etc/resolv.conf` inside the environment (the VPC resolver for VPC functions).
     pub resolv_conf: Option<String>,
     held: Option<Held>,
@@ -139,6 +141,7 @@ impl Attachment {
     fn isolated() -> Attachment {
         Attachment {
             netns: NetnsChoice::Isolated,
+            zone: None,
             resolv_conf: None,
             held: None,
         }
@@ -168,6 +171,8 @@ impl Drop for Attachment {
 /// What a VPC function's environment needs from the store, read in one snapshot.
 struct VpcView {
     cidr: dataplane::Ipv4Cidr,
+    /// The Availability Zone of the ENI's subnet.
+    zone: String,
     /// The ENI chosen, with the dataplane generation that realizes it (0: already there).
     eni: String,
     generation: u64,
@@ -252,6 +257,7 @@ impl Network {
                 .map_err(|e| StartError::Host(format!("attaching to the internet: {e}")))?;
             return Ok(Attachment {
                 netns: NetnsChoice::Existing(path),
+                zone: None,
                 resolv_conf: None,
                 held: Some(Held {
                     dataplane,
@@ -273,6 +279,7 @@ impl Network {
         drop(deciding);
         let mut attachment = Attachment {
             netns: NetnsChoice::Isolated,
+            zone: Some(view.zone.clone()),
             resolv_conf: Some(dataplane::resolv_conf(view.cidr)),
             held: Some(Held {
                 dataplane: dataplane.clone(),
@@ -295,6 +302,14 @@ impl Network {
         .map_err(|e| StartError::Host(format!("attaching to {}: {e}", view.eni)))?;
         attachment.netns = NetnsChoice::Existing(path);
         Ok(attachment)
+    }
+
+    /// Whether `zone` is impaired now (an environment there is not kept once it is done).
+    pub fn is_impaired(&self, zone: &str) -> bool {
+        self.state
+            .get()
+            .and_then(Weak::upgrade)
+            .is_some_and(|state| state.zones.impaired().iter().any(|z| z == zone))
     }
 
     fn deciding(&self, scope: &Scope, function: &str) -> Decision {
@@ -332,15 +347,22 @@ impl Network {
             store.write(|tx| -> Result<(VpcView, bool), Refusal> {
                 let cidr = vpc_cidr(tx, &scope, &vpc)?;
                 let owned = legacy_enis(tx, &scope, &version.function_name, &vpc)?;
-                // The fullest ENI with room: environments pack onto as few ENIs as the
-                // formula says, and emptier ones can be reclaimed.
-                let reuse = owned
-                    .iter()
-                    .map(|e| (uses.environments(&e.eni_id), &e.eni_id))
-                    .filter(|(n, _)| *n < per_eni)
+                let mut healthy = Vec::new();
+                for e in &owned {
+                    let zone = subnet_zone(tx, &scope, &e.subnet_id)?;
+                    if !impaired.contains(&zone) {
+                        healthy.push((e, zone));
+                    }
+                }
+                // The fullest ENI with room in a healthy zone: environments pack onto as
+                // few ENIs as the formula says, and emptier ones can be reclaimed.
+                let reuse = healthy
+                    .into_iter()
+                    .map(|(e, zone)| (uses.environments(&e.eni_id), &e.eni_id, zone))
+                    .filter(|(n, _, _)| *n < per_eni)
                     .max();
-                let (eni, created) = match reuse {
-                    Some((_, eni)) => (eni.clone(), false),
+                let ((eni, zone), created) = match reuse {
+                    Some((_, eni, zone)) => ((eni.clone(), zone), false),
                     None => {
                         let placed = PlacedEnis::of(tx, &scope, &owned)?;
                         let new = NewLegacyEni {
@@ -356,6 +378,7 @@ impl Network {
                 Ok((
                     VpcView {
                         cidr,
+                        zone,
                         eni,
                         generation: 0,
                     },
@@ -420,6 +443,7 @@ impl Network {
                 })?;
                 Ok(VpcView {
                     cidr,
+                    zone: chosen.availability_zone.clone(),
                     eni,
                     generation: 0,
                 })
@@ -480,6 +504,13 @@ fn legacy_enis(
     Ok(out)
 }
 
+/// The Availability Zone of a subnet.
+fn subnet_zone(tx: &mut dyn Tx, scope: &Scope, subnet_id: &str) -> Result<String, Refusal> {
+    lookup::subnet(tx, scope, subnet_id)?
+        .map(|s| s.availability_zone)
+        .ok_or_else(|| refused("InvalidSubnet"))
+}
+
 /// How many of a function's ENIs each Availability Zone holds (placement balances them).
 struct PlacedEnis(BTreeMap<String, u32>);
 
@@ -507,14 +538,14 @@ struct NewLegacyEni<'a> {
 impl NewLegacyEni<'_> {
     /// Creates the ENI as Lambda did before 2019, with the execution role's permissions,
     /// within the account's ENI quota and EC2's rate limit, in the subnet placement picks;
-    /// records it as the function's. Returns its id.
+    /// records it as the function's. Returns its id and Availability Zone.
     fn create(
         &self,
         tx: &mut dyn Tx,
         scope: &Scope,
         placed: &PlacedEnis,
         take_token: impl FnOnce() -> bool,
-    ) -> Result<String, Refusal> {
+    ) -> Result<(String, String), Refusal> {
         let function = self.function;
         let role = roles::role_by_arn(tx, &scope.account, self.role_arn)?
             .ok_or_else(|| refused("InsufficientRolePermissions"))?;
@@ -545,8 +576,8 @@ impl NewLegacyEni<'_> {
         if candidates.is_empty() {
             return Err(refused("InvalidSubnet"));
         }
-        let subnet_id = match place(&candidates, self.impaired) {
-            Ok(c) => c.subnet_id.clone(),
+        let (subnet_id, zone) = match place(&candidates, self.impaired) {
+            Ok(c) => (c.subnet_id.clone(), c.availability_zone.clone()),
             Err(PlacementError::SubnetsFull) => return Err(refused("SubnetOutOfIPAddresses")),
             Err(PlacementError::AllZonesImpaired) => {
                 return Err(Refusal::Lambda(
@@ -596,7 +627,7 @@ impl NewLegacyEni<'_> {
         };
         tx.put_json(LEGACY_ENI, scope, &eni.id, &record)?;
         tracing::info!(function = %function, eni = %eni.id, subnet = %record.subnet_id, "legacy ENI created");
-        Ok(eni.id)
+        Ok((eni.id, zone))
     }
 }
 
@@ -709,6 +740,7 @@ mod tests {
         };
         w.store
             .write(|tx| new.create(tx, &w.scope, &PlacedEnis(BTreeMap::new()), || token))
+            .map(|(id, _zone)| id)
             .map_err(|r| match r {
                 Refusal::Lambda(code, _) => code,
                 Refusal::Host(m) => panic!("host fault: {m}"),

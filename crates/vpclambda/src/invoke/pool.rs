@@ -36,7 +36,7 @@ pub struct LiveEnv {
     gate: Arc<Mutex<()>>,
     /// Its place in the network; declared after `env`, so it is let go of (detached, its
     /// ENI slot freed) only once the processes are gone.
-    _net: Attachment,
+    net: Attachment,
 }
 
 /// Why an environment could not be started.
@@ -206,7 +206,7 @@ impl Starter {
             timeout,
             log,
             gate: Arc::new(Mutex::new(())),
-            _net: net,
+            net,
         })
     }
 }
@@ -216,6 +216,11 @@ fn host(e: SandboxError) -> StartError {
 }
 
 impl LiveEnv {
+    /// The Availability Zone of a VPC environment's ENI.
+    pub fn zone(&self) -> Option<&str> {
+        self.net.zone.as_deref()
+    }
+
     /// Waits until a freeze in progress is over (the invoke thaws the environment).
     pub async fn ready(&self) {
         drop(self.gate.lock().await);

@@ -204,6 +204,21 @@ impl FunctionEntry {
         None
     }
 
+    /// Removes the idle environments in Availability Zone `zone`.
+    pub fn drain_zone(&self, zone: &str) -> Vec<Arc<LiveEnv>> {
+        let mut pools = lock(&self.pools);
+        let mut out = Vec::new();
+        for pool in pools.values_mut() {
+            let (gone, keep): (Vec<Idle>, Vec<Idle>) = pool
+                .idle
+                .drain(..)
+                .partition(|i| i.env.zone() == Some(zone));
+            pool.idle = keep;
+            out.extend(gone.into_iter().map(|i| i.env));
+        }
+        out
+    }
+
     /// Removes environments idle for longer than `idle_timeout` (all with `None`).
     pub fn expire(&self, idle_timeout: Option<Duration>) -> Vec<Arc<LiveEnv>> {
         let mut pools = lock(&self.pools);
