@@ -1,6 +1,7 @@
 """The ENI lifecycle of the seed, end to end: hyperplane ENIs shared per (subnet, security
 groups) and created while the function is Pending; reclaim after the delay with the
 execution role's permissions, or left `available` when the role can no longer delete them;
+an update of the VPC configuration keeps the old configuration serving while InProgress;
 DependencyViolation on a subnet or group a Lambda ENI still uses; AZ impairment steering
 new environments and draining the ones in the zone; the capacity plan (`vpclambda eni-plan`)."""
 
@@ -102,6 +103,46 @@ def test_enis_stay_available_when_the_role_can_no_longer_delete_them(hyperplane)
     wait_until(left_available, timeout=30)
     ec2.delete_network_interface(NetworkInterfaceId=eni["NetworkInterfaceId"])
     assert not lambda_enis(d)
+
+
+def test_hyperplane_update_keeps_the_old_configuration_serving(privileged, make_daemon):
+    # Creating a shared ENI takes 3 s here, so the update is observably InProgress.
+    d = make_daemon("--eni-mode", "hyperplane", "--eni-reclaim-delay", "1", "--eni-attach-delay", "3000",
+                    "--runtimes-dir", str(ROOT / "runtimes")).start()
+    _, subnets, (a, b) = network(d, zones=("us-east-1a",))
+    role = make_role(d, "exec", policies=(BASIC, VPC_ACCESS))
+    vpc_function(d, "f", role, subnets, [a], Timeout=30)
+    lam = d.client("lambda")
+
+    def invoke(event):
+        out = lam.invoke(FunctionName="f", Payload=json.dumps(event))
+        assert "FunctionError" not in out
+        return json.loads(out["Payload"].read())
+
+    assert invoke({"before": 1}) == {"before": 1}
+    (old,) = lambda_enis(d)
+    updated = lam.update_function_configuration(
+        FunctionName="f", VpcConfig={"SubnetIds": subnets, "SecurityGroupIds": [b]})
+    assert updated["LastUpdateStatus"] == "InProgress"
+    assert updated["VpcConfig"]["SecurityGroupIds"] == [b]
+    # While the new ENI is being made, the old configuration answers, warm and cold alike.
+    assert invoke({"during": 1}) == {"during": 1}
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(invoke({"sleep": 1}))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [{"slept": 1}] * 2
+    assert lam.get_function_configuration(FunctionName="f")["LastUpdateStatus"] == "InProgress"
+    assert [e["NetworkInterfaceId"] for e in lambda_enis(d)] == [old["NetworkInterfaceId"]]
+
+    wait_until(lambda: lam.get_function_configuration(FunctionName="f")["LastUpdateStatus"] == "Successful",
+               timeout=30)
+    assert invoke({"after": 1}) == {"after": 1}
+    # The old ENI lost its last user and is reclaimed; the function runs on the new one.
+    wait_until(lambda: [e["Groups"][0]["GroupId"] for e in lambda_enis(d)] == [b], timeout=30)
+    assert invoke({"after": 2}) == {"after": 2}
 
 
 def eni_plan(d, *args):

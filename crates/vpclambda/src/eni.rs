@@ -19,6 +19,7 @@ pub fn settings(config: &Config) -> hyperplane::Settings {
     hyperplane::Settings {
         account_eni_quota: config.eni_quota as usize,
         reclaim_delay: config.eni_reclaim_delay,
+        create_delay: config.eni_attach_delay,
     }
 }
 

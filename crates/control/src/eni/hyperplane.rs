@@ -44,6 +44,9 @@ pub struct Settings {
     pub account_eni_quota: usize,
     /// How long an unused ENI lingers before it is deleted (AWS: about 20 minutes).
     pub reclaim_delay: Duration,
+    /// How long creating a shared ENI takes: the start-up penalty the hyperplane model moved
+    /// from cold starts to `Pending`/`InProgress` (0 by default).
+    pub create_delay: Duration,
 }
 
 /// Why a function's ENIs could not be set up: Lambda's reason code and text.
@@ -213,7 +216,11 @@ fn still_uses(
     let Some(f) = tx.get_json::<Function>(lambda_kind::FUNCTION, scope, function)? else {
         return Ok(false);
     };
-    if wanted(&f.latest).iter().any(|(k, _, _)| k == key) {
+    let serving = f.serving.iter();
+    if std::iter::once(&f.latest)
+        .chain(serving)
+        .any(|v| wanted(v).iter().any(|(k, _, _)| k == key))
+    {
         return Ok(true);
     }
     let versions: Vec<FunctionVersion> =
@@ -326,8 +333,31 @@ impl HyperplaneProvisioner {
     }
 }
 
+/// Whether some (subnet, security-group set) of `version` has no shared ENI yet.
+fn needs_new_eni(
+    tx: &mut dyn Tx,
+    scope: &Scope,
+    version: &FunctionVersion,
+) -> Result<bool, StoreError> {
+    for (key, _, _) in wanted(version) {
+        if tx.get(SHARED_ENI, scope, &key)?.is_none() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 impl FunctionProvisioner for HyperplaneProvisioner {
     fn provision(&self, job: &ProvisionJob) -> Outcome {
+        if !self.settings.create_delay.is_zero()
+            && self
+                .store
+                .read(|tx| needs_new_eni(tx, &job.scope, &job.version))
+                .unwrap_or(false)
+        {
+            // Called on a blocking thread: the transition stays Pending/InProgress meanwhile.
+            std::thread::sleep(self.settings.create_delay);
+        }
         let now = chrono::Utc::now().timestamp_millis();
         match self
             .store
@@ -367,6 +397,7 @@ mod tests {
     const SETTINGS: Settings = Settings {
         account_eni_quota: 100,
         reclaim_delay: Duration::from_secs(2),
+        create_delay: Duration::ZERO,
     };
 
     struct World {

@@ -263,6 +263,7 @@ impl Lambda {
                 tags: spec.tags,
                 reserved_concurrency: None,
                 last_published: 0,
+                serving: None,
                 provisioning: Some(Provisioning {
                     job_id: job_id.clone(),
                     runner: runner.to_string(),
@@ -296,10 +297,16 @@ impl Lambda {
     }
 
     /// What Invoke runs for a name and qualifier; an alias with additional version weights
-    /// picks one of its versions at random by weight.
+    /// picks one of its versions at random by weight. `$LATEST` under a configuration update
+    /// that is in progress (or failed) runs the configuration that served before it.
     pub fn runnable(&self, scope: &Scope, fref: &FunctionRef) -> Result<Runnable, LambdaError> {
         self.store.read(|tx| {
             let mut resolved = resolve(tx, scope, fref)?;
+            if resolved.version.version == LATEST {
+                if let Some(serving) = &resolved.function.serving {
+                    resolved.version = serving.clone();
+                }
+            }
             if let Some(alias) = &resolved.alias {
                 let alias: Option<Alias> = tx.get_json(
                     kind::ALIAS,
@@ -478,6 +485,8 @@ impl Lambda {
                 function.latest.settings.architecture = arch.clone();
             }
             let job = start_update(scope, &mut function, runner);
+            // New code runs once the update is done; what served before had the old code.
+            function.serving = None;
             let shown = if change.publish {
                 publish_in(tx, scope, &mut function, None, Status::creating())?
             } else {
@@ -540,6 +549,7 @@ impl Lambda {
             let mut function = load_function(tx, scope, &name)?;
             check_revision(&function.latest, change.revision_id.as_deref())?;
             check_mutable(scope, &function)?;
+            let before = function.latest.clone();
             let settings = &function.latest.settings;
             let role = change.role.clone().unwrap_or_else(|| settings.role.clone());
             let role_changed = change.role.is_some();
@@ -582,6 +592,9 @@ impl Lambda {
                 s.environment = Some(env.clone()).filter(|e| !e.is_empty());
             }
             let job = start_update(scope, &mut function, runner);
+            if function.serving.is_none() {
+                function.serving = Some(before);
+            }
             tx.put_json(kind::FUNCTION, scope, &name, &function)?;
             Ok(Changed {
                 version: function.latest,

@@ -206,6 +206,11 @@ pub struct Function {
     pub last_published: u64,
     /// The transition in flight, if any, and who is driving it.
     pub provisioning: Option<Provisioning>,
+    /// What invocations of `$LATEST` run while a configuration update is in progress, or
+    /// after it failed: the last configuration that was ready (Lambda keeps the old
+    /// configuration serving until the new one's network interfaces exist).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serving: Option<FunctionVersion>,
 }
 
 /// Marks a create or update whose completion a provisioner owes.

@@ -86,6 +86,7 @@ impl Lambda {
                     }
                     status.last_update = Some(UpdateStatus::Successful);
                     status.last_update_reason = None;
+                    function.serving = None;
                 }
                 Outcome::Failed {
                     reason_code,

@@ -206,6 +206,54 @@ fn an_update_in_progress_refuses_the_next_one() {
 }
 
 #[test]
+fn the_old_configuration_serves_until_an_update_is_ready() {
+    let w = world();
+    let job = w
+        .lambda
+        .create(&w.scope, spec("f", &zip("bootstrap", b"hi")), "r")
+        .unwrap()
+        .job
+        .unwrap();
+    w.lambda.finish(&job, &Outcome::Ready).unwrap();
+    let update = |memory| {
+        w.lambda
+            .update_configuration(
+                &w.scope,
+                &named("f"),
+                ConfigChange {
+                    memory_size: Some(memory),
+                    ..Default::default()
+                },
+                "r",
+            )
+            .unwrap()
+            .job
+            .unwrap()
+    };
+    let served = || {
+        w.lambda
+            .runnable(&w.scope, &named("f"))
+            .unwrap()
+            .version
+            .settings
+            .memory_size
+    };
+    let first = update(256);
+    assert_eq!(latest(&w, "f").settings.memory_size, 256);
+    assert_eq!(served(), 128, "InProgress: the old configuration runs");
+    let failed = Outcome::Failed {
+        reason_code: "SubnetOutOfIPAddresses".into(),
+        reason: "no addresses".into(),
+    };
+    w.lambda.finish(&first, &failed).unwrap();
+    assert_eq!(served(), 128, "a failed update keeps the last ready one");
+    let second = update(512);
+    assert_eq!(served(), 128);
+    w.lambda.finish(&second, &Outcome::Ready).unwrap();
+    assert_eq!(served(), 512);
+}
+
+#[test]
 fn a_failed_create_fails_the_function() {
     let w = world();
     let job = w

@@ -288,7 +288,9 @@ impl Network {
             }),
         };
         settle(&state, generation).await;
-        if !knobs.attach_delay.is_zero() {
+        // The seed's penalty is per cold start in the legacy model; the hyperplane model pays
+        // it once per shared ENI, while the function is Pending (see `eni::settings`).
+        if knobs.mode == EniMode::Legacy && !knobs.attach_delay.is_zero() {
             tokio::time::sleep(knobs.attach_delay).await;
         }
         let path = match dataplane.attach_environment(&view.eni, env_id).await {
