@@ -1,11 +1,13 @@
 """The ENI lifecycle of the seed, end to end: hyperplane ENIs shared per (subnet, security
 groups) and created while the function is Pending; reclaim after the delay with the
 execution role's permissions, or left `available` when the role can no longer delete them;
-an update of the VPC configuration keeps the old configuration serving while InProgress;
+an update of the VPC configuration keeps the old configuration serving while InProgress; a
+reclaim that is due survives a daemon restart (SIGTERM or SIGKILL);
 DependencyViolation on a subnet or group a Lambda ENI still uses; AZ impairment steering
 new environments and draining the ones in the zone; the capacity plan (`vpclambda eni-plan`)."""
 
 import json
+import signal
 import subprocess
 import threading
 
@@ -83,6 +85,29 @@ def test_reclaim_after_delete_and_dependency_violation_until_then(hyperplane):
     wait_until(lambda: not lambda_enis(d), timeout=30)
     ec2.delete_subnet(SubnetId=subnets[0])
     ec2.delete_security_group(GroupId=a)
+
+
+@pytest.mark.parametrize("mode,stop", [("hyperplane", "SIGTERM"), ("hyperplane", "SIGKILL"),
+                                       ("legacy", "SIGKILL")])
+def test_a_due_reclaim_survives_a_restart(privileged, make_daemon, mode, stop):
+    d = make_daemon("--eni-mode", mode, "--eni-reclaim-delay", "3",
+                    "--runtimes-dir", str(ROOT / "runtimes")).start()
+    _, subnets, (a, _) = network(d, zones=("us-east-1a",))
+    role = make_role(d, "exec", policies=(BASIC, VPC_ACCESS))
+    vpc_function(d, "f", role, subnets, [a])
+    if mode == "legacy":  # legacy ENIs are made as the function scales out
+        assert "FunctionError" not in d.client("lambda").invoke(FunctionName="f", Payload=b"{}")
+    (eni,) = lambda_enis(d)
+    d.client("lambda").delete_function(FunctionName="f")
+    # Stopped before the delay is over: the next daemon finds the reclaim due and does it.
+    d.stop(getattr(signal, stop))
+    d.start()
+    wait_until(lambda: not lambda_enis(d), timeout=30)
+    ec2 = d.client("ec2")  # the restarted daemon listens on another port
+    with pytest.raises(ClientError) as gone:
+        ec2.describe_network_interfaces(NetworkInterfaceIds=[eni["NetworkInterfaceId"]])
+    assert gone.value.response["Error"]["Code"] == "InvalidNetworkInterfaceID.NotFound"
+    ec2.delete_subnet(SubnetId=subnets[0])
 
 
 def test_enis_stay_available_when_the_role_can_no_longer_delete_them(hyperplane):

@@ -34,7 +34,10 @@ pub fn provisioner(config: &Config, store: &Store) -> Arc<dyn FunctionProvisione
     }
 }
 
-/// Runs a reclaim pass every so often (a quarter of the delay, between 100 ms and 10 s).
+/// Runs a reclaim pass every so often (a quarter of the delay, between 100 ms and 10 s),
+/// and at once when Lambda's control plane changed (`AppState::reclaim_now`): the pass that
+/// notices a function let go of an ENI stores when the ENI is due, so the delay counts from
+/// then and a daemon stopped meanwhile, even by SIGKILL, reclaims it when due after restart.
 pub fn spawn_reclaimer(state: Arc<AppState>) -> JoinHandle<()> {
     let settings = settings(&state.config);
     let period =
@@ -43,7 +46,10 @@ pub fn spawn_reclaimer(state: Arc<AppState>) -> JoinHandle<()> {
         let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = state.reclaim_now.notified() => {}
+            }
             let store = state.store.clone();
             let now = chrono::Utc::now().timestamp_millis();
             let pass =

@@ -32,6 +32,8 @@ pub struct AppState {
     pub zones: crate::zones::ZoneHealth,
     /// What completes Lambda's Pending/InProgress transitions (per ENI mode).
     pub provisioner: Arc<dyn control::lambda::FunctionProvisioner>,
+    /// Wakes the ENI reclaimer when a function let go of ENIs.
+    pub reclaim_now: tokio::sync::Notify,
 }
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
@@ -55,6 +57,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         dataplane: crate::dataplane::Handle::start().await,
         zones: crate::zones::ZoneHealth::default(),
         provisioner: crate::eni::provisioner(&config, &store),
+        reclaim_now: tokio::sync::Notify::new(),
     });
     let reconciler = crate::dataplane::spawn(state.clone());
     let reclaimer = crate::eni::spawn_reclaimer(state.clone());

@@ -40,6 +40,7 @@ pub fn app() -> (Router, tempfile::TempDir) {
         dataplane: crate::dataplane::Handle::default(),
         zones: crate::zones::ZoneHealth::default(),
         provisioner: std::sync::Arc::new(control::lambda::ImmediateProvisioner),
+        reclaim_now: tokio::sync::Notify::new(),
     });
     (router(state), dir)
 }

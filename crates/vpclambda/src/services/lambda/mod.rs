@@ -52,6 +52,9 @@ pub async fn handle(state: &Arc<AppState>, call: &Call) -> Result<Response<Bytes
     // Whatever a change did (or a failed one might have done), Invoke re-reads it.
     if changes || routed.as_ref().is_ok_and(|(_, jobs)| !jobs.is_empty()) {
         state.invoke.control_plane_changed();
+        // A deleted function or a removed VPC configuration lets go of ENIs: their reclaim
+        // delay starts now.
+        state.reclaim_now.notify_one();
     }
     let (resp, jobs) = routed?;
     for job in jobs {
