@@ -49,6 +49,16 @@ def test_custom_metrics_round_trip(daemon):
                                      EndTime=end, Period=3600, Statistics=["Sum"])
     assert other["Datapoints"] == []
 
+    # A large request: botocore gzips it (PutMetricData has request compression).
+    cw.put_metric_data(Namespace="Bulk", MetricData=[
+        {"MetricName": "Items", "Dimensions": [{"Name": "Shard", "Value": f"shard-{i:04d}"}], "Value": i}
+        for i in range(1000)])
+    assert len(cw.list_metrics(Namespace="Bulk")["Metrics"]) == 500  # one page
+    bulk = cw.get_metric_statistics(Namespace="Bulk", MetricName="Items",
+                                    Dimensions=[{"Name": "Shard", "Value": "shard-0999"}],
+                                    StartTime=start, EndTime=end, Period=3600, Statistics=["Sum"])
+    assert bulk["Datapoints"][0]["Sum"] == 999
+
     listed = cw.list_metrics(Namespace="MyApp")["Metrics"]
     assert listed == [{"Namespace": "MyApp", "MetricName": "Latency", "Dimensions": dims}]
     assert cw.list_metrics(Dimensions=[{"Name": "Stage", "Value": "dev"}])["Metrics"] == []

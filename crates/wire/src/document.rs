@@ -138,6 +138,37 @@ pub(crate) fn set_cbor_headers(resp: &mut Response<Bytes>) {
     h.insert("smithy-protocol", HeaderValue::from_static(RPC_V2_CBOR));
 }
 
+/// The request body as the operation sees it: botocore gzips large bodies of operations
+/// with request compression (`Content-Encoding: gzip`, PutMetricData); inflated, at most
+/// `limit` bytes.
+pub fn decoded_body(
+    headers: &http::HeaderMap,
+    body: &Bytes,
+    limit: usize,
+) -> Result<Bytes, AwsError> {
+    let gzip = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|e| e.trim().eq_ignore_ascii_case("gzip")));
+    if !gzip {
+        return Ok(body.clone());
+    }
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(&body[..])
+        .take(limit as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| serialization(format!("the gzip body could not be inflated: {e}")))?;
+    if out.len() > limit {
+        return Err(AwsError::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("Request body must be smaller than {limit} bytes"),
+        ));
+    }
+    Ok(Bytes::from(out))
+}
+
 /// A CBOR request body as a JSON tree; an empty body is an empty structure.
 pub fn from_cbor(body: &[u8]) -> Result<Value, AwsError> {
     if body.is_empty() {
@@ -288,6 +319,27 @@ mod tests {
         assert_eq!(from_cbor(b"").unwrap(), json!({}));
         assert_eq!(
             from_cbor(&[0xff, 0x00]).unwrap_err().code,
+            "SerializationException"
+        );
+    }
+
+    #[test]
+    fn gzip_bodies_are_inflated_within_the_limit() {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&[b'x'; 100]).unwrap();
+        let body = Bytes::from(gz.finish().unwrap());
+        let mut headers = http::HeaderMap::new();
+        assert_eq!(decoded_body(&headers, &body, 100).unwrap(), body);
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        assert_eq!(
+            decoded_body(&headers, &body, 100).unwrap(),
+            &[b'x'; 100][..]
+        );
+        assert_eq!(decoded_body(&headers, &body, 99).unwrap_err().status, 413);
+        let junk = Bytes::from_static(b"not gzip");
+        assert_eq!(
+            decoded_body(&headers, &junk, 100).unwrap_err().code,
             "SerializationException"
         );
     }

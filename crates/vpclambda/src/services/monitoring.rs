@@ -14,7 +14,7 @@ use control::metrics::{self, Datapoint, MetricId, MetricsError, Sample, Stats, W
 use control::Scope;
 use http::{HeaderMap, Response};
 use serde_json::Value;
-use wire::{AwsError, Doc, Protocol};
+use wire::{AwsError, Doc, Protocol, QueryParams};
 
 use super::Call;
 use crate::server::AppState;
@@ -23,6 +23,12 @@ pub const XMLNS: &str = "http://monitoring.amazonaws.com/doc/2010-08-01/";
 const CBOR_PATH: &str = "/service/GraniteServiceVersion20100801/operation/";
 const TARGET_PREFIX: &str = "GraniteServiceVersion20100801.";
 const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.0";
+const OPERATIONS: [&str; 4] = [
+    "GetMetricStatistics",
+    "GetMetricData",
+    "ListMetrics",
+    "PutMetricData",
+];
 /// ListMetrics answers in pages of this many.
 const LIST_PAGE: usize = 500;
 const STATISTICS: [&str; 5] = ["SampleCount", "Average", "Sum", "Minimum", "Maximum"];
@@ -113,6 +119,8 @@ fn aws_error(f: Failure) -> AwsError {
 
 pub async fn handle(state: &Arc<AppState>, call: &Call) -> Result<Response<Bytes>, AwsError> {
     let protocol = protocol_of(&call.headers, call.uri.path());
+    let body =
+        wire::document::decoded_body(&call.headers, &call.body, super::DEFAULT_REQUEST_LIMIT)?;
     let (op, input) = if protocol == Protocol::RpcV2Cbor {
         let op = call
             .uri
@@ -120,7 +128,7 @@ pub async fn handle(state: &Arc<AppState>, call: &Call) -> Result<Response<Bytes
             .strip_prefix(CBOR_PATH)
             .filter(|op| !op.is_empty() && !op.contains('/'))
             .ok_or_else(|| unknown_operation(call.uri.path()))?;
-        (op.to_string(), wire::document::from_cbor(&call.body)?)
+        (op.to_string(), wire::document::from_cbor(&body)?)
     } else if protocol == Protocol::Json10 {
         let target = call
             .headers
@@ -130,10 +138,10 @@ pub async fn handle(state: &Arc<AppState>, call: &Call) -> Result<Response<Bytes
         let op = target
             .strip_prefix(TARGET_PREFIX)
             .ok_or_else(|| unknown_operation(target))?;
-        let input = if call.body.is_empty() {
+        let input = if body.is_empty() {
             Value::Object(serde_json::Map::new())
         } else {
-            serde_json::from_slice(&call.body).map_err(|e| {
+            serde_json::from_slice(&body).map_err(|e| {
                 AwsError::new(
                     400,
                     "SerializationException",
@@ -143,24 +151,26 @@ pub async fn handle(state: &Arc<AppState>, call: &Call) -> Result<Response<Bytes
         };
         (op.to_string(), input)
     } else {
-        let params = call.query_params()?;
+        let mut params = QueryParams::parse(&body)?;
+        if let Some(q) = call.uri.query() {
+            params.merge_missing(QueryParams::parse(q.as_bytes())?);
+        }
         let Some(action) = params.get("Action") else {
             return Err(super::unknown_query_action(
                 super::Service::Monitoring,
                 &params,
             ));
         };
+        if !OPERATIONS.contains(&action) {
+            return Err(super::unknown_query_action(
+                super::Service::Monitoring,
+                &params,
+            ));
+        }
         (action.to_string(), wire::document::from_query(&params))
     };
-    if !matches!(
-        op.as_str(),
-        "GetMetricStatistics" | "GetMetricData" | "ListMetrics" | "PutMetricData"
-    ) {
-        return Err(if protocol != (Protocol::Query { xmlns: XMLNS }) {
-            unknown_operation(&op)
-        } else {
-            super::unknown_query_action(super::Service::Monitoring, &call.query_params()?)
-        });
+    if !OPERATIONS.contains(&op.as_str()) {
+        return Err(unknown_operation(&op));
     }
     if op != "PutMetricData" {
         // Reads see every invocation that was answered before them.
