@@ -610,6 +610,47 @@ mod tests {
     }
 
     #[test]
+    fn the_configuration_still_serving_keeps_its_eni() {
+        let w = world();
+        let old = version(&w, "f", ROLE, &[w.groups[0].clone()]);
+        let eni = attach(&w, &old).unwrap().remove(0);
+        let set_function = |latest_groups: &[String], serving: Option<&FunctionVersion>| {
+            w.store
+                .write(|tx| -> Result<(), StoreError> {
+                    let mut f: Function = tx
+                        .get_json(lambda_kind::FUNCTION, &w.scope, "f")?
+                        .expect("the function");
+                    let mut latest = old.clone();
+                    if let Some(vpc) = &mut latest.settings.vpc {
+                        vpc.security_group_ids = latest_groups.to_vec();
+                    }
+                    f.latest = latest;
+                    f.serving = serving.cloned();
+                    tx.put_json(lambda_kind::FUNCTION, &w.scope, "f", &f)
+                })
+                .unwrap()
+        };
+        // An update to the other group set is in progress: the old configuration serves.
+        set_function(&[w.groups[1].clone()], Some(&old));
+        reclaim(&w.store, &SETTINGS, 1_000).unwrap();
+        assert!(
+            reclaim(&w.store, &SETTINGS, 100_000).unwrap().is_empty(),
+            "in use by the configuration still serving"
+        );
+        // The update is done: nothing runs the old configuration any more.
+        set_function(&[w.groups[1].clone()], None);
+        assert!(reclaim(&w.store, &SETTINGS, 200_000).unwrap().is_empty());
+        let done = reclaim(&w.store, &SETTINGS, 202_000).unwrap();
+        assert_eq!(
+            done,
+            vec![Reclaimed::Deleted {
+                scope: w.scope.clone(),
+                eni_id: eni
+            }]
+        );
+    }
+
+    #[test]
     fn reclaim_deletes_after_the_delay_or_leaves_the_eni_available() {
         let w = world();
         let v = version(&w, "f", ROLE, &[w.groups[0].clone()]);
