@@ -225,12 +225,10 @@ pub fn statistics(
     let key = metric.key();
     let prefix = format!("{key}{AT}");
     let first = minute_key(&key, minute_of(window.start_ms));
+    let past_last = minute_key(&key, minute_of(window.end_ms - 1) + 1);
     let period_ms = window.period_s * 1000;
     let mut periods: BTreeMap<i64, Datapoint> = BTreeMap::new();
-    for (id, body) in tx.list(MINUTE, scope, &prefix)? {
-        if id < first {
-            continue;
-        }
+    for (id, body) in tx.list_range(MINUTE, scope, &first, &past_last)? {
         let Some(minute) = id[prefix.len()..].parse::<i64>().ok() else {
             continue;
         };

@@ -162,6 +162,24 @@ impl Tx for SqliteTx<'_> {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    fn list_range(
+        &mut self,
+        kind: &str,
+        scope: &Scope,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, body FROM objects
+             WHERE kind = ?1 AND account = ?2 AND region = ?3 AND id >= ?4 AND id < ?5
+             ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![kind, scope.account, scope.region, from, to], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn list_all(&mut self, kind: &str) -> Result<Vec<(Scope, String, Vec<u8>)>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT account, region, id, body FROM objects WHERE kind = ?1 ORDER BY account, region, id",
@@ -285,6 +303,27 @@ mod tests {
             .write(|tx| tx.delete("fn", &scope("111111111111"), "a"))
             .unwrap());
         assert_eq!(store.read(|tx| tx.list_all("fn")).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn range_reads_are_half_open_and_scoped() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite(dir.path()).unwrap();
+        store
+            .write(|tx| -> Result<(), StoreError> {
+                for id in ["m:01", "m:02", "m:03", "n:02"] {
+                    tx.put_json("k", &scope("111111111111"), id, &id)?;
+                }
+                tx.put_json("k", &scope("222222222222"), "m:02", &"other")
+            })
+            .unwrap();
+        let ids: Vec<String> = store
+            .read(|tx| tx.list_range("k", &scope("111111111111"), "m:02", "m:04"))
+            .unwrap()
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        assert_eq!(ids, vec!["m:02", "m:03"]);
     }
 
     #[test]
