@@ -6,6 +6,7 @@ scale-out fails counts in Errors and writes no function log."""
 import datetime
 import json
 
+import botocore.model
 import pytest
 from botocore.exceptions import ClientError
 
@@ -86,6 +87,34 @@ def test_custom_metrics_round_trip(daemon):
     r = signed(daemon, "POST", "/", b"Action=ListMetrics&Version=2010-08-01&Namespace=MyApp",
                headers={"Content-Type": "application/x-www-form-urlencoded"}, service="monitoring")
     assert r.status_code == 200 and "<MetricName>Latency</MetricName>" in r.text, r.text
+
+
+@pytest.mark.parametrize("protocol", ["json", "smithy-rpc-v2-cbor", "query"])
+def test_each_protocol_of_the_model_is_served(daemon, monkeypatch, protocol):
+    """botocore picks JSON 1.0; other SDKs send RPC v2 CBOR or the query protocol. botocore
+    speaks each when it is the only one it may pick."""
+    monkeypatch.setattr(botocore.model, "PRIORITY_ORDERED_SUPPORTED_PROTOCOLS", (protocol,))
+    cw = daemon.client("cloudwatch")
+    assert cw.meta.service_model.resolved_protocol == protocol
+    dims = [{"Name": "Queue", "Value": "q1"}]
+    cw.put_metric_data(Namespace="Proto", MetricData=[
+        {"MetricName": "Depth", "Dimensions": dims, "Value": v, "Unit": "Count"} for v in (2, 5)])
+    start, end = window()
+    (p,) = cw.get_metric_statistics(Namespace="Proto", MetricName="Depth", Dimensions=dims,
+                                    StartTime=start, EndTime=end, Period=3600,
+                                    Statistics=["Sum", "Maximum"])["Datapoints"]
+    assert (p["Sum"], p["Maximum"], p["Unit"]) == (7, 5, "Count")
+    assert isinstance(p["Timestamp"], datetime.datetime)
+    data = cw.get_metric_data(StartTime=start, EndTime=end, MetricDataQueries=[{
+        "Id": "d", "MetricStat": {"Metric": {"Namespace": "Proto", "MetricName": "Depth", "Dimensions": dims},
+                                   "Period": 60, "Stat": "SampleCount"}}])["MetricDataResults"]
+    assert data[0]["Values"] == [2.0] and len(data[0]["Timestamps"]) == 1
+    assert cw.list_metrics(Namespace="Proto")["Metrics"] == [
+        {"Namespace": "Proto", "MetricName": "Depth", "Dimensions": dims}]
+    with pytest.raises(cw.exceptions.InvalidParameterValueException):
+        cw.put_metric_data(Namespace="AWS/Lambda", MetricData=[{"MetricName": "x", "Value": 1}])
+    with pytest.raises(cw.exceptions.InvalidParameterCombinationException):
+        cw.put_metric_data(Namespace="Proto", MetricData=[{"MetricName": "no-value"}])
 
 
 @pytest.fixture
