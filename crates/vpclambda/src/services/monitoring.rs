@@ -137,7 +137,7 @@ pub async fn handle(state: &Arc<AppState>, call: &Call) -> Result<Response<Bytes
             .unwrap_or("");
         let op = target
             .strip_prefix(TARGET_PREFIX)
-            .ok_or_else(|| unknown_operation(target))?;
+            .ok_or_else(|| super::unknown_json_operation(call))?;
         let input = if body.is_empty() {
             Value::Object(serde_json::Map::new())
         } else {
@@ -155,18 +155,13 @@ pub async fn handle(state: &Arc<AppState>, call: &Call) -> Result<Response<Bytes
         if let Some(q) = call.uri.query() {
             params.merge_missing(QueryParams::parse(q.as_bytes())?);
         }
-        let Some(action) = params.get("Action") else {
+        let known = params.get("Action").filter(|a| OPERATIONS.contains(a));
+        let Some(action) = known else {
             return Err(super::unknown_query_action(
                 super::Service::Monitoring,
                 &params,
             ));
         };
-        if !OPERATIONS.contains(&action) {
-            return Err(super::unknown_query_action(
-                super::Service::Monitoring,
-                &params,
-            ));
-        }
         (action.to_string(), wire::document::from_query(&params))
     };
     if !OPERATIONS.contains(&op.as_str()) {
