@@ -70,6 +70,19 @@ def test_custom_metrics_round_trip(daemon):
                                      "Period": 60, "Stat": "Maximum"}}])["MetricDataResults"]
     assert data[0]["Id"] == "lat" and data[0]["Values"] == [7.0] and data[0]["StatusCode"] == "Complete"
 
+    # GetMetricData pages: MaxDatapoints a page, newest first, then a NextToken.
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cw.put_metric_data(Namespace="Paged", MetricData=[
+        {"MetricName": "m", "Value": n, "Timestamp": now - datetime.timedelta(minutes=n)} for n in (1, 2, 3)])
+    query = [{"Id": "p", "MetricStat": {"Metric": {"Namespace": "Paged", "MetricName": "m"},
+                                         "Period": 60, "Stat": "Sum"}}]
+    first = cw.get_metric_data(StartTime=start, EndTime=end, MetricDataQueries=query, MaxDatapoints=2)
+    assert first["MetricDataResults"][0]["Values"] == [1.0, 2.0]
+    assert first["MetricDataResults"][0]["StatusCode"] == "PartialData"
+    rest = cw.get_metric_data(StartTime=start, EndTime=end, MetricDataQueries=query, MaxDatapoints=2,
+                              NextToken=first["NextToken"])
+    assert rest["MetricDataResults"][0]["Values"] == [3.0] and "NextToken" not in rest
+
     with pytest.raises(cw.exceptions.InvalidParameterValueException) as e:
         cw.put_metric_data(Namespace="AWS/Lambda", MetricData=[{"MetricName": "Invocations", "Value": 1}])
     assert e.value.response["Error"]["Message"] == "The value AWS/Lambda for parameter Namespace is invalid."

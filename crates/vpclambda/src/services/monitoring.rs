@@ -265,9 +265,7 @@ fn operation(
             let (namespace, name) = (req.str("Namespace")?, req.str("MetricName")?);
             let found = store.read(|tx| metrics::list(tx, scope, namespace, name, &filters))?;
             let start = match req.str("NextToken")? {
-                Some(t) => t.parse::<usize>().map_err(|_| {
-                    AwsError::new(400, "InvalidNextToken", "The service couldn't process your request because the next token is invalid.")
-                })?,
+                Some(t) => t.parse::<usize>().map_err(|_| invalid_next_token())?,
                 None => 0,
             };
             let page: Vec<Doc> = found
@@ -340,7 +338,8 @@ fn metric_doc(m: &MetricId) -> Doc {
     ])
 }
 
-/// GetMetricData with `MetricStat` queries; metric math is refused plainly.
+/// GetMetricData with `MetricStat` queries, at most `MaxDatapoints` datapoints a page;
+/// metric math is refused plainly.
 fn metric_data(store: &control::Store, scope: &Scope, req: &Input) -> Result<Doc, Failure> {
     let queries = req.list("MetricDataQueries")?;
     if queries.is_empty() {
@@ -364,6 +363,19 @@ fn metric_data(store: &control::Store, scope: &Scope, req: &Input) -> Result<Doc
     let max_points = req
         .int("MaxDatapoints")?
         .unwrap_or(metrics::MAX_DATA_DATAPOINTS);
+    let mut budget = usize::try_from(max_points)
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| invalid("The parameter MaxDatapoints must be greater than 0."))?;
+    // The token is how many datapoints earlier pages returned, counted over the queries
+    // in order.
+    let first = match req.str("NextToken")? {
+        Some(t) => t.parse::<usize>().map_err(|_| invalid_next_token())?,
+        None => 0,
+    };
+    let mut skip = first;
+    let mut returned = 0;
+    let mut more = false;
     let mut results = Vec::new();
     for q in queries {
         let q = Input(q);
@@ -407,8 +419,14 @@ fn metric_data(store: &control::Store, scope: &Scope, req: &Input) -> Result<Doc
         if newest_first {
             points.reverse();
         }
-        let complete = points.len() as i64 <= max_points;
-        points.truncate(usize::try_from(max_points).unwrap_or(usize::MAX));
+        let total = points.len();
+        let skipped = skip.min(total);
+        skip -= skipped;
+        let points: Vec<Datapoint> = points.into_iter().skip(skipped).take(budget).collect();
+        budget -= points.len();
+        returned += points.len();
+        let complete = skipped + points.len() == total;
+        more |= !complete;
         let label = q.str("Label")?.unwrap_or(&id_of_metric.name).to_string();
         results.push(Doc::Map(vec![
             ("Id", Doc::Str(id.to_string())),
@@ -437,10 +455,14 @@ fn metric_data(store: &control::Store, scope: &Scope, req: &Input) -> Result<Doc
             ),
         ]));
     }
-    Ok(Doc::Map(vec![
+    let mut out = vec![
         ("MetricDataResults", Doc::List(results)),
         ("Messages", Doc::List(Vec::new())),
-    ]))
+    ];
+    if more {
+        out.push(("NextToken", Doc::Str((first + returned).to_string())));
+    }
+    Ok(Doc::Map(out))
 }
 
 /// PutMetricData's datums as samples: a `Value`, `StatisticValues`, or `Values` with
@@ -543,6 +565,14 @@ fn put_samples(req: &Input, now_ms: i64) -> Result<Vec<Sample>, Failure> {
         }
     }
     Ok(samples)
+}
+
+fn invalid_next_token() -> AwsError {
+    AwsError::new(
+        400,
+        "InvalidNextToken",
+        "The service couldn't process your request because the next token is invalid.",
+    )
 }
 
 fn invalid(message: &str) -> MetricsError {
