@@ -1,11 +1,13 @@
-//! Lambda's CloudWatch metrics (namespace `AWS/Lambda`): what the invoke path observes
-//! becomes samples under each dimension set Lambda publishes — none (the account), then
-//! `FunctionName`, `FunctionName`+`Resource`, and with a qualifier also `ExecutedVersion` —
-//! handed to one background writer that merges a batch per minute and writes it in one
-//! store transaction. The invoke path only sends on a channel; it never waits for the store.
+//! Lambda's CloudWatch metrics (namespace `AWS/Lambda`): what the invoke path observes is
+//! sent, as one small message per observation (the subject is shared), to one background
+//! writer that expands it into samples under each dimension set Lambda publishes — none
+//! (the account), then `FunctionName`, `FunctionName`+`Resource`, and with a qualifier also
+//! `ExecutedVersion` —, merges a batch per minute and writes it in one store transaction.
+//! The invoke path only sends on a channel; it never waits for the store.
 //! Owns which metric has which unit and dimensions; must not decide outcomes.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use control::metrics::{MetricId, Sample, Stats};
@@ -67,6 +69,32 @@ pub struct Subject {
 }
 
 impl Subject {
+    /// The samples one observation of `metric` becomes: one per dimension set, and the
+    /// account-wide one (no dimensions) except for the async metrics, which AWS publishes
+    /// per function only, and ConcurrentExecutions, whose account value is not the
+    /// function's (see [`Msg::Concurrency`]).
+    fn samples(&self, metric: Metric, value: f64, at_ms: i64) -> Vec<Sample> {
+        let mut samples: Vec<Sample> = self
+            .dimension_sets(metric)
+            .into_iter()
+            .map(|dims| {
+                let dims: Vec<(&str, &str)> = dims.iter().map(|(n, v)| (*n, v.as_str())).collect();
+                sample(metric, &dims, at_ms, value)
+            })
+            .collect();
+        let per_function_only = matches!(
+            metric,
+            Metric::AsyncEventsReceived
+                | Metric::AsyncEventAge
+                | Metric::AsyncEventsDropped
+                | Metric::ConcurrentExecutions
+        );
+        if !per_function_only {
+            samples.push(sample(metric, &[], at_ms, value));
+        }
+        samples
+    }
+
     /// The dimension sets an observation of `metric` is published under.
     fn dimension_sets(&self, metric: Metric) -> Vec<Vec<(&'static str, String)>> {
         let resource = match &self.qualifier {
@@ -91,8 +119,46 @@ impl Subject {
 }
 
 enum Msg {
-    Samples(Scope, Vec<Sample>),
+    Observed {
+        subject: Arc<Subject>,
+        metric: Metric,
+        value: f64,
+        at_ms: i64,
+    },
+    /// An invocation started: how many of the function's and of the account's run now.
+    Concurrency {
+        subject: Arc<Subject>,
+        function: u32,
+        account: u32,
+        at_ms: i64,
+    },
     Flush(oneshot::Sender<()>),
+}
+
+impl Msg {
+    /// The message as samples, with the scope they belong to.
+    fn expand(self) -> Option<(Scope, Vec<Sample>)> {
+        match self {
+            Msg::Observed {
+                subject,
+                metric,
+                value,
+                at_ms,
+            } => Some((subject.scope.clone(), subject.samples(metric, value, at_ms))),
+            Msg::Concurrency {
+                subject,
+                function,
+                account,
+                at_ms,
+            } => {
+                let metric = Metric::ConcurrentExecutions;
+                let mut samples = subject.samples(metric, f64::from(function), at_ms);
+                samples.push(sample(metric, &[], at_ms, f64::from(account)));
+                Some((subject.scope.clone(), samples))
+            }
+            Msg::Flush(_) => None,
+        }
+    }
 }
 
 /// The background writer's inbox.
@@ -109,37 +175,25 @@ impl MetricWriter {
         MetricWriter { tx }
     }
 
-    /// Records one observation of `metric` about `subject` under each of its dimension sets;
-    /// account-wide (no dimensions) too, except the async metrics, which AWS publishes per
-    /// function only, and ConcurrentExecutions, whose account value is not the function's.
-    pub fn record(&self, subject: &Subject, metric: Metric, value: f64) {
-        let at_ms = now_ms();
-        let mut samples: Vec<Sample> = subject
-            .dimension_sets(metric)
-            .into_iter()
-            .map(|dims| {
-                let dims: Vec<(&str, &str)> = dims.iter().map(|(n, v)| (*n, v.as_str())).collect();
-                sample(metric, &dims, at_ms, value)
-            })
-            .collect();
-        let per_function_only = matches!(
+    /// Records one observation of `metric` about `subject`.
+    pub fn record(&self, subject: &Arc<Subject>, metric: Metric, value: f64) {
+        let _ = self.tx.send(Msg::Observed {
+            subject: subject.clone(),
             metric,
-            Metric::AsyncEventsReceived
-                | Metric::AsyncEventAge
-                | Metric::AsyncEventsDropped
-                | Metric::ConcurrentExecutions
-        );
-        if !per_function_only {
-            samples.push(sample(metric, &[], at_ms, value));
-        }
-        let _ = self.tx.send(Msg::Samples(subject.scope.clone(), samples));
+            value,
+            at_ms: now_ms(),
+        });
     }
 
-    /// The account-wide ConcurrentExecutions sample (per-function ones come with
-    /// [`record`](Self::record)).
-    pub fn record_account(&self, scope: &Scope, metric: Metric, value: f64) {
-        let s = sample(metric, &[], now_ms(), value);
-        let _ = self.tx.send(Msg::Samples(scope.clone(), vec![s]));
+    /// Records ConcurrentExecutions as an invocation of `subject` starts: `function` of
+    /// its function's invocations run now, `account` of its account's.
+    pub fn record_concurrency(&self, subject: &Arc<Subject>, function: u32, account: u32) {
+        let _ = self.tx.send(Msg::Concurrency {
+            subject: subject.clone(),
+            function,
+            account,
+            at_ms: now_ms(),
+        });
     }
 
     /// Resolves once everything recorded before the call is in the store, so a metrics read
@@ -166,12 +220,13 @@ async fn write_batches(store: Store, mut rx: mpsc::UnboundedReceiver<Msg>) {
         let mut pending: HashMap<Scope, Vec<Sample>> = HashMap::new();
         let mut waiting = Vec::new();
         let mut count = 0;
-        let mut add = |m: Msg, count: &mut usize, waiting: &mut Vec<oneshot::Sender<()>>| match m {
-            Msg::Samples(scope, samples) => {
+        let mut add = |m: Msg, count: &mut usize, waiting: &mut Vec<oneshot::Sender<()>>| {
+            if let Msg::Flush(reply) = m {
+                waiting.push(reply);
+            } else if let Some((scope, samples)) = m.expand() {
                 *count += samples.len();
                 pending.entry(scope).or_default().extend(samples);
             }
-            Msg::Flush(reply) => waiting.push(reply),
         };
         add(first, &mut count, &mut waiting);
         let deadline = Instant::now() + FLUSH_DELAY;
@@ -247,10 +302,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open_sqlite(dir.path()).unwrap();
         let writer = MetricWriter::spawn(store.clone());
-        let s = subject(None, None);
+        let s = Arc::new(subject(None, None));
         writer.record(&s, Metric::Invocations, 1.0);
         writer.record(&s, Metric::Invocations, 1.0);
         writer.record(&s, Metric::Duration, 12.5);
+        writer.record_concurrency(&s, 2, 5);
         writer.flush().await;
         let now = now_ms();
         let window = control::metrics::Window {
@@ -270,5 +326,15 @@ mod tests {
             .read(|tx| control::metrics::statistics(tx, &s.scope, &account, &window, None))
             .unwrap();
         assert_eq!(points[0].stats.max, 12.5);
+        let max = |dims: &[(&str, &str)]| {
+            let m = MetricId::new(NAMESPACE, "ConcurrentExecutions", dims);
+            store
+                .read(|tx| control::metrics::statistics(tx, &s.scope, &m, &window, None))
+                .unwrap()
+                .first()
+                .map(|p| p.stats.max)
+        };
+        assert_eq!(max(&[("FunctionName", "f")]), Some(2.0));
+        assert_eq!(max(&[]), Some(5.0), "the account's");
     }
 }

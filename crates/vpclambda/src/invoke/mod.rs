@@ -364,28 +364,25 @@ impl Invoker {
     /// runs, and once code ran, an invocation with its duration and whether it failed.
     async fn run_measured(
         &self,
-        subject: &Subject,
+        subject: &Arc<Subject>,
         entry: &FunctionEntry,
         target: &Target,
         starter: &Starter,
         call: Call,
     ) -> Result<Ran, InvokeError> {
         let (_executing, in_function, in_account) = entry.start_executing();
-        self.metrics.record(
-            subject,
-            Metric::ConcurrentExecutions,
-            f64::from(in_function),
-        );
-        self.metrics.record_account(
-            &subject.scope,
-            Metric::ConcurrentExecutions,
-            f64::from(in_account),
-        );
+        self.metrics
+            .record_concurrency(subject, in_function, in_account);
         let ran = self.run(entry, target, starter, call).await;
         if let Ok(r) = &ran {
-            let subject = Subject {
-                executed_version: Some(target.version().to_string()),
-                ..subject.clone()
+            // Through a qualifier, the version that ran is a dimension of its own.
+            let subject = if subject.qualifier.is_some() {
+                Arc::new(Subject {
+                    executed_version: Some(target.version().to_string()),
+                    ..Subject::clone(subject)
+                })
+            } else {
+                subject.clone()
             };
             self.metrics.record(&subject, Metric::Invocations, 1.0);
             if r.answer.function_error {
@@ -584,13 +581,13 @@ struct Ran {
 }
 
 /// Whom an invocation's metrics are about.
-fn subject(scope: &Scope, fref: &FunctionRef) -> Subject {
-    Subject {
+fn subject(scope: &Scope, fref: &FunctionRef) -> Arc<Subject> {
+    Arc::new(Subject {
         scope: scope.clone(),
         function: fref.name.clone(),
         qualifier: fref.qualifier.clone(),
         executed_version: None,
-    }
+    })
 }
 
 /// The states that refuse invocations, with Lambda's errors for them.
