@@ -54,6 +54,12 @@ pub enum Ec2Error {
     OperationNotPermitted(String),
     #[error("{0}")]
     AlreadyAssociated(String),
+    /// EC2 answers 400 `AuthFailure` when a caller touches what a service manages for it
+    /// (the Elastic IP of a NAT gateway, its interface).
+    #[error("You do not have permission to access the specified resource.")]
+    ServiceManaged,
+    #[error("{0}")]
+    UnsupportedOperation(String),
     #[error("{0}")]
     GatewayNotAttached(String),
     #[error("The route identified by {0} already exists.")]
@@ -99,6 +105,8 @@ impl Ec2Error {
             Ec2Error::InsufficientFreeAddresses(_) => "InsufficientFreeAddressesInSubnet",
             Ec2Error::OperationNotPermitted(_) => "OperationNotPermitted",
             Ec2Error::AlreadyAssociated(_) => "Resource.AlreadyAssociated",
+            Ec2Error::ServiceManaged => "AuthFailure",
+            Ec2Error::UnsupportedOperation(_) => "UnsupportedOperation",
             Ec2Error::GatewayNotAttached(_) => "Gateway.NotAttached",
             Ec2Error::RouteAlreadyExists(_) => "RouteAlreadyExists",
             Ec2Error::RouteNotFound(_) => "InvalidRoute.NotFound",

@@ -348,6 +348,158 @@ pub fn describe_addresses(
     filter::select(by_ip, ids::ADDRESS, allocation_ids, filters)
 }
 
+/// AssociateAddress: the address (by allocation id, or its public IP) and where it goes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NewAssociation {
+    pub allocation_id: Option<String>,
+    pub public_ip: Option<String>,
+    pub network_interface_id: Option<String>,
+    pub instance_id: Option<String>,
+    pub private_ip_address: Option<String>,
+    pub allow_reassociation: bool,
+}
+
+/// Whether AWS, not the account, manages `eni` (a NAT gateway's): its Elastic IP is the
+/// service's to move.
+fn is_service_managed(eni: &NetworkInterface) -> bool {
+    eni.requester_managed && eni.requester_id.as_deref() == Some(AWS_OWNER)
+}
+
+/// The interface `address` is associated with, if any.
+fn holder(
+    tx: &mut dyn Tx,
+    scope: &Scope,
+    address: &Address,
+) -> Result<Option<NetworkInterface>, Ec2Error> {
+    address
+        .network_interface_id
+        .as_deref()
+        .map(|id| load(tx, scope, ids::NETWORK_INTERFACE, id))
+        .transpose()
+}
+
+/// AssociateAddress with a network interface (there are no instances here). An address
+/// associated elsewhere moves only with `AllowReassociation`; an Elastic IP the interface
+/// already had is disassociated, as on AWS. Asking again for the same association returns
+/// it unchanged.
+pub fn associate_address(
+    tx: &mut dyn Tx,
+    scope: &Scope,
+    req: &NewAssociation,
+) -> Result<String, Ec2Error> {
+    if req.allocation_id.is_some() && req.public_ip.is_some() {
+        return Err(Ec2Error::InvalidParameterCombination(
+            "You may specify public IP or allocation id, but not both in the same call".into(),
+        ));
+    }
+    let eni_id = match (&req.network_interface_id, &req.instance_id) {
+        (Some(_), Some(_)) => {
+            return Err(Ec2Error::InvalidParameterCombination(
+                "You may specify either an instance ID or a network interface ID, but not both"
+                    .into(),
+            ))
+        }
+        (Some(eni), None) => eni,
+        (None, Some(instance)) => {
+            ids::INSTANCE.check(instance)?;
+            return Err(ids::INSTANCE.not_found(instance));
+        }
+        (None, None) => return Err(Ec2Error::MissingParameter("networkInterfaceId".into())),
+    };
+    let mut address = find_address(
+        tx,
+        scope,
+        req.allocation_id.as_deref(),
+        req.public_ip.as_deref(),
+    )?;
+    let mut eni: NetworkInterface = load(tx, scope, ids::NETWORK_INTERFACE, eni_id)?;
+    if is_service_managed(&eni) {
+        return Err(Ec2Error::ServiceManaged);
+    }
+    if let Some(ip) = req.private_ip_address.as_deref() {
+        if ip != eni.private_ip_address {
+            if eni.secondary_private_ip_addresses.iter().any(|s| s == ip) {
+                return Err(Ec2Error::UnsupportedOperation(format!(
+                    "Elastic IP addresses are associated with the primary private address only; {ip} is a secondary address of {eni_id}."
+                )));
+            }
+            return Err(Ec2Error::InvalidParameterValue(format!(
+                "The address {ip} does not belong to the network interface {eni_id}."
+            )));
+        }
+    }
+    if internet_gateway_of(tx, scope, &eni.vpc_id)?.is_none() {
+        return Err(Ec2Error::GatewayNotAttached(format!(
+            "Network {} is not attached to any internet gateway",
+            eni.vpc_id
+        )));
+    }
+    if let Some(mut current) = holder(tx, scope, &address)? {
+        let association_id = address.association_id.clone().unwrap_or_default();
+        if current.id == eni.id {
+            return Ok(association_id);
+        }
+        if is_service_managed(&current) {
+            return Err(Ec2Error::ServiceManaged);
+        }
+        if !req.allow_reassociation {
+            return Err(Ec2Error::AlreadyAssociated(format!(
+                "resource {} is already associated with associate-id {association_id}",
+                address.allocation_id
+            )));
+        }
+        current.association = None;
+        save(tx, scope, ids::NETWORK_INTERFACE, &current.id, &current)?;
+    }
+    if let Some(previous) = eni.association.take() {
+        let mut old: Address = load(tx, scope, ids::ADDRESS, &previous.allocation_id)?;
+        clear_association(&mut old);
+        save(tx, scope, ids::ADDRESS, &old.allocation_id, &old)?;
+    }
+    associate(tx, scope, &mut address, &mut eni)
+}
+
+/// DisassociateAddress by association id, or by public IP (an address that is not
+/// associated is left as it is: the call is idempotent).
+pub fn disassociate_address(
+    tx: &mut dyn Tx,
+    scope: &Scope,
+    association_id: Option<&str>,
+    public_ip: Option<&str>,
+) -> Result<(), Ec2Error> {
+    let mut address = match (association_id, public_ip) {
+        (Some(id), _) => {
+            ids::ADDRESS_ASSOCIATION.check(id)?;
+            list::<Address>(tx, scope, ids::ADDRESS)?
+                .into_iter()
+                .find(|a| a.association_id.as_deref() == Some(id))
+                .ok_or_else(|| ids::ADDRESS_ASSOCIATION.not_found(id))?
+        }
+        (None, Some(ip)) => find_address(tx, scope, None, Some(ip))?,
+        (None, None) => return Err(Ec2Error::MissingParameter("AssociationId".into())),
+    };
+    if let Some(mut eni) = holder(tx, scope, &address)? {
+        if is_service_managed(&eni) {
+            return Err(Ec2Error::ServiceManaged);
+        }
+        eni.association = None;
+        save(tx, scope, ids::NETWORK_INTERFACE, &eni.id, &eni)?;
+    }
+    if address.association_id.is_some() || address.network_interface_id.is_some() {
+        clear_association(&mut address);
+        save(tx, scope, ids::ADDRESS, &address.allocation_id, &address)?;
+    }
+    Ok(())
+}
+
+/// Forgets where `address` was associated; the caller updates the interface.
+pub(crate) fn clear_association(address: &mut Address) {
+    address.association_id = None;
+    address.network_interface_id = None;
+    address.network_interface_owner_id = None;
+    address.private_ip_address = None;
+}
+
 /// Associates an Elastic IP with an interface's primary address.
 fn associate(
     tx: &mut dyn Tx,
@@ -355,7 +507,7 @@ fn associate(
     address: &mut Address,
     eni: &mut NetworkInterface,
 ) -> Result<String, Ec2Error> {
-    let association_id = format!("eipassoc-{}", ids::random_hex17());
+    let association_id = ids::ADDRESS_ASSOCIATION.new_id();
     address.association_id = Some(association_id.clone());
     address.network_interface_id = Some(eni.id.clone());
     address.network_interface_owner_id = Some(eni.owner_id.clone());

@@ -101,6 +101,23 @@ pub const ROUTE_TABLE_ASSOCIATION: ResourceType = ResourceType {
     noun: "association ID",
     malformed_code: "InvalidAssociationID.Malformed",
 };
+pub const ADDRESS_ASSOCIATION: ResourceType = ResourceType {
+    prefix: "eipassoc",
+    kind: None,
+    tag_type: "elastic-ip-association",
+    not_found_code: "InvalidAssociationID.NotFound",
+    noun: "association ID",
+    malformed_code: "InvalidAssociationID.Malformed",
+};
+/// Instances: there are none here, but AssociateAddress names them.
+pub const INSTANCE: ResourceType = ResourceType {
+    prefix: "i",
+    kind: None,
+    tag_type: "instance",
+    not_found_code: "InvalidInstanceID.NotFound",
+    noun: "instance ID",
+    malformed_code: "InvalidInstanceID.Malformed",
+};
 pub const ATTACHMENT: ResourceType = ResourceType {
     prefix: "eni-attach",
     kind: None,

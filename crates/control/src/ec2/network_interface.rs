@@ -249,10 +249,7 @@ fn destroy(tx: &mut dyn Tx, scope: &Scope, eni: &NetworkInterface) -> Result<(),
     release(tx, scope, &eni.subnet_id, &eni.id)?;
     for mut a in list::<Address>(tx, scope, ids::ADDRESS)? {
         if a.network_interface_id.as_deref() == Some(eni.id.as_str()) {
-            a.association_id = None;
-            a.network_interface_id = None;
-            a.network_interface_owner_id = None;
-            a.private_ip_address = None;
+            super::gateway::clear_association(&mut a);
             save(tx, scope, ids::ADDRESS, &a.allocation_id.clone(), &a)?;
         }
     }

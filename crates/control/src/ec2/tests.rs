@@ -1,10 +1,12 @@
 //! Domain tests against a real SQLite store: transactions, allocation under concurrency,
-//! the default VPC, lookups for Lambda, service-managed ENIs and the NAT gateway lifecycle.
+//! the default VPC, lookups for Lambda, service-managed ENIs, the NAT gateway lifecycle and
+//! Elastic IP associations.
 
 use std::collections::BTreeSet;
 use std::thread;
 
-use super::gateway::{self, NewAddress, NewNatGateway};
+use super::gateway::{self, NewAddress, NewAssociation, NewNatGateway};
+use super::model::Address;
 use super::network_interface::{self, NewAttachment, NewNetworkInterface};
 use super::security_group::{
     self, Direction, GroupTarget, NewSecurityGroup, PermissionSpec, RangeSpec,
@@ -374,4 +376,196 @@ fn rule_changes_bump_the_revision() {
         .unwrap();
     assert_eq!(after.revision, g.revision + 2);
     assert!(after.ingress.is_empty());
+}
+
+fn associate(
+    store: &Store,
+    allocation_id: &str,
+    eni_id: &str,
+    allow_reassociation: bool,
+) -> Result<String, Ec2Error> {
+    let s = scope();
+    store.write(|tx| {
+        gateway::associate_address(
+            tx,
+            &s,
+            &NewAssociation {
+                allocation_id: Some(allocation_id.into()),
+                network_interface_id: Some(eni_id.into()),
+                allow_reassociation,
+                ..NewAssociation::default()
+            },
+        )
+    })
+}
+
+fn address(store: &Store, allocation_id: &str) -> Address {
+    let s = scope();
+    store
+        .read(|tx| gateway::describe_addresses(tx, &s, &[allocation_id.into()], &[], &[]))
+        .unwrap()
+        .remove(0)
+}
+
+fn public_ip_of(store: &Store, eni_id: &str) -> Option<String> {
+    let s = scope();
+    store
+        .read(|tx| network_interface::get(tx, &s, eni_id))
+        .unwrap()
+        .association
+        .map(|a| a.public_ip)
+}
+
+#[test]
+fn elastic_ips_move_between_interfaces() {
+    let (_d, store) = store();
+    let s = scope();
+    let (vpc_id, subnet_id) = network(&store, "10.0.6.0/24");
+    let (one, two, eip, other) = store
+        .write(|tx| -> Result<_, Ec2Error> {
+            let one = network_interface::create(tx, &s, &eni(&subnet_id), None)?;
+            let two = network_interface::create(tx, &s, &eni(&subnet_id), None)?;
+            let eip = gateway::allocate_address(tx, &s, &NewAddress::default())?;
+            let other = gateway::allocate_address(tx, &s, &NewAddress::default())?;
+            Ok((one.id, two.id, eip, other))
+        })
+        .unwrap();
+
+    let err = associate(&store, &eip.allocation_id, &one, false).unwrap_err();
+    assert_eq!(err.code(), "Gateway.NotAttached");
+    assert_eq!(
+        err.to_string(),
+        format!("Network {vpc_id} is not attached to any internet gateway")
+    );
+    store
+        .write(|tx| -> Result<(), Ec2Error> {
+            let igw = gateway::create_internet_gateway(tx, &s, &[])?;
+            gateway::attach_internet_gateway(tx, &s, &igw.id, &vpc_id)
+        })
+        .unwrap();
+    let err = associate(&store, "eipalloc-1", &one, false).unwrap_err();
+    assert_eq!(err.code(), "InvalidAllocationID.NotFound");
+    let err = associate(&store, &eip.allocation_id, "eni-1", false).unwrap_err();
+    assert_eq!(err.code(), "InvalidNetworkInterfaceID.NotFound");
+
+    let first = associate(&store, &eip.allocation_id, &one, false).unwrap();
+    assert!(first.starts_with("eipassoc-"), "{first}");
+    assert_eq!(
+        associate(&store, &eip.allocation_id, &one, false).unwrap(),
+        first,
+        "the same association again changes nothing"
+    );
+    let a = address(&store, &eip.allocation_id);
+    assert_eq!(a.association_id.as_deref(), Some(first.as_str()));
+    assert_eq!(a.network_interface_id.as_deref(), Some(one.as_str()));
+    assert_eq!(
+        a.network_interface_owner_id.as_deref(),
+        Some("000000000000")
+    );
+    assert_eq!(a.private_ip_address.as_deref(), Some("10.0.6.4"));
+    assert_eq!(public_ip_of(&store, &one), Some(eip.public_ip.clone()));
+
+    let err = associate(&store, &eip.allocation_id, &two, false).unwrap_err();
+    assert_eq!(err.code(), "Resource.AlreadyAssociated");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "resource {} is already associated with associate-id {first}",
+            eip.allocation_id
+        )
+    );
+    let err = store
+        .write(|tx| gateway::release_address(tx, &s, Some(&eip.allocation_id), None))
+        .unwrap_err();
+    assert_eq!(err.code(), "InvalidIPAddress.InUse");
+
+    let moved = associate(&store, &eip.allocation_id, &two, true).unwrap();
+    assert_ne!(moved, first);
+    assert_eq!(public_ip_of(&store, &one), None);
+    assert_eq!(public_ip_of(&store, &two), Some(eip.public_ip.clone()));
+
+    // A second address for the same interface takes the place of the first.
+    associate(&store, &other.allocation_id, &two, false).unwrap();
+    assert_eq!(public_ip_of(&store, &two), Some(other.public_ip.clone()));
+    assert_eq!(address(&store, &eip.allocation_id).association_id, None);
+
+    let err = store
+        .write(|tx| gateway::disassociate_address(tx, &s, Some(&moved), None))
+        .unwrap_err();
+    assert_eq!(err.code(), "InvalidAssociationID.NotFound");
+    assert_eq!(
+        err.to_string(),
+        format!("The association ID '{moved}' does not exist")
+    );
+    let current = address(&store, &other.allocation_id)
+        .association_id
+        .unwrap();
+    store
+        .write(|tx| gateway::disassociate_address(tx, &s, Some(&current), None))
+        .unwrap();
+    assert_eq!(public_ip_of(&store, &two), None);
+    assert_eq!(
+        address(&store, &other.allocation_id).network_interface_id,
+        None
+    );
+    store
+        .write(|tx| gateway::disassociate_address(tx, &s, None, Some(&other.public_ip)))
+        .unwrap();
+    store
+        .write(|tx| gateway::release_address(tx, &s, Some(&other.allocation_id), None))
+        .unwrap();
+}
+
+#[test]
+fn a_nat_gateways_address_is_not_the_accounts_to_move() {
+    let (_d, store) = store();
+    let s = scope();
+    let (vpc_id, subnet_id) = network(&store, "10.0.7.0/24");
+    let (nat, eni_id, spare) = store
+        .write(|tx| -> Result<_, Ec2Error> {
+            let igw = gateway::create_internet_gateway(tx, &s, &[])?;
+            gateway::attach_internet_gateway(tx, &s, &igw.id, &vpc_id)?;
+            let eip = gateway::allocate_address(tx, &s, &NewAddress::default())?;
+            let nat = gateway::create_nat_gateway(
+                tx,
+                &s,
+                &NewNatGateway {
+                    subnet_id: Some(subnet_id.clone()),
+                    allocation_id: Some(eip.allocation_id.clone()),
+                    ..NewNatGateway::default()
+                },
+                None,
+            )?;
+            let eni = network_interface::create(tx, &s, &eni(&subnet_id), None)?;
+            let spare = gateway::allocate_address(tx, &s, &NewAddress::default())?;
+            Ok((nat, eni.id, spare))
+        })
+        .unwrap();
+    let held = &nat.addresses[0];
+    let allocation_id = held.allocation_id.clone().unwrap();
+    let err = associate(&store, &allocation_id, &eni_id, true).unwrap_err();
+    assert_eq!(err.code(), "AuthFailure");
+    assert_eq!(
+        err.to_string(),
+        "You do not have permission to access the specified resource."
+    );
+    let err = associate(
+        &store,
+        &spare.allocation_id,
+        &held.network_interface_id,
+        true,
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "AuthFailure");
+    let association_id = held.association_id.clone().unwrap();
+    let err = store
+        .write(|tx| gateway::disassociate_address(tx, &s, Some(&association_id), None))
+        .unwrap_err();
+    assert_eq!(err.code(), "AuthFailure");
+    assert_eq!(
+        address(&store, &allocation_id)
+            .network_interface_id
+            .as_deref(),
+        Some(held.network_interface_id.as_str())
+    );
 }

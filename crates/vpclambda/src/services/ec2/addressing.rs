@@ -1,7 +1,7 @@
 //! Elastic IP addresses and tags.
 
 use bytes::Bytes;
-use control::ec2::gateway::{self, NewAddress};
+use control::ec2::gateway::{self, NewAddress, NewAssociation};
 use control::ec2::tags::{self, TagSelector};
 use http::Response;
 use wire::AwsError;
@@ -29,6 +29,27 @@ pub fn allocate_address(req: &Req) -> Result<Response<Bytes>, AwsError> {
 pub fn release_address(req: &Req) -> Result<Response<Bytes>, AwsError> {
     let (id, ip) = (req.get("AllocationId"), req.get("PublicIp"));
     req.write(|tx| gateway::release_address(tx, &req.scope, id.as_deref(), ip.as_deref()))?;
+    req.ok()
+}
+
+pub fn associate_address(req: &Req) -> Result<Response<Bytes>, AwsError> {
+    let new = NewAssociation {
+        allocation_id: req.get("AllocationId"),
+        public_ip: req.get("PublicIp"),
+        network_interface_id: req.get("NetworkInterfaceId"),
+        instance_id: req.get("InstanceId"),
+        private_ip_address: req.get("PrivateIpAddress"),
+        allow_reassociation: req.params.bool("AllowReassociation")?.unwrap_or(false),
+    };
+    let id = req.write(|tx| gateway::associate_address(tx, &req.scope, &new))?;
+    req.respond(|w| {
+        w.elem("associationId", &id);
+    })
+}
+
+pub fn disassociate_address(req: &Req) -> Result<Response<Bytes>, AwsError> {
+    let (id, ip) = (req.get("AssociationId"), req.get("PublicIp"));
+    req.write(|tx| gateway::disassociate_address(tx, &req.scope, id.as_deref(), ip.as_deref()))?;
     req.ok()
 }
 

@@ -94,6 +94,8 @@ fn handler(action: &str) -> Option<Handler> {
         "AllocateAddress" => addressing::allocate_address,
         "ReleaseAddress" => addressing::release_address,
         "DescribeAddresses" => addressing::describe_addresses,
+        "AssociateAddress" => addressing::associate_address,
+        "DisassociateAddress" => addressing::disassociate_address,
         "CreateTags" => addressing::create_tags,
         "DeleteTags" => addressing::delete_tags,
         "DescribeTags" => addressing::describe_tags,
