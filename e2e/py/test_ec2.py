@@ -556,6 +556,85 @@ def test_eni_filters_attributes_and_idempotency(daemon):
     assert len(page["NetworkInterfaces"]) == 2 and "NextToken" not in page
 
 
+def test_elastic_ip_association(daemon):
+    """AssociateAddress/DisassociateAddress on network interfaces (what a NAT instance needs),
+    the errors AWS gives, and what DescribeAddresses/DescribeNetworkInterfaces then show."""
+    ec2 = daemon.client("ec2")
+    vpc_id = ec2.create_vpc(CidrBlock="10.14.0.0/16")["Vpc"]["VpcId"]
+    subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.14.0.0/24")["Subnet"]["SubnetId"]
+    one, two = (ec2.create_network_interface(SubnetId=subnet_id)["NetworkInterface"]["NetworkInterfaceId"]
+                for _ in range(2))
+    eip = ec2.allocate_address(Domain="vpc")
+    alloc = eip["AllocationId"]
+    assert err(ec2.associate_address, AllocationId=alloc, NetworkInterfaceId=one) == (
+        "Gateway.NotAttached", f"Network {vpc_id} is not attached to any internet gateway", 400)
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc_id)
+
+    assert err(ec2.associate_address, AllocationId="eipalloc-1", NetworkInterfaceId=one) == (
+        "InvalidAllocationID.NotFound", "The allocation ID 'eipalloc-1' does not exist", 400)
+    assert err(ec2.associate_address, AllocationId=alloc, NetworkInterfaceId="eni-1") == (
+        "InvalidNetworkInterfaceID.NotFound", "The networkInterface ID 'eni-1' does not exist", 400)
+    assert err(ec2.associate_address, AllocationId=alloc, InstanceId="i-1")[:2] == (
+        "InvalidInstanceID.NotFound", "The instance ID 'i-1' does not exist")
+    assert err(ec2.associate_address, AllocationId=alloc, PublicIp=eip["PublicIp"],
+               NetworkInterfaceId=one)[0] == "InvalidParameterCombination"
+
+    first = ec2.associate_address(AllocationId=alloc, NetworkInterfaceId=one)["AssociationId"]
+    assert first.startswith("eipassoc-")
+    a = ec2.describe_addresses(AllocationIds=[alloc])["Addresses"][0]
+    assert a["AssociationId"] == first and a["NetworkInterfaceId"] == one, a
+    assert a["PrivateIpAddress"] == "10.14.0.4" and a["NetworkInterfaceOwnerId"] == "000000000000", a
+    by_filter = ec2.describe_addresses(Filters=[{"Name": "association-id", "Values": [first]}])["Addresses"]
+    assert [x["AllocationId"] for x in by_filter] == [alloc]
+    e = ec2.describe_network_interfaces(NetworkInterfaceIds=[one])["NetworkInterfaces"][0]
+    assert e["Association"] == {"AllocationId": alloc, "AssociationId": first, "IpOwnerId": "000000000000",
+                                 "PublicIp": eip["PublicIp"], "PublicDnsName": ""}, e
+    assert e["PrivateIpAddresses"][0]["Association"]["PublicIp"] == eip["PublicIp"]
+
+    code, message, _ = err(ec2.associate_address, AllocationId=alloc, NetworkInterfaceId=two)
+    assert (code, message) == ("Resource.AlreadyAssociated",
+                               f"resource {alloc} is already associated with associate-id {first}")
+    assert err(ec2.release_address, AllocationId=alloc)[:2] == (
+        "InvalidIPAddress.InUse", f"Address {eip['PublicIp']} is in use.")
+    code, _, _ = err(ec2.detach_internet_gateway, InternetGatewayId=igw, VpcId=vpc_id)
+    assert code == "DependencyViolation", "mapped public addresses keep the gateway attached"
+
+    moved = ec2.associate_address(AllocationId=alloc, NetworkInterfaceId=two,
+                                  AllowReassociation=True)["AssociationId"]
+    assert moved != first
+    assert "Association" not in ec2.describe_network_interfaces(NetworkInterfaceIds=[one])["NetworkInterfaces"][0]
+    assert err(ec2.disassociate_address, AssociationId=first) == (
+        "InvalidAssociationID.NotFound", f"The association ID '{first}' does not exist", 400)
+
+    # The aws CLI, by public IP: associate again (the same association), disassociate twice.
+    same = daemon.aws("ec2", "associate-address", "--public-ip", eip["PublicIp"], "--network-interface-id", two)
+    assert same == {"AssociationId": moved}
+    daemon.aws("ec2", "disassociate-address", "--association-id", moved)
+    daemon.aws("ec2", "disassociate-address", "--public-ip", eip["PublicIp"])
+    a = ec2.describe_addresses(AllocationIds=[alloc])["Addresses"][0]
+    assert "AssociationId" not in a and "NetworkInterfaceId" not in a, a
+    assert "Association" not in ec2.describe_network_interfaces(NetworkInterfaceIds=[two])["NetworkInterfaces"][0]
+    ec2.release_address(AllocationId=alloc)
+    ec2.detach_internet_gateway(InternetGatewayId=igw, VpcId=vpc_id)
+
+
+def test_a_nat_gateways_address_stays_with_it(daemon):
+    ec2 = daemon.client("ec2")
+    t = build_topology(ec2)
+    nat_address = t["nat"]["NatGatewayAddresses"][0]
+    web_eni = t["enis"][0]["NetworkInterfaceId"]
+    denied = ("AuthFailure", "You do not have permission to access the specified resource.", 400)
+    assert err(ec2.associate_address, AllocationId=t["eip"]["AllocationId"], NetworkInterfaceId=web_eni,
+               AllowReassociation=True) == denied
+    assert err(ec2.disassociate_address, AssociationId=nat_address["AssociationId"]) == denied
+    spare = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    assert err(ec2.associate_address, AllocationId=spare,
+               NetworkInterfaceId=nat_address["NetworkInterfaceId"]) == denied
+    nat = ec2.describe_nat_gateways(NatGatewayIds=[t["nat"]["NatGatewayId"]])["NatGateways"][0]
+    assert nat["NatGatewayAddresses"][0]["PublicIp"] == t["eip"]["PublicIp"]
+
+
 def test_route_table_rules(daemon):
     ec2 = daemon.client("ec2")
     vpc_id = ec2.create_vpc(CidrBlock="10.11.0.0/16")["Vpc"]["VpcId"]
