@@ -591,6 +591,11 @@ def test_elastic_ip_association(daemon):
     assert e["Association"] == {"AllocationId": alloc, "AssociationId": first, "IpOwnerId": "000000000000",
                                  "PublicIp": eip["PublicIp"], "PublicDnsName": ""}, e
     assert e["PrivateIpAddresses"][0]["Association"]["PublicIp"] == eip["PublicIp"]
+    # A public DNS name only where the VPC gives DNS hostnames, as on AWS.
+    ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})
+    e = ec2.describe_network_interfaces(NetworkInterfaceIds=[one])["NetworkInterfaces"][0]
+    dashed = eip["PublicIp"].replace(".", "-")
+    assert e["Association"]["PublicDnsName"] == f"ec2-{dashed}.compute-1.amazonaws.com", e
 
     code, message, _ = err(ec2.associate_address, AllocationId=alloc, NetworkInterfaceId=two)
     assert (code, message) == ("Resource.AlreadyAssociated",

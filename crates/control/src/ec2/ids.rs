@@ -249,6 +249,17 @@ pub fn private_dns_name(region: &str, ip: Ipv4Addr) -> String {
     }
 }
 
+/// The public DNS name AWS gives a public address in `region`.
+pub fn public_dns_name(region: &str, ip: Ipv4Addr) -> String {
+    let o = ip.octets();
+    let host = format!("ec2-{}-{}-{}-{}", o[0], o[1], o[2], o[3]);
+    if region == "us-east-1" {
+        format!("{host}.compute-1.amazonaws.com")
+    } else {
+        format!("{host}.{region}.compute.amazonaws.com")
+    }
+}
+
 /// Now, in EC2's timestamp format.
 pub fn now() -> String {
     chrono::Utc::now()
@@ -319,6 +330,15 @@ mod tests {
         assert_eq!(
             private_dns_name("eu-west-1", ip),
             "ip-10-0-1-5.eu-west-1.compute.internal"
+        );
+        let public = Ipv4Addr::new(198, 51, 100, 7);
+        assert_eq!(
+            public_dns_name("us-east-1", public),
+            "ec2-198-51-100-7.compute-1.amazonaws.com"
+        );
+        assert_eq!(
+            public_dns_name("eu-west-1", public),
+            "ec2-198-51-100-7.eu-west-1.compute.amazonaws.com"
         );
     }
 }

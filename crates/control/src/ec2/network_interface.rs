@@ -7,6 +7,7 @@
 //! user's behalf (Lambda, NAT gateways): they differ only in the fields of
 //! [`NewNetworkInterface`].
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use serde::Serialize;
@@ -411,6 +412,38 @@ pub fn describe(
     let all = list(tx, scope, ids::NETWORK_INTERFACE)?;
     let selected = filter::select(all, ids::NETWORK_INTERFACE, ids_wanted, filters)?;
     page.apply(selected, (5, 1000))
+}
+
+/// The public DNS names of the Elastic IPs of `enis`, by interface id: AWS names a public
+/// address only in a VPC with DNS hostnames enabled.
+pub fn public_dns_names(
+    tx: &mut dyn Tx,
+    scope: &Scope,
+    enis: &[NetworkInterface],
+) -> Result<BTreeMap<String, String>, Ec2Error> {
+    let mut hostnames: BTreeMap<String, bool> = BTreeMap::new();
+    let mut names = BTreeMap::new();
+    for eni in enis {
+        let Some(ip) = eni
+            .association
+            .as_ref()
+            .and_then(|a| a.public_ip.parse::<Ipv4Addr>().ok())
+        else {
+            continue;
+        };
+        let enabled = match hostnames.get(&eni.vpc_id) {
+            Some(enabled) => *enabled,
+            None => {
+                let vpc: Vpc = load(tx, scope, ids::VPC, &eni.vpc_id)?;
+                hostnames.insert(vpc.id, vpc.enable_dns_hostnames);
+                vpc.enable_dns_hostnames
+            }
+        };
+        if enabled {
+            names.insert(eni.id.clone(), ids::public_dns_name(&scope.region, ip));
+        }
+    }
+    Ok(names)
 }
 
 #[cfg(test)]

@@ -42,7 +42,7 @@ pub fn create_network_interface(req: &Req) -> Result<Response<Bytes>, AwsError> 
     let eni = req.write(|tx| network_interface::create(tx, &req.scope, &new, token.as_ref()))?;
     req.respond(|w| {
         w.open("networkInterface");
-        render::network_interface(w, &eni, &req.scope.region);
+        render::network_interface(w, &eni, &req.scope.region, None);
         w.close();
         w.opt_elem("clientToken", token.as_ref().map(|t| t.token.as_str()));
     })
@@ -50,11 +50,15 @@ pub fn create_network_interface(req: &Req) -> Result<Response<Bytes>, AwsError> 
 
 pub fn describe_network_interfaces(req: &Req) -> Result<Response<Bytes>, AwsError> {
     let (ids, filters, page) = (req.list("NetworkInterfaceId"), req.filters(), req.page()?);
-    let (enis, token) =
-        req.read(|tx| network_interface::describe(tx, &req.scope, &ids, &filters, &page))?;
+    let (enis, token, dns_names) = req.read(|tx| {
+        let (enis, token) = network_interface::describe(tx, &req.scope, &ids, &filters, &page)?;
+        let dns_names = network_interface::public_dns_names(tx, &req.scope, &enis)?;
+        Ok((enis, token, dns_names))
+    })?;
     req.respond(|w| {
         render::items(w, "networkInterfaceSet", &enis, |w, e| {
-            render::network_interface(w, e, &req.scope.region)
+            let dns_name = dns_names.get(&e.id).map(String::as_str);
+            render::network_interface(w, e, &req.scope.region, dns_name)
         });
         render::next_token(w, token.as_deref());
     })

@@ -184,7 +184,13 @@ pub fn revoked_rule(w: &mut XmlWriter, v: &RuleView) {
     w.opt_elem("description", v.rule.description.as_deref());
 }
 
-pub fn network_interface(w: &mut XmlWriter, e: &NetworkInterface, region: &str) {
+/// One interface; `public_dns_name` is its Elastic IP's name, when its VPC gives one.
+pub fn network_interface(
+    w: &mut XmlWriter,
+    e: &NetworkInterface,
+    region: &str,
+    public_dns_name: Option<&str>,
+) {
     w.elem("networkInterfaceId", &e.id);
     w.elem("subnetId", &e.subnet_id);
     w.elem("vpcId", &e.vpc_id);
@@ -222,7 +228,7 @@ pub fn network_interface(w: &mut XmlWriter, e: &NetworkInterface, region: &str) 
             w.opt_elem("associationId", a.association_id.as_deref());
             w.elem("ipOwnerId", &a.ip_owner_id);
             w.elem("publicIp", &a.public_ip);
-            w.elem("publicDnsName", "");
+            w.elem("publicDnsName", public_dns_name.unwrap_or_default());
             w.close();
         }
     };
