@@ -57,10 +57,12 @@ def stop(proc):
     proc.communicate(timeout=30)
 
 
-def http_server(d, subnet, groups, ip, port):
-    """A `vpc-exec` HTTP server at ip:port on an ENI of its own."""
+def http_server(d, subnet, groups, ip, port, hostname=None):
+    """A `vpc-exec` HTTP server at ip:port on an ENI of its own, registered with the VPC's
+    resolver as `hostname` when given."""
+    named = ["--hostname", hostname] if hostname else []
     return spawn("vpc-exec", "--data-dir", str(d.data_dir), "--subnet-id", subnet,
-                 "--security-group-ids", ",".join(groups), "--private-ip", ip, "--",
+                 "--security-group-ids", ",".join(groups), "--private-ip", ip, *named, "--",
                  "python3", "-m", "http.server", str(port), "--bind", ip)
 
 
@@ -191,6 +193,30 @@ def test_security_group_changes_and_other_vpcs(execd):
     finally:
         stop(elsewhere)
         stop(server)
+
+
+def test_vpc_functions_resolve_vpc_exec_hostnames_and_nothing_else(execd):
+    d = execd
+    net = Vpc(d, 0)
+    server = http_server(d, net.a, [net.web], "10.0.1.10", 8000, hostname="web.internal")
+    try:
+        deploy(d, "in-vpc", VpcConfig=net.config(net.b))
+        eventually(lambda: invoke(d, "in-vpc", {"fetch": "http://web.internal:8000/"})["ok"],
+                   "the VPC function fetches the server by its vpc-exec hostname")
+        assert invoke(d, "in-vpc", {"resolve": "WEB.internal"})["address"] == "10.0.1.10"
+        assert invoke(d, "in-vpc", {"resolve": "ip-10-0-1-10.ec2.internal"})["address"] == "10.0.1.10", \
+            "the ENI's private DNS name"
+        for unknown in ("db.internal", "example.com", "ip-10-9-9-9.ec2.internal"):
+            assert invoke(d, "in-vpc", {"resolve": unknown})["address"] is None, unknown
+        with pytest.raises(subprocess.CalledProcessError):
+            # A second ENI cannot take a name the VPC has.
+            subprocess.run([str(BIN), "vpc-exec", "--data-dir", str(d.data_dir), "--subnet-id", net.a,
+                            "--hostname", "web.internal", "--", "true"],
+                           check=True, capture_output=True, timeout=60)
+    finally:
+        stop(server)
+    assert invoke(d, "in-vpc", {"resolve": "web.internal"})["address"] is None, \
+        "the name went with its ENI"
 
 
 def function_enis(d, name):

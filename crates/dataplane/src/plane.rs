@@ -20,7 +20,8 @@ use net::names::{ifname, netns_name, validate_netns_name};
 use net::{Ipv4Cidr, Netlink, Netns, Nft, Route, Rule, MAIN_TABLE};
 use tokio::sync::Mutex;
 
-use crate::model::{gateway_of, DesiredEni, DesiredNat, DesiredVpc, RouteTarget};
+use crate::dns::Resolver;
+use crate::model::{gateway_of, resolver_of, DesiredEni, DesiredNat, DesiredVpc, RouteTarget};
 use crate::render;
 use crate::{Desired, Error, Result};
 
@@ -85,6 +86,9 @@ struct State {
     /// ENIs whose namespace forwards and masquerades for environments.
     env_ready: BTreeSet<String>,
     hosts: BTreeMap<Ipv4Addr, String>,
+    /// The resolver of each VPC. Kept apart from `vpcs`, whose entry a failed pass drops:
+    /// the socket stays bound in the router namespace, which a rebuild reuses.
+    resolvers: BTreeMap<String, Resolver>,
 }
 
 /// The VPC dataplane of one daemon. All changes are serialised through one lock: the
@@ -233,6 +237,8 @@ impl Dataplane {
         for id in gone {
             self.remove_vpc(&mut state, &id).await?;
         }
+        // Also those of VPCs that failed and were then deleted: a socket holds its namespace.
+        state.resolvers.retain(|id, _| wanted.contains(id.as_str()));
         for vpc in &desired.vpcs {
             let outcome = match vpc.check() {
                 Ok(()) => self.apply_vpc(&mut state, vpc, &mut report).await,
@@ -278,6 +284,7 @@ impl Dataplane {
     }
 
     async fn remove_vpc(&self, state: &mut State, id: &str) -> Result<()> {
+        state.resolvers.remove(id);
         if let Some(vpc) = state.vpcs.remove(id) {
             for eni in &vpc.applied.enis {
                 self.forget_environments(state, &eni.id)?;
@@ -324,12 +331,15 @@ impl Dataplane {
             router.sysctl_set("net.bridge.bridge-nf-call-iptables", "1")?;
             router.sysctl_set("net.ipv4.conf.all.send_redirects", "0")?;
             router.sysctl_set("net.ipv4.conf.default.send_redirects", "0")?;
+            // The resolver's address is the router's own, reachable from every subnet.
+            nl.add_address("lo", host32(resolver_of(vpc.cidr))).await?;
             let empty = DesiredVpc {
                 subnets: Vec::new(),
                 igw: None,
                 nat_gateways: Vec::new(),
                 enis: Vec::new(),
                 security_groups: Vec::new(),
+                names: Default::default(),
                 ..vpc.clone()
             };
             state.vpcs.insert(
@@ -433,6 +443,15 @@ impl Dataplane {
         }
 
         reconcile_routes(vs, vpc, fresh).await?;
+
+        match state.resolvers.get(&vpc.id) {
+            Some(resolver) => resolver.set_names(vpc.names.clone()),
+            None => {
+                let resolver =
+                    Resolver::start(&vs.router, resolver_of(vpc.cidr), vpc.names.clone()).await?;
+                state.resolvers.insert(vpc.id.clone(), resolver);
+            }
+        }
 
         // Removals, after the firewall and routes stopped referring to them.
         let new_enis: BTreeMap<&str, &DesiredEni> =

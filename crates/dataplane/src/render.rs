@@ -22,12 +22,17 @@ use std::net::Ipv4Addr;
 
 use net::Ipv4Cidr;
 
-use crate::model::{DesiredEni, DesiredSecurityGroup, DesiredVpc, Peer, Protocol, SgRule};
+use crate::model::{
+    resolver_of, DesiredEni, DesiredSecurityGroup, DesiredVpc, Peer, Protocol, SgRule,
+};
 
 /// The router's table.
 pub(crate) const TABLE: &str = "vl_vpc";
 /// Where the VPC's link ranges end: nothing in the VPC may reach these (IGW link, IMDS-like).
 pub(crate) const LINK_LOCAL: &str = "169.254.0.0/16";
+
+/// The subnet bridges of a router (`vl-b…`, named by `plane`).
+const BRIDGES: &str = "vl-b*";
 
 const EGRESS_OK: u32 = 0x1;
 const INGRESS_OK: u32 = 0x2;
@@ -232,8 +237,9 @@ fn delete_eni(batch: &mut Batch, eni: &DesiredEni, known: &BTreeSet<&str>) {
     }
 }
 
-/// The base chains' rules; they depend only on the internet gateway's link name.
-fn base_rules(batch: &mut Batch, igw_link: Option<&str>) {
+/// The base chains' rules; they depend only on the VPC's block (never changes) and the
+/// internet gateway's link name.
+fn base_rules(batch: &mut Batch, vpc: Ipv4Cidr, igw_link: Option<&str>) {
     let f = "c_forward";
     line!(
         batch,
@@ -266,8 +272,15 @@ fn base_rules(batch: &mut Batch, igw_link: Option<&str>) {
         );
     }
     line!(batch, "add rule ip {TABLE} {f} accept");
-    // The router's own addresses serve nothing to the VPC or the internet.
+    // The router's own addresses serve nothing to the VPC or the internet but the VPC
+    // resolver, to the VPC's subnets. Security groups do not apply to it, as on AWS.
     line!(batch, "add rule ip {TABLE} c_input iif \"lo\" accept");
+    line!(
+        batch,
+        "add rule ip {TABLE} c_input iifname \"{BRIDGES}\" ip saddr {} ip daddr {} udp dport 53 accept",
+        vpc.network(),
+        resolver_of(vpc)
+    );
     line!(
         batch,
         "add rule ip {TABLE} c_input ct state established,related accept"
@@ -327,7 +340,7 @@ pub(crate) fn full(vpc: &DesiredVpc, igw_link: Option<&str>) -> Batch {
         "add chain ip {TABLE} c_pre {{ type nat hook prerouting priority dstnat; policy accept; }}"
     );
     line!(b, "add chain ip {TABLE} c_post {{ type nat hook postrouting priority srcnat; policy accept; }}");
-    base_rules(&mut b, igw_link);
+    base_rules(&mut b, vpc.cidr, igw_link);
     b
 }
 
@@ -413,7 +426,7 @@ pub(crate) fn incremental(
         for chain in ["c_forward", "c_input", "c_pre", "c_post"] {
             line!(b, "flush chain ip {TABLE} {chain}");
         }
-        base_rules(&mut b, new_igw_link);
+        base_rules(&mut b, new.cidr, new_igw_link);
     }
     for (id, _) in old_groups.iter().filter(|(id, _)| !new_known.contains(*id)) {
         for ingress in [true, false] {
@@ -510,6 +523,7 @@ mod tests {
                     },
                 ],
             )],
+            names: Default::default(),
         }
     }
 
@@ -578,6 +592,7 @@ add rule ip vl_vpc c_pre iifname \"vl-gabc\" dnat to ip daddr map @pub_dnat
 add rule ip vl_vpc c_post oifname \"vl-gabc\" snat to ip saddr map @pub_snat
 add rule ip vl_vpc c_forward accept
 add rule ip vl_vpc c_input iif \"lo\" accept
+add rule ip vl_vpc c_input iifname \"vl-b*\" ip saddr 10.0.0.0/16 ip daddr 10.0.0.2 udp dport 53 accept
 add rule ip vl_vpc c_input ct state established,related accept
 ";
         assert_eq!(text, expected);

@@ -90,6 +90,7 @@ fn vpc(id: &str, block: &str) -> DesiredVpc {
         nat_gateways: vec![],
         enis: vec![],
         security_groups: vec![],
+        names: Default::default(),
     }
 }
 
@@ -664,5 +665,95 @@ fn measure_eni_creation_and_group_changes() {
             );
         }
         dataplane.remove_all().await.unwrap();
+    });
+}
+
+/// Asks the DNS server at `server`:53 from inside `netns` for the A record of `name`:
+/// `None` without an answer within a second, `Some(None)` for NXDOMAIN.
+async fn resolve(netns: &Netns, server: &str, name: &str) -> Option<Option<Ipv4Addr>> {
+    let server = at(server, 53);
+    let mut query = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in name.split('.') {
+        query.push(label.len() as u8);
+        query.extend_from_slice(label.as_bytes());
+    }
+    query.extend_from_slice(&[0, 0, 1, 0, 1]);
+    netns
+        .spawn(move || {
+            let socket = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+            socket
+                .set_read_timeout(Some(Duration::from_secs(1)))
+                .unwrap();
+            socket.send_to(&query, server).ok()?;
+            let mut reply = [0u8; 512];
+            let len = socket.recv(&mut reply).ok()?;
+            let reply = &reply[..len];
+            assert_eq!(&reply[..2], &[0x12, 0x34]);
+            match (reply[3] & 0x0f, reply[7]) {
+                (3, _) => Some(None),
+                (0, 1) => Some(Some(Ipv4Addr::new(
+                    reply[len - 4],
+                    reply[len - 3],
+                    reply[len - 2],
+                    reply[len - 1],
+                ))),
+                other => panic!("unexpected reply {other:?}"),
+            }
+        })
+        .await
+        .unwrap()
+}
+
+#[test]
+fn the_vpc_resolver_answers_its_names_in_every_subnet_and_nothing_else() {
+    in_test_host(|| async {
+        let dataplane = Dataplane::start().await.unwrap();
+        let mut a = two_subnets();
+        // No egress rule at all: security groups do not filter the resolver.
+        a.security_groups[2].egress.clear();
+        a.names = [
+            ("db.internal".to_owned(), ip("10.0.1.10")),
+            ("ip-10-0-2-10.ec2.internal".to_owned(), ip("10.0.2.10")),
+        ]
+        .into();
+        let mut b = vpc("vpc-dptb", "10.2.0.0/16");
+        b.subnets = vec![subnet("subnet-b1", "10.2.1.0/24", vec![])];
+        b.security_groups = vec![group("sg-b", vec![])];
+        b.enis = vec![eni("eni-b1", "subnet-b1", "10.2.1.10", &["sg-b"])];
+        let mut desired = Desired {
+            vpcs: vec![a.clone(), b],
+        };
+        apply(&dataplane, &desired).await;
+        let (c1, other, b1) = (ns("eni-c1"), ns("eni-o"), ns("eni-b1"));
+
+        let db = Some(Some(ip("10.0.1.10")));
+        assert_eq!(resolve(&c1, "10.0.0.2", "db.internal").await, db);
+        assert_eq!(resolve(&other, "10.0.0.2", "DB.internal").await, db);
+        assert_eq!(
+            resolve(&other, "10.0.0.2", "ip-10-0-2-10.ec2.internal").await,
+            Some(Some(ip("10.0.2.10")))
+        );
+        assert_eq!(resolve(&c1, "10.0.0.2", "example.com").await, Some(None));
+        assert_eq!(
+            resolve(&b1, "10.2.0.2", "db.internal").await,
+            Some(None),
+            "VPC B's resolver has its own names"
+        );
+        assert_eq!(
+            resolve(&b1, "10.0.0.2", "db.internal").await,
+            None,
+            "VPC A's resolver is not reachable from VPC B"
+        );
+
+        // Names change without touching the firewall.
+        a.names.insert("cache.internal".into(), ip("10.0.2.11"));
+        desired.vpcs[0] = a.clone();
+        assert_eq!(apply(&dataplane, &desired).await, 0);
+        assert_eq!(
+            resolve(&c1, "10.0.0.2", "cache.internal").await,
+            Some(Some(ip("10.0.2.11")))
+        );
+        dataplane.remove_all().await.unwrap();
+        assert!(Netns::list_with_prefix("vl-").unwrap().is_empty());
     });
 }

@@ -20,7 +20,7 @@ use control::store::StoreError;
 use control::{Scope, Store};
 use dataplane::{
     Dataplane, Desired, DesiredEni, DesiredIgw, DesiredNat, DesiredRoute, DesiredSecurityGroup,
-    DesiredSubnet, DesiredVpc, Ipv4Cidr, Peer, PortRange, Protocol, SgRule,
+    DesiredSubnet, DesiredVpc, Ipv4Cidr, Names, Peer, PortRange, Protocol, SgRule,
 };
 use serde::de::DeserializeOwned;
 use tokio::sync::{watch, Notify};
@@ -28,6 +28,10 @@ use tokio::task::JoinHandle;
 
 use crate::server::AppState;
 use crate::services::Call;
+
+/// The tag that registers a host name of an ENI with its VPC's resolver (`vpc-exec
+/// --hostname`); stored with the ENI record, so the name lives exactly as long as the ENI.
+pub const HOSTNAME_TAG: &str = "vpclambda:hostname";
 
 /// The dataplane as the rest of the daemon sees it: disabled (control plane only) or a
 /// running [`Dataplane`], plus the change counter the reconcile loop follows.
@@ -224,12 +228,12 @@ impl Records {
             vpcs: self
                 .vpcs
                 .values()
-                .filter_map(|(_, vpc)| self.desired_vpc(vpc))
+                .filter_map(|(scope, vpc)| self.desired_vpc(scope, vpc))
                 .collect(),
         }
     }
 
-    fn desired_vpc(&self, vpc: &Vpc) -> Option<DesiredVpc> {
+    fn desired_vpc(&self, scope: &Scope, vpc: &Vpc) -> Option<DesiredVpc> {
         let cidr: Ipv4Cidr = match vpc.cidr_block.parse() {
             Ok(cidr) => cidr,
             Err(error) => {
@@ -357,7 +361,42 @@ impl Records {
             nat_gateways,
             enis,
             security_groups: groups,
+            names: self.names(scope, vpc),
         })
+    }
+
+    /// What the VPC's resolver answers: the AWS private DNS name of every address of every
+    /// interface of the VPC (NAT gateways' included), and the names registered with
+    /// [`HOSTNAME_TAG`]; the first interface by id wins a name two of them claim.
+    fn names(&self, scope: &Scope, vpc: &Vpc) -> Names {
+        let mut names = Names::new();
+        let mut interfaces: Vec<&NetworkInterface> = self
+            .interfaces
+            .iter()
+            .filter(|e| e.vpc_id == vpc.id)
+            .collect();
+        interfaces.sort_by(|a, b| a.id.cmp(&b.id));
+        for eni in interfaces {
+            let Ok(primary) = eni.private_ip_address.parse::<Ipv4Addr>() else {
+                continue;
+            };
+            for tag in eni.tags.iter().filter(|t| t.key == HOSTNAME_TAG) {
+                let name = tag.value.to_ascii_lowercase();
+                if dataplane::valid_name(&name) {
+                    names.entry(name).or_insert(primary);
+                }
+            }
+            let secondary = eni
+                .secondary_private_ip_addresses
+                .iter()
+                .filter_map(|a| a.parse::<Ipv4Addr>().ok());
+            for ip in std::iter::once(primary).chain(secondary) {
+                names
+                    .entry(control::ec2::ids::private_dns_name(&scope.region, ip))
+                    .or_insert(ip);
+            }
+        }
+        names
     }
 }
 
