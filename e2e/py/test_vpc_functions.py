@@ -6,6 +6,7 @@ follow peak concurrency × memory / 3 GB, and a scale-out that needs an ENI a fu
 cannot give fails with Lambda's 502 while the running environments keep serving."""
 
 import json
+import socket
 import subprocess
 import threading
 
@@ -162,6 +163,72 @@ def test_vpc_function_reaches_its_vpc_and_the_internet_only_through_nat(execd):
         eventually(lambda: connects(d, "in-vpc", f"{INTERNET}:8080"),
                    "the VPC function reaches the internet through the NAT gateway")
         assert connects(d, "in-vpc", "10.0.1.10:8000"), "and still its VPC"
+    finally:
+        stop(host)
+        stop(server)
+
+
+def test_a_function_in_a_public_subnet_has_no_internet(execd):
+    """The seed's warning: a function's ENI has no public IP, so attaching the function to a
+    subnet routed to an internet gateway gives it no internet; a NAT route does."""
+    d = execd
+    net = Vpc(d, 0)
+    server = http_server(d, net.a, [net.web], "10.0.1.10", 8000)
+    host = internet_host(d, INTERNET, 8080)
+    try:
+        deploy(d, "in-public", VpcConfig=net.config(net.public))
+        deploy(d, "in-private", VpcConfig=net.config(net.b))
+        net.nat_route()
+        eventually(lambda: connects(d, "in-private", f"{INTERNET}:8080"),
+                   "positive control: the private subnet's function goes out through the NAT gateway")
+        eventually(lambda: connects(d, "in-public", "10.0.1.10:8000"),
+                   "positive control: the public subnet's function reaches its VPC")
+        assert not connects(d, "in-public", f"{INTERNET}:8080"), "no public IP, no internet"
+    finally:
+        stop(host)
+        stop(server)
+
+
+@pytest.fixture
+def metadata_address():
+    """169.254.169.254:80 answering in the daemon's own (private test) namespace, where an
+    instance metadata service would be; removed afterwards."""
+    ip = "169.254.169.254"
+    subprocess.run(["ip", "addr", "add", f"{ip}/32", "dev", "lo"], check=True)
+    server = subprocess.Popen(["python3", "-m", "http.server", "80", "--bind", ip],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: _tcp_open(ip, 80), timeout=10)
+        yield f"{ip}:80"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        subprocess.run(["ip", "addr", "del", f"{ip}/32", "dev", "lo"], check=True)
+
+
+def _tcp_open(host, port):
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def test_no_environment_reaches_the_metadata_address(execd, metadata_address):
+    d = execd
+    net = Vpc(d, 0)
+    server = http_server(d, net.a, [net.web], "10.0.1.10", 8000)
+    host = internet_host(d, INTERNET, 8080)
+    try:
+        deploy(d, "in-vpc", VpcConfig=net.config(net.b))
+        deploy(d, "no-vpc")
+        net.nat_route()
+        eventually(lambda: connects(d, "in-vpc", "10.0.1.10:8000"), "positive control in the VPC")
+        eventually(lambda: connects(d, "in-vpc", f"{INTERNET}:8080"), "positive control via NAT")
+        eventually(lambda: connects(d, "no-vpc", f"{INTERNET}:8080"), "positive control without VPC")
+        assert _tcp_open("169.254.169.254", 80), "it answers where it runs"
+        for name in ("in-vpc", "no-vpc"):
+            assert not connects(d, name, metadata_address), name
     finally:
         stop(host)
         stop(server)
