@@ -84,6 +84,10 @@ pub struct DesiredEni {
     pub ip: Ipv4Addr,
     pub security_groups: Vec<String>,
     pub public_ip: Option<Ipv4Addr>,
+    /// EC2's source/destination check: when set, whatever the interface sends with another
+    /// source address than `ip` is dropped at its bridge port (anti-spoofing). Off for an
+    /// interface that forwards for others (a NAT instance, say).
+    pub source_dest_check: bool,
 }
 
 /// A security group: allow-only rules, evaluated statefully.
@@ -324,6 +328,7 @@ mod tests {
                 ip: Ipv4Addr::new(10, 0, 1, 4),
                 security_groups: vec!["sg-1".into()],
                 public_ip: None,
+                source_dest_check: true,
             }],
             security_groups: vec![DesiredSecurityGroup {
                 id: "sg-1".into(),

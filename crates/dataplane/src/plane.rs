@@ -418,7 +418,15 @@ impl Dataplane {
                     delete_attached(&vs.nl, &ifname("e", &eni.id)?, &eni.id).await?;
                 }
                 let cidr = subnet_cidr[eni.subnet.as_str()];
-                realize_eni(&vs.nl, "e", cidr, &eni.subnet, &eni.id, eni.ip).await?;
+                realize_eni(
+                    &vs.nl,
+                    render::ENI_PORT_ROLE,
+                    cidr,
+                    &eni.subnet,
+                    &eni.id,
+                    eni.ip,
+                )
+                .await?;
             }
         }
 

@@ -12,7 +12,12 @@
 //!   the base chain before the other side's ingress check), the interface chain drops
 //!   unless the bit is set.
 //!
-//! The table lives in `ip`, not `bridge`: the kernel here has no bridge conntrack, and with
+//! Anti-spoofing is the one exception, in the router's `bridge vl_vpc` table: only the
+//! bridge family sees which port a frame came in by. An interface with the source/dest
+//! check on may send IPv4 and ARP from its own address only (`s_sources`, keyed by port);
+//! its port is in `s_ports`. Both are updated per interface in the same batch.
+//!
+//! The security groups' table lives in `ip`, not `bridge`: the kernel here has no bridge conntrack, and with
 //! `bridge-nf-call-iptables=1` (set per router namespace) bridged same-subnet traffic passes
 //! the `ip` forward hook too, so one stateful chain covers bridged and routed traffic.
 
@@ -26,13 +31,16 @@ use crate::model::{
     resolver_of, DesiredEni, DesiredSecurityGroup, DesiredVpc, Peer, Protocol, SgRule,
 };
 
-/// The router's table.
+/// The router's table (in the `ip` family; the `bridge` family's table of the same name
+/// holds the anti-spoofing sets).
 pub(crate) const TABLE: &str = "vl_vpc";
 /// Where the VPC's link ranges end: nothing in the VPC may reach these (IGW link, IMDS-like).
 pub(crate) const LINK_LOCAL: &str = "169.254.0.0/16";
 
 /// The subnet bridges of a router (`vl-b…`, named by `plane`).
 const BRIDGES: &str = "vl-b*";
+/// Role of an interface's router-side veth end, the bridge port (`vl-e…`, as in `plane`).
+pub(crate) const ENI_PORT_ROLE: &str = "e";
 
 const EGRESS_OK: u32 = 0x1;
 const INGRESS_OK: u32 = 0x2;
@@ -214,6 +222,21 @@ fn add_eni(batch: &mut Batch, eni: &DesiredEni, known: &BTreeSet<&str>) {
     if let Some(public) = eni.public_ip {
         add_public(batch, ip, public);
     }
+    if let Some(port) = checked_port(eni) {
+        line!(batch, "add element bridge {TABLE} s_ports {{ \"{port}\" }}");
+        line!(
+            batch,
+            "add element bridge {TABLE} s_sources {{ \"{port}\" . {ip} }}"
+        );
+    }
+}
+
+/// The bridge port of an interface whose source addresses are checked.
+fn checked_port(eni: &DesiredEni) -> Option<String> {
+    // The id was checked as a kernel name before rendering, so the name always derives.
+    eni.source_dest_check
+        .then(|| net::names::ifname(ENI_PORT_ROLE, &eni.id).ok())
+        .flatten()
 }
 
 fn delete_eni(batch: &mut Batch, eni: &DesiredEni, known: &BTreeSet<&str>) {
@@ -229,6 +252,16 @@ fn delete_eni(batch: &mut Batch, eni: &DesiredEni, known: &BTreeSet<&str>) {
     }
     if let Some(public) = eni.public_ip {
         delete_public(batch, ip, public);
+    }
+    if let Some(port) = checked_port(eni) {
+        line!(
+            batch,
+            "delete element bridge {TABLE} s_ports {{ \"{port}\" }}"
+        );
+        line!(
+            batch,
+            "delete element bridge {TABLE} s_sources {{ \"{port}\" . {ip} }}"
+        );
     }
     for ingress in [true, false] {
         let chain = eni_chain(&eni.id, ingress);
@@ -312,6 +345,24 @@ pub(crate) fn full(vpc: &DesiredVpc, igw_link: Option<&str>) -> Batch {
         "add map ip {TABLE} v_out {{ type ipv4_addr : verdict; }}"
     );
     line!(b, "add map ip {TABLE} v_in {{ type ipv4_addr : verdict; }}");
+    line!(b, "add table bridge {TABLE}");
+    line!(b, "delete table bridge {TABLE}");
+    line!(b, "add table bridge {TABLE}");
+    line!(b, "add set bridge {TABLE} s_ports {{ type ifname; }}");
+    line!(
+        b,
+        "add set bridge {TABLE} s_sources {{ type ifname . ipv4_addr; }}"
+    );
+    line!(
+        b,
+        "add chain bridge {TABLE} c_pre {{ type filter hook prerouting priority -200; policy accept; }}"
+    );
+    for check in ["ip saddr", "arp saddr ip"] {
+        line!(
+            b,
+            "add rule bridge {TABLE} c_pre iifname @s_ports iifname . {check} != @s_sources drop"
+        );
+    }
     let known = known_groups(vpc);
     for sg in &vpc.security_groups {
         add_sg_objects(&mut b, &sg.id);
@@ -397,7 +448,10 @@ pub(crate) fn incremental(
                 .cloned()
                 .collect()
         };
-        a.ip == b.ip && a.public_ip == b.public_ip && groups(a, &old_known) == groups(b, &new_known)
+        a.ip == b.ip
+            && a.public_ip == b.public_ip
+            && a.source_dest_check == b.source_dest_check
+            && groups(a, &old_known) == groups(b, &new_known)
     };
     for (id, eni) in &old_enis {
         if new_enis.get(id).is_none_or(|n| !same_eni(eni, n)) {
@@ -495,6 +549,7 @@ mod tests {
                 ip: Ipv4Addr::new(10, 0, 1, 4),
                 security_groups: vec!["sg-a".into()],
                 public_ip: None,
+                source_dest_check: true,
             }],
             security_groups: vec![sg(
                 "sg-a",
@@ -548,6 +603,7 @@ mod tests {
     #[test]
     fn full_table_snapshot() {
         let text = full(&vpc(), Some("vl-gabc")).text().to_owned();
+        let port = net::names::ifname("e", "eni-1").unwrap();
         let expected = "\
 add table ip vl_vpc
 delete table ip vl_vpc
@@ -557,6 +613,14 @@ add map ip vl_vpc pub_dnat { type ipv4_addr : ipv4_addr; }
 add map ip vl_vpc pub_snat { type ipv4_addr : ipv4_addr; }
 add map ip vl_vpc v_out { type ipv4_addr : verdict; }
 add map ip vl_vpc v_in { type ipv4_addr : verdict; }
+add table bridge vl_vpc
+delete table bridge vl_vpc
+add table bridge vl_vpc
+add set bridge vl_vpc s_ports { type ifname; }
+add set bridge vl_vpc s_sources { type ifname . ipv4_addr; }
+add chain bridge vl_vpc c_pre { type filter hook prerouting priority -200; policy accept; }
+add rule bridge vl_vpc c_pre iifname @s_ports iifname . ip saddr != @s_sources drop
+add rule bridge vl_vpc c_pre iifname @s_ports iifname . arp saddr ip != @s_sources drop
 add set ip vl_vpc m_sg_a { type ipv4_addr; }
 add chain ip vl_vpc g_sg_a_i
 add chain ip vl_vpc g_sg_a_e
@@ -575,6 +639,8 @@ add rule ip vl_vpc o_eni_1 drop
 add element ip vl_vpc v_out { 10.0.1.4 : jump o_eni_1 }
 add element ip vl_vpc v_in { 10.0.1.4 : jump i_eni_1 }
 add element ip vl_vpc m_sg_a { 10.0.1.4 }
+add element bridge vl_vpc s_ports { \"PORT\" }
+add element bridge vl_vpc s_sources { \"PORT\" . 10.0.1.4 }
 add chain ip vl_vpc c_forward { type filter hook forward priority 0; policy drop; }
 add chain ip vl_vpc c_input { type filter hook input priority 0; policy drop; }
 add chain ip vl_vpc c_pre { type nat hook prerouting priority dstnat; policy accept; }
@@ -594,7 +660,8 @@ add rule ip vl_vpc c_forward accept
 add rule ip vl_vpc c_input iif \"lo\" accept
 add rule ip vl_vpc c_input iifname \"vl-b*\" ip saddr 10.0.0.0/16 ip daddr 10.0.0.2 udp dport 53 accept
 add rule ip vl_vpc c_input ct state established,related accept
-";
+"
+        .replace("PORT", &port);
         assert_eq!(text, expected);
     }
 

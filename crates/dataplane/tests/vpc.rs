@@ -63,6 +63,7 @@ fn eni(id: &str, subnet: &str, address: &str, groups: &[&str]) -> DesiredEni {
         ip: ip(address),
         security_groups: groups.iter().map(|g| g.to_string()).collect(),
         public_ip: None,
+        source_dest_check: true,
     }
 }
 
@@ -755,5 +756,87 @@ fn the_vpc_resolver_answers_its_names_in_every_subnet_and_nothing_else() {
         );
         dataplane.remove_all().await.unwrap();
         assert!(Netns::list_with_prefix("vl-").unwrap().is_empty());
+    });
+}
+
+/// Whether a TCP connect from inside `netns`, from source address `from`, to `to`
+/// completes within 1.5 s.
+async fn connects_from(netns: &Netns, from: &str, to: SocketAddrV4) -> bool {
+    let from = at(from, 0);
+    let socket = netns
+        .spawn(move || {
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.bind(from.into())?;
+            Ok::<_, std::io::Error>(socket)
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    matches!(
+        tokio::time::timeout(Duration::from_millis(1500), socket.connect(to.into())).await,
+        Ok(Ok(_))
+    )
+}
+
+#[test]
+fn an_interface_sends_from_its_own_address_only() {
+    in_test_host(|| async {
+        let dataplane = Dataplane::start().await.unwrap();
+        let mut v = two_subnets();
+        // eni-o forwards for others (a NAT instance): no source check.
+        v.enis[3].source_dest_check = false;
+        let mut desired = Desired {
+            vpcs: vec![v.clone()],
+        };
+        apply(&dataplane, &desired).await;
+        let _web = serve(&ns("eni-srv"), at("10.0.1.10", 80)).await;
+        let (c1, c2, other) = (ns("eni-c1"), ns("eni-c2"), ns("eni-o"));
+        for (netns, spoofed) in [
+            (&c1, "10.0.1.200/24"),
+            (&c2, "10.0.2.200/24"),
+            (&other, "10.0.2.201/24"),
+        ] {
+            Netlink::connect(netns)
+                .await
+                .unwrap()
+                .add_address("eth0", cidr(spoofed))
+                .await
+                .unwrap();
+        }
+
+        assert!(
+            connects_from(&c1, "10.0.1.11", at("10.0.1.10", 80)).await,
+            "own address, same subnet"
+        );
+        assert!(
+            !connects_from(&c1, "10.0.1.200", at("10.0.1.10", 80)).await,
+            "spoofed, same subnet"
+        );
+        assert!(
+            connects_from(&c2, "10.0.2.10", at("10.0.1.10", 80)).await,
+            "own address, routed"
+        );
+        assert!(
+            !connects_from(&c2, "10.0.2.200", at("10.0.1.10", 80)).await,
+            "spoofed, routed"
+        );
+        assert!(
+            connects_from(&other, "10.0.2.201", at("10.0.1.10", 80)).await,
+            "no check without the source/dest check"
+        );
+
+        // Turning the check on is an incremental change that takes effect.
+        v.enis[3].source_dest_check = true;
+        desired.vpcs = vec![v.clone()];
+        apply(&dataplane, &desired).await;
+        assert!(
+            !connects_from(&other, "10.0.2.201", at("10.0.1.10", 80)).await,
+            "checked now"
+        );
+        assert!(
+            connects_from(&other, "10.0.2.11", at("10.0.1.10", 80)).await,
+            "own address"
+        );
+        dataplane.remove_all().await.unwrap();
     });
 }

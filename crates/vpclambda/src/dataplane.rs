@@ -293,6 +293,7 @@ impl Records {
                         .association
                         .as_ref()
                         .and_then(|a| a.public_ip.parse().ok()),
+                    source_dest_check: e.source_dest_check,
                 })
             })
             .collect();
