@@ -5,7 +5,10 @@ control next to every "cannot". Then the seed's legacy ENI scaling: ENIs per fun
 follow peak concurrency × memory / 3 GB, and a scale-out that needs an ENI a full subnet
 cannot give fails with Lambda's 502 while the running environments keep serving."""
 
+import hashlib
 import json
+import operator
+import os
 import socket
 import subprocess
 import threading
@@ -404,3 +407,132 @@ def test_hyperplane_functions_share_the_eni_made_at_create_time(privileged, make
             "invoking creates no ENI"
     finally:
         stop(server)
+
+
+def ifname(role, store_id):
+    """The kernel name of object `store_id` in `role`, as `net::names::ifname` derives it."""
+    return f"vl-{role}" + hashlib.sha256(store_id.encode()).hexdigest()[:15 - 3 - len(role)]
+
+
+def our_namespaces():
+    return sorted(n for n in os.listdir("/run/netns") if n.startswith("vl-"))
+
+
+def router_links(vpc):
+    out = subprocess.run(["ip", "-n", f"vl-{vpc}", "-o", "link", "show"], capture_output=True,
+                         text=True, check=True).stdout
+    names = (line.split(": ")[1].split("@")[0] for line in out.splitlines())
+    return sorted(n for n in names if n.startswith("vl-"))
+
+
+def kernel_and_store(d, net):
+    """The `vl-` namespaces (of every VPC, the default VPC's included) and the links of
+    `net`'s router there are, and those the records call for."""
+    ec2 = d.client("ec2")
+    vpcs = [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"]]
+    enis = ec2.describe_network_interfaces()["NetworkInterfaces"]
+    nats = [n for n in ec2.describe_nat_gateways()["NatGateways"]
+            if n["State"] in ("pending", "available")]
+    interfaces = [e["NetworkInterfaceId"] for e in enis if e["InterfaceType"] != "nat_gateway"]
+    gateways = [n["NatGatewayId"] for n in nats]
+    namespaces = ["vl-pub"] + [f"vl-{i}" for i in vpcs + interfaces + gateways]
+    kernel = {"namespaces": our_namespaces()}
+    store = {"namespaces": sorted(namespaces)}
+    if net.vpc in vpcs:
+        in_vpc = [{"Name": "vpc-id", "Values": [net.vpc]}]
+        subnets = ec2.describe_subnets(Filters=in_vpc)["Subnets"]
+        igws = ec2.describe_internet_gateways(
+            Filters=[{"Name": "attachment.vpc-id", "Values": [net.vpc]}])["InternetGateways"]
+        ours = [e["NetworkInterfaceId"] for e in enis
+                if e["VpcId"] == net.vpc and e["InterfaceType"] != "nat_gateway"]
+        kernel["links"] = router_links(net.vpc)
+        store["links"] = sorted([ifname("e", i) for i in ours] + [ifname("n", n) for n in gateways]
+                                + [ifname("b", s["SubnetId"]) for s in subnets]
+                                + [ifname("g", g["InternetGatewayId"]) for g in igws])
+    return kernel, store
+
+
+def wait_for_kernel_to_match_store(d, net, timeout=30):
+    """Every record has its kernel objects and no `vl-` namespace or router link lacks one."""
+    try:
+        wait_until(lambda: operator.eq(*kernel_and_store(d, net)), timeout=timeout)
+    except AssertionError:
+        kernel, store = kernel_and_store(d, net)
+        for what in kernel:
+            have, want = set(kernel[what]), set(store[what])
+            assert have == want, f"{what}: no record for {have - want}, missing {want - have}"
+
+
+def test_kill9_while_creating_enis_and_a_nat_gateway_then_delete_everything(privileged, make_daemon):
+    """The issue's crash line: SIGKILL in the middle of ENI and NAT gateway creation, then
+    the kernel matches the store after restart, a VPC function invokes, and deleting every
+    resource leaves no `vl-` object."""
+    d = make_daemon("--runtimes-dir", str(ROOT / "runtimes"), "--eni-reclaim-delay", "0").start()
+    net = Vpc(d, 0)
+    deploy(d, "in-vpc", kind="shell", VpcConfig=net.config(net.b))
+    assert invoke(d, "in-vpc", {"hello": 1}) == {"hello": 1}
+
+    def create_enis(subnet):
+        ec2 = d.client("ec2")
+        try:
+            for _ in range(10):
+                ec2.create_network_interface(SubnetId=subnet, Groups=[net.web])
+        except Exception:  # noqa: BLE001 - the daemon is killed under it
+            pass
+
+    def create_nat():
+        try:
+            eip = net.ec2.allocate_address(Domain="vpc")
+            net.ec2.create_nat_gateway(SubnetId=net.public, AllocationId=eip["AllocationId"])
+        except Exception:  # noqa: BLE001 - the daemon is killed under it
+            pass
+
+    workers = [threading.Thread(target=create_enis, args=(s,)) for s in (net.a, net.b, net.a)]
+    workers.append(threading.Thread(target=create_nat))
+    for w in workers:
+        w.start()
+    wait_until(lambda: len(net.ec2.describe_network_interfaces(
+        Filters=[{"Name": "description", "Values": [""]}])["NetworkInterfaces"]) >= 4, timeout=30)
+    d.kill9()
+    for w in workers:
+        w.join()
+
+    d.start()
+    net.ec2 = d.client("ec2")
+    wait_for_kernel_to_match_store(d, net)
+    created = [e["NetworkInterfaceId"] for e in net.ec2.describe_network_interfaces(
+        Filters=[{"Name": "description", "Values": [""]}])["NetworkInterfaces"]]
+    assert 4 <= len(created) < 30, "the kill landed in the middle"
+    assert invoke(d, "in-vpc", {"hello": 2}) == {"hello": 2}
+
+    # Delete everything, in the order AWS requires.
+    d.client("lambda").delete_function(FunctionName="in-vpc")
+    for eni in created:
+        net.ec2.delete_network_interface(NetworkInterfaceId=eni)
+    for nat in net.ec2.describe_nat_gateways()["NatGateways"]:
+        if nat["State"] in ("pending", "available"):
+            net.ec2.delete_nat_gateway(NatGatewayId=nat["NatGatewayId"])
+    wait_until(lambda: all(n["State"] == "deleted"
+                           for n in net.ec2.describe_nat_gateways()["NatGateways"]), timeout=30)
+    for address in net.ec2.describe_addresses()["Addresses"]:
+        net.ec2.release_address(AllocationId=address["AllocationId"])
+    wait_until(lambda: net.ec2.describe_network_interfaces(
+        Filters=[{"Name": "vpc-id", "Values": [net.vpc]}])["NetworkInterfaces"] == [], timeout=60)
+    for igw in net.ec2.describe_internet_gateways(
+            Filters=[{"Name": "attachment.vpc-id", "Values": [net.vpc]}])["InternetGateways"]:
+        net.ec2.detach_internet_gateway(InternetGatewayId=igw["InternetGatewayId"], VpcId=net.vpc)
+        net.ec2.delete_internet_gateway(InternetGatewayId=igw["InternetGatewayId"])
+    for subnet in (net.a, net.b, net.public):
+        net.ec2.delete_subnet(SubnetId=subnet)
+    for table in net.ec2.describe_route_tables(
+            Filters=[{"Name": "vpc-id", "Values": [net.vpc]}])["RouteTables"]:
+        if not any(a.get("Main") for a in table["Associations"]):
+            net.ec2.delete_route_table(RouteTableId=table["RouteTableId"])
+    for group in (net.web, net.fn):
+        net.ec2.delete_security_group(GroupId=group)
+    net.ec2.delete_vpc(VpcId=net.vpc)
+    wait_for_kernel_to_match_store(d, net)
+    default_vpc = net.ec2.describe_vpcs()["Vpcs"]
+    assert our_namespaces() == sorted(["vl-pub"] + [f"vl-{v['VpcId']}" for v in default_vpc])
+    d.stop()
+    assert our_namespaces() == [], "a stopped daemon leaves nothing of ours"
