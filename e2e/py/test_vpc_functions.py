@@ -536,3 +536,87 @@ def test_kill9_while_creating_enis_and_a_nat_gateway_then_delete_everything(priv
     assert our_namespaces() == sorted(["vl-pub"] + [f"vl-{v['VpcId']}" for v in default_vpc])
     d.stop()
     assert our_namespaces() == [], "a stopped daemon leaves nothing of ours"
+
+
+def _ip(*args):
+    subprocess.run(["ip", *args], check=True)
+
+
+def _ours_in_this_namespace():
+    """`vl-` links and `vl_` nft tables in the test's own namespace (the daemon's)."""
+    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True,
+                           check=True).stdout
+    tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True,
+                            check=True).stdout
+    return ([line.split(": ")[1].split("@")[0] for line in links.splitlines()
+             if line.split(": ")[1].startswith("vl-") and not line.split(": ")[1].startswith("vl-test")]
+            + [t for t in tables.split() if t.startswith("vl_")])
+
+
+@pytest.fixture
+def fake_uplink(privileged):
+    """"The host's network", built inside the private test namespace: a veth to the
+    namespace `vl-test-remote` holding 192.0.2.1 (TEST-NET-1) with an HTTP server on
+    :8080, and this namespace's default route to it. All of it is removed afterwards."""
+    remote = "vl-test-remote"
+    _ip("netns", "add", remote)
+    try:
+        _ip("link", "add", "vl-test-up", "type", "veth", "peer", "name", "eth0", "netns", remote)
+        _ip("addr", "add", "192.0.2.254/24", "dev", "vl-test-up")
+        _ip("link", "set", "vl-test-up", "up")
+        _ip("-n", remote, "addr", "add", "192.0.2.1/24", "dev", "eth0")
+        _ip("-n", remote, "link", "set", "eth0", "up")
+        _ip("-n", remote, "link", "set", "lo", "up")
+        _ip("route", "add", "default", "via", "192.0.2.1")
+        server = subprocess.Popen(["ip", "netns", "exec", remote, "python3", "-m", "http.server",
+                                   "8080", "--bind", "192.0.2.1"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_until(lambda: _tcp_open("192.0.2.1", 8080), timeout=10)
+            yield "192.0.2.1:8080"
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    finally:
+        subprocess.run(["ip", "route", "del", "default", "via", "192.0.2.1"])
+        subprocess.run(["ip", "link", "del", "vl-test-up"])
+        subprocess.run(["ip", "netns", "del", remote])
+
+
+def test_uplink_host_reaches_the_hosts_network_and_none_does_not(privileged, make_daemon,
+                                                                 fake_uplink):
+    remote = fake_uplink
+    forwarding = open("/proc/sys/net/ipv4/ip_forward").read()
+    sealed = make_daemon("--runtimes-dir", str(ROOT / "runtimes"), name="sealed").start()
+    host = internet_host(sealed, INTERNET, 8080)
+    try:
+        assert _ours_in_this_namespace() == [], "--uplink none creates nothing in the daemon's namespace"
+        deploy(sealed, "out")
+        eventually(lambda: connects(sealed, "out", f"{INTERNET}:8080"),
+                   "positive control: the simulated internet")
+        assert not connects(sealed, "out", remote), "sealed by default"
+    finally:
+        stop(host)
+        sealed.stop()
+
+    # Something listening on every address of the daemon's namespace, the uplink's included.
+    service = socket.create_server(("0.0.0.0", 0))
+    port = service.getsockname()[1]
+    d = make_daemon("--runtimes-dir", str(ROOT / "runtimes"), "--uplink", "host",
+                    name="uplinked").start()
+    try:
+        deploy(d, "out")
+        eventually(lambda: connects(d, "out", remote), "the host's network through the uplink")
+        net = Vpc(d, 0)
+        deploy(d, "in-vpc", VpcConfig=net.config(net.b))
+        assert not connects(d, "in-vpc", remote), "a VPC without a NAT route has no way out"
+        net.nat_route()
+        eventually(lambda: connects(d, "in-vpc", remote), "a VPC function through its NAT gateway")
+        assert _tcp_open("192.0.2.254", port), "positive control: the daemon's namespace serves"
+        for address in (f"192.0.2.254:{port}", f"169.254.0.2:{port}", d.endpoint.removeprefix("http://")):
+            assert not connects(d, "out", address), f"the daemon's namespace is not reachable: {address}"
+    finally:
+        d.stop()
+        service.close()
+    assert _ours_in_this_namespace() == [], "stopping removes the uplink"
+    assert open("/proc/sys/net/ipv4/ip_forward").read() == forwarding

@@ -23,6 +23,7 @@ use tokio::sync::Mutex;
 use crate::dns::Resolver;
 use crate::model::{gateway_of, resolver_of, DesiredEni, DesiredNat, DesiredVpc, RouteTarget};
 use crate::render;
+use crate::uplink::{self, HostUplink, Uplink};
 use crate::{Desired, Error, Result};
 
 /// The simulated internet's namespace.
@@ -89,12 +90,15 @@ struct State {
     /// The resolver of each VPC. Kept apart from `vpcs`, whose entry a failed pass drops:
     /// the socket stays bound in the router namespace, which a rebuild reuses.
     resolvers: BTreeMap<String, Resolver>,
+    /// What `--uplink host` changed in the caller's namespace.
+    host_uplink: Option<HostUplink>,
 }
 
 /// The VPC dataplane of one daemon. All changes are serialised through one lock: the
 /// kernel state has one writer (reliability rule 8).
 pub struct Dataplane {
     nft: Nft,
+    uplink: Uplink,
     state: Mutex<State>,
 }
 
@@ -152,13 +156,14 @@ async fn namespace(name: &str) -> Result<(Netns, Netlink)> {
 }
 
 impl Dataplane {
-    /// Loads nftables and builds `vl-pub`. Neither execution environments nor
-    /// simulated-internet hosts survive a restart (their processes held them), so
-    /// leftover `vl-env-*` and `vl-host-*` namespaces are removed here: call this before
-    /// the execution layer creates any environment.
-    pub async fn start() -> Result<Dataplane> {
+    /// Loads nftables and builds `vl-pub`, connected to the caller's network as `uplink`
+    /// says. Neither execution environments nor simulated-internet hosts survive a restart
+    /// (their processes held them), so leftover `vl-env-*` and `vl-host-*` namespaces are
+    /// removed here: call this before the execution layer creates any environment.
+    pub async fn start(uplink: Uplink) -> Result<Dataplane> {
         let dataplane = Dataplane {
             nft: Nft::load()?,
+            uplink,
             state: Mutex::new(State::default()),
         };
         for prefix in ["vl-host-", "vl-env-"] {
@@ -190,6 +195,7 @@ impl Dataplane {
             // address of the link they leave by, so their range never appears outside.
             let envs = format!("vl-{PUBLIC_ENV_ROLE}*");
             let range = env_range();
+            let (uplink_forward, uplink_post) = uplink::public_rules(self.uplink, &ranges);
             let batch = format!(
                 "add table ip vl_pub\n\
                  delete table ip vl_pub\n\
@@ -197,12 +203,14 @@ impl Dataplane {
                  add chain ip vl_pub c_forward {{ type filter hook forward priority 0; policy accept; }}\n\
                  add rule ip vl_pub c_forward oifname \"{envs}\" ct state established,related accept\n\
                  add rule ip vl_pub c_forward oifname \"{envs}\" drop\n\
+                 {uplink_forward}\
                  add rule ip vl_pub c_forward ip daddr != {{ {ranges} }} drop\n\
                  add chain ip vl_pub c_input {{ type filter hook input priority 0; policy drop; }}\n\
                  add rule ip vl_pub c_input iif \"lo\" accept\n\
                  add rule ip vl_pub c_input ct state established,related accept\n\
                  add chain ip vl_pub c_post {{ type nat hook postrouting priority srcnat; policy accept; }}\n\
-                 add rule ip vl_pub c_post ip saddr {range} oifname != \"{envs}\" masquerade\n"
+                 add rule ip vl_pub c_post ip saddr {range} oifname != \"{envs}\" masquerade\n\
+                 {uplink_post}"
             );
             self.nft.apply(&netns, &batch).await?;
             // Hosts and public environments do not survive a restart; their links go.
@@ -211,6 +219,7 @@ impl Dataplane {
                     nl.delete_link(&link.name).await?;
                 }
             }
+            state.host_uplink = uplink::realize(self.uplink, &self.nft, &nl).await?;
             state.public = Some(Public { netns, nl });
         }
         match &state.public {
@@ -679,6 +688,9 @@ impl Dataplane {
             Netns::delete(&name)?;
         }
         if let Some(public) = state.public.take() {
+            if let Some(host) = state.host_uplink.take() {
+                uplink::remove(&self.nft, &public.nl, host).await?;
+            }
             drop(public);
             Netns::delete(PUBLIC_NETNS)?;
         }

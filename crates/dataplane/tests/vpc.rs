@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use dataplane::{
     namespace_of, Dataplane, Desired, DesiredEni, DesiredIgw, DesiredNat, DesiredRoute,
     DesiredSecurityGroup, DesiredSubnet, DesiredVpc, Ipv4Cidr, Peer, PortRange, Protocol,
-    RouteTarget, SgRule,
+    RouteTarget, SgRule, Uplink,
 };
 use net::{Netlink, Netns, Nft};
 use support::{connects, in_test_host, serve};
@@ -132,7 +132,7 @@ fn two_subnets() -> DesiredVpc {
 #[test]
 fn security_groups_govern_same_and_cross_subnet_traffic() {
     in_test_host(|| async {
-        let dataplane = Dataplane::start().await.unwrap();
+        let dataplane = Dataplane::start(Uplink::None).await.unwrap();
         let mut v = two_subnets();
         let mut desired = Desired {
             vpcs: vec![v.clone()],
@@ -207,7 +207,7 @@ fn security_groups_govern_same_and_cross_subnet_traffic() {
 #[test]
 fn vpcs_cannot_reach_each_other() {
     in_test_host(|| async {
-        let dataplane = Dataplane::start().await.unwrap();
+        let dataplane = Dataplane::start(Uplink::None).await.unwrap();
         let open = || group("sg-open", vec![tcp(80, Peer::Cidr(Ipv4Cidr::ANY))]);
         let mut a = vpc("vpc-dpta", "10.1.0.0/16");
         a.subnets = vec![subnet("subnet-a1", "10.1.1.0/24", vec![])];
@@ -288,7 +288,7 @@ async fn source_seen(
 #[test]
 fn internet_only_through_nat_gateways_and_public_ips() {
     in_test_host(|| async {
-        let dataplane = Dataplane::start().await.unwrap();
+        let dataplane = Dataplane::start(Uplink::None).await.unwrap();
         let mut v = internet_vpc();
         apply(
             &dataplane,
@@ -390,7 +390,7 @@ fn internet_only_through_nat_gateways_and_public_ips() {
 #[test]
 fn environments_go_out_through_their_eni_and_accept_nothing() {
     in_test_host(|| async {
-        let dataplane = Dataplane::start().await.unwrap();
+        let dataplane = Dataplane::start(Uplink::None).await.unwrap();
         let v = two_subnets();
         apply(&dataplane, &Desired { vpcs: vec![v] }).await;
         let mut seen = serve(&ns("eni-srv"), at("10.0.1.10", 81)).await;
@@ -444,7 +444,7 @@ fn environments_go_out_through_their_eni_and_accept_nothing() {
 #[test]
 fn public_environments_reach_the_internet_and_nothing_else() {
     in_test_host(|| async {
-        let dataplane = Dataplane::start().await.unwrap();
+        let dataplane = Dataplane::start(Uplink::None).await.unwrap();
         apply(
             &dataplane,
             &Desired {
@@ -539,7 +539,7 @@ fn public_environments_reach_the_internet_and_nothing_else() {
 #[test]
 fn restart_converges_and_teardown_leaves_nothing() {
     in_test_host(|| async {
-        let first = Dataplane::start().await.unwrap();
+        let first = Dataplane::start(Uplink::None).await.unwrap();
         let v = internet_vpc();
         apply(
             &first,
@@ -559,7 +559,7 @@ fn restart_converges_and_teardown_leaves_nothing() {
         Netns::create("vl-eni-stray").unwrap();
         let mut smaller = v.clone();
         smaller.enis.retain(|e| e.id != "eni-pub");
-        let second = Dataplane::start().await.unwrap();
+        let second = Dataplane::start(Uplink::None).await.unwrap();
         apply(
             &second,
             &Desired {
@@ -619,7 +619,7 @@ fn restart_converges_and_teardown_leaves_nothing() {
 #[test]
 fn measure_eni_creation_and_group_changes() {
     in_test_host(|| async {
-        let dataplane = Dataplane::start().await.unwrap();
+        let dataplane = Dataplane::start(Uplink::None).await.unwrap();
         let mut v = vpc("vpc-dptm", "10.9.0.0/16");
         v.subnets = vec![subnet("subnet-m", "10.9.0.0/20", vec![])];
         v.security_groups = vec![group(
@@ -708,7 +708,7 @@ async fn resolve(netns: &Netns, server: &str, name: &str) -> Option<Option<Ipv4A
 #[test]
 fn the_vpc_resolver_answers_its_names_in_every_subnet_and_nothing_else() {
     in_test_host(|| async {
-        let dataplane = Dataplane::start().await.unwrap();
+        let dataplane = Dataplane::start(Uplink::None).await.unwrap();
         let mut a = two_subnets();
         // No egress rule at all: security groups do not filter the resolver.
         a.security_groups[2].egress.clear();
@@ -781,7 +781,7 @@ async fn connects_from(netns: &Netns, from: &str, to: SocketAddrV4) -> bool {
 #[test]
 fn an_interface_sends_from_its_own_address_only() {
     in_test_host(|| async {
-        let dataplane = Dataplane::start().await.unwrap();
+        let dataplane = Dataplane::start(Uplink::None).await.unwrap();
         let mut v = two_subnets();
         // eni-o forwards for others (a NAT instance): no source check.
         v.enis[3].source_dest_check = false;

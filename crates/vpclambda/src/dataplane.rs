@@ -20,7 +20,7 @@ use control::store::StoreError;
 use control::{Scope, Store};
 use dataplane::{
     Dataplane, Desired, DesiredEni, DesiredIgw, DesiredNat, DesiredRoute, DesiredSecurityGroup,
-    DesiredSubnet, DesiredVpc, Ipv4Cidr, Names, Peer, PortRange, Protocol, SgRule,
+    DesiredSubnet, DesiredVpc, Ipv4Cidr, Names, Peer, PortRange, Protocol, SgRule, Uplink,
 };
 use serde::de::DeserializeOwned;
 use tokio::sync::{watch, Notify};
@@ -61,16 +61,17 @@ impl Handle {
         }
     }
 
-    /// Starts the dataplane when running as root; otherwise (or when the kernel side cannot
-    /// start) logs one warning and runs the control plane alone.
-    pub async fn start() -> Handle {
+    /// Starts the dataplane when running as root, with the simulated internet's `uplink`;
+    /// otherwise (or when the kernel side cannot start) logs one warning and runs the
+    /// control plane alone.
+    pub async fn start(uplink: Uplink) -> Handle {
         if !nix::unistd::geteuid().is_root() {
             tracing::warn!(
                 "not running as root: the VPC dataplane is disabled (the EC2 API works, no kernel objects are made)"
             );
             return Handle::default();
         }
-        match Dataplane::start().await {
+        match Dataplane::start(uplink).await {
             Ok(dataplane) => Handle::with(Some(Arc::new(dataplane))),
             Err(error) => {
                 tracing::warn!(%error, "the VPC dataplane could not start and is disabled");
