@@ -17,11 +17,13 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use net::names::{ifname, netns_name, validate_netns_name};
-use net::{Ipv4Cidr, Netlink, Netns, Nft, Route, Rule, MAIN_TABLE};
+use net::{Ipv4Cidr, Netlink, Netns, Nft, NftSession, Route, Rule, MAIN_TABLE};
 use tokio::sync::Mutex;
 
 use crate::dns::Resolver;
-use crate::model::{gateway_of, resolver_of, DesiredEni, DesiredNat, DesiredVpc, RouteTarget};
+use crate::model::{
+    gateway_of, resolver_of, DesiredEni, DesiredNat, DesiredSecurityGroup, DesiredVpc, RouteTarget,
+};
 use crate::render;
 use crate::uplink::{self, HostUplink, Uplink};
 use crate::{Desired, Error, Result};
@@ -63,6 +65,8 @@ struct Public {
 struct VpcState {
     router: Netns,
     nl: Netlink,
+    /// The router's nft session: every batch of its tables goes through it.
+    firewall: NftSession,
     /// What the router's table, links and namespaces currently hold.
     applied: DesiredVpc,
     /// The internet gateway's link and its router-side address.
@@ -351,11 +355,13 @@ impl Dataplane {
                 names: Default::default(),
                 ..vpc.clone()
             };
+            let firewall = self.nft.session(&router).await?;
             state.vpcs.insert(
                 vpc.id.clone(),
                 VpcState {
                     router,
                     nl,
+                    firewall,
                     applied: empty,
                     igw: None,
                     tables: BTreeMap::new(),
@@ -448,13 +454,13 @@ impl Dataplane {
         };
         if !batch.is_empty() {
             report.nft_statements += batch.text().lines().count();
-            if let Err(error) = self.nft.apply(&vs.router, batch.text()).await {
+            if let Err(error) = vs.firewall.apply(batch.text()).await {
                 if fresh {
                     return Err(error.into());
                 }
                 tracing::warn!(vpc = %vpc.id, %error, "incremental nft batch refused; rebuilding the table");
-                self.nft
-                    .apply(&vs.router, render::full(vpc, igw_link).text())
+                vs.firewall
+                    .apply(render::full(vpc, igw_link).text())
                     .await?;
             }
         }
@@ -529,6 +535,36 @@ impl Dataplane {
             self.forget_environments(state, &eni)?;
         }
         Ok(())
+    }
+
+    /// Applies new rules of one security group of a realized VPC as one small batch of that
+    /// group's chains, without looking at anything else: its cost does not grow with the
+    /// VPC's interfaces. Returns `false`, changing nothing, when the VPC or the group is not
+    /// (yet) realized here; then only [`Dataplane::apply`] can bring it in. The rules'
+    /// references to other groups resolve against the groups realized now.
+    pub async fn apply_group(&self, vpc_id: &str, group: &DesiredSecurityGroup) -> Result<bool> {
+        let mut state = self.state.lock().await;
+        let Some(vs) = state.vpcs.get_mut(vpc_id) else {
+            return Ok(false);
+        };
+        let Some(index) = vs
+            .applied
+            .security_groups
+            .iter()
+            .position(|g| g.id == group.id)
+        else {
+            return Ok(false);
+        };
+        let batch = render::group_rules(&vs.applied, &vs.applied.security_groups[index], group);
+        if !batch.is_empty() {
+            if let Err(error) = vs.firewall.apply(batch.text()).await {
+                // The next full pass rebuilds this VPC from scratch.
+                state.vpcs.remove(vpc_id);
+                return Err(error.into());
+            }
+        }
+        vs.applied.security_groups[index] = group.clone();
+        Ok(true)
     }
 
     /// Attaches a new execution environment to a realized ENI: a namespace `vl-env-<env>`

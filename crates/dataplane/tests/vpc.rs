@@ -192,6 +192,27 @@ fn security_groups_govern_same_and_cross_subnet_traffic() {
         apply(&dataplane, &desired).await;
         assert!(connects(&c2, at("10.0.1.10", 80)).await, "re-authorized");
 
+        // The same through the one-group fast path.
+        let mut web = v.security_groups[0].clone();
+        web.ingress
+            .retain(|r| *r != tcp(80, Peer::Cidr(cidr("10.0.0.0/16"))));
+        assert!(dataplane.apply_group("vpc-dpt1", &web).await.unwrap());
+        assert!(!connects(&c2, at("10.0.1.10", 80)).await, "revoked alone");
+        assert!(connects(&c2, at("10.0.1.10", 81)).await, "other rules stay");
+        assert!(dataplane
+            .apply_group("vpc-dpt1", &v.security_groups[0])
+            .await
+            .unwrap());
+        assert!(
+            connects(&c2, at("10.0.1.10", 80)).await,
+            "re-authorized alone"
+        );
+        assert_eq!(apply(&dataplane, &desired).await, 0, "the full pass agrees");
+        let mut unknown = web.clone();
+        unknown.id = "sg-nope".into();
+        assert!(!dataplane.apply_group("vpc-dpt1", &unknown).await.unwrap());
+        assert!(!dataplane.apply_group("vpc-nope", &web).await.unwrap());
+
         // Applying the same state again changes nothing in the kernel.
         let router = Netlink::connect(&ns("vpc-dpt1")).await.unwrap();
         let links = router.links().await.unwrap();
@@ -626,7 +647,7 @@ fn measure_eni_creation_and_group_changes() {
             "sg-m",
             vec![tcp(80, Peer::Cidr(cidr("10.9.0.0/16")))],
         )];
-        for target in [10usize, 100] {
+        for target in [10usize, 100, 300] {
             let start = Instant::now();
             let before = v.enis.len();
             while v.enis.len() < target {
@@ -660,9 +681,30 @@ fn measure_eni_creation_and_group_changes() {
             .await;
             let change = start.elapsed();
             v.security_groups[0].ingress.pop();
+            // The median of 21 one-group changes, alternately adding and removing a rule.
+            let mut samples = Vec::new();
+            for i in 0..21 {
+                let mut group = v.security_groups[0].clone();
+                if i % 2 == 0 {
+                    group.ingress.push(tcp(8443, Peer::Cidr(Ipv4Cidr::ANY)));
+                }
+                let start = Instant::now();
+                assert!(dataplane.apply_group("vpc-dptm", &group).await.unwrap());
+                samples.push(start.elapsed());
+            }
+            samples.sort();
+            let alone = samples[samples.len() / 2];
+            apply(
+                &dataplane,
+                &Desired {
+                    vpcs: vec![v.clone()],
+                },
+            )
+            .await;
             println!(
                 "dataplane: {target} ENIs: create {per_eni:?} per ENI (incl. apply); \
-                 SG change {change:?} ({statements} nft statements)"
+                 SG change {change:?} ({statements} nft statements); \
+                 one group alone {alone:?} (median of 21)"
             );
         }
         dataplane.remove_all().await.unwrap();
