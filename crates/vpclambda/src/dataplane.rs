@@ -205,6 +205,8 @@ async fn reconcile_groups(
     dataplane: &Dataplane,
     groups: Vec<(Scope, String)>,
 ) -> anyhow::Result<bool> {
+    let started = std::time::Instant::now();
+    let count = groups.len();
     let records = {
         let store = store.clone();
         tokio::task::spawn_blocking(move || {
@@ -230,6 +232,11 @@ async fn reconcile_groups(
             return Ok(false);
         }
     }
+    tracing::debug!(
+        groups = count,
+        micros = started.elapsed().as_micros(),
+        "security-group rules applied alone"
+    );
     Ok(true)
 }
 
