@@ -464,7 +464,8 @@ def wait_for_kernel_to_match_store(d, net, timeout=30):
 
 
 def test_kill9_while_creating_enis_and_a_nat_gateway_then_delete_everything(privileged, make_daemon):
-    """The issue's crash line: SIGKILL in the middle of ENI and NAT gateway creation, then
+    """The issue's crash line: SIGKILL in the middle of ENI and NAT gateway creation (three
+    clients creating 60 ENIs, one a NAT gateway), then
     the kernel matches the store after restart, a VPC function invokes, and deleting every
     resource leaves no `vl-` object."""
     d = make_daemon("--runtimes-dir", str(ROOT / "runtimes"), "--eni-reclaim-delay", "0").start()
@@ -475,7 +476,7 @@ def test_kill9_while_creating_enis_and_a_nat_gateway_then_delete_everything(priv
     def create_enis(subnet):
         ec2 = d.client("ec2")
         try:
-            for _ in range(10):
+            for _ in range(20):
                 ec2.create_network_interface(SubnetId=subnet, Groups=[net.web])
         except Exception:  # noqa: BLE001 - the daemon is killed under it
             pass
@@ -502,7 +503,7 @@ def test_kill9_while_creating_enis_and_a_nat_gateway_then_delete_everything(priv
     wait_for_kernel_to_match_store(d, net)
     created = [e["NetworkInterfaceId"] for e in net.ec2.describe_network_interfaces(
         Filters=[{"Name": "description", "Values": [""]}])["NetworkInterfaces"]]
-    assert 4 <= len(created) < 30, "the kill landed in the middle"
+    assert 4 <= len(created) < 60, "the kill landed in the middle"
     assert invoke(d, "in-vpc", {"hello": 2}) == {"hello": 2}
 
     # Delete everything, in the order AWS requires.
