@@ -632,3 +632,42 @@ fn create_recovers_a_half_created_namespace_and_serialises_races() {
         assert_nothing_left(&Nft::load().unwrap()).await;
     });
 }
+
+#[test]
+fn a_session_applies_in_its_namespace_from_any_thread() {
+    in_test_host(|| async {
+        let nft = Nft::load().unwrap();
+        let netns = Netns::create("vl-nft-session").unwrap();
+        let session = nft.session(&netns).await.unwrap();
+        session.apply("add table ip vl_session\n").await.unwrap();
+        session
+            .apply("add chain ip vl_session c\nadd rule ip vl_session c accept\n")
+            .await
+            .unwrap();
+        // Another writer in between: the session's cache follows the ruleset's generation.
+        nft.apply(&netns, "add chain ip vl_session d\n")
+            .await
+            .unwrap();
+        session
+            .apply("flush chain ip vl_session d\nadd rule ip vl_session d jump c\n")
+            .await
+            .unwrap();
+        assert!(session
+            .apply("add rule ip vl_session nope accept\n")
+            .await
+            .is_err());
+        session
+            .apply("add rule ip vl_session c drop\n")
+            .await
+            .unwrap();
+        assert!(
+            session.apply("flush ruleset\n").await.is_err(),
+            "refused like Nft::apply"
+        );
+        let ours = |tables: Vec<net::NftTable>| tables.iter().any(|t| t.name == "vl_session");
+        assert!(ours(nft.tables(&netns).await.unwrap()));
+        assert!(!ours(nft.tables(&Netns::current().unwrap()).await.unwrap()));
+        drop(session);
+        Netns::delete("vl-nft-session").unwrap();
+    });
+}
