@@ -13,7 +13,7 @@ use dataplane::{
     RouteTarget, SgRule, Uplink,
 };
 use net::{Netlink, Netns, Nft};
-use support::{connects, in_test_host, serve};
+use support::{blocked, connects, in_test_host, serve};
 
 fn cidr(text: &str) -> Ipv4Cidr {
     text.parse().unwrap()
@@ -153,18 +153,18 @@ fn security_groups_govern_same_and_cross_subnet_traffic() {
             "cross subnet, allowed port"
         );
         assert!(
-            !connects(&c1, at("10.0.1.10", 82)).await,
+            blocked(&c1, at("10.0.1.10", 82)).await,
             "same subnet, no rule"
         );
         assert!(
-            !connects(&c2, at("10.0.1.10", 82)).await,
+            blocked(&c2, at("10.0.1.10", 82)).await,
             "cross subnet, no rule"
         );
         assert!(
             connects(&c2, at("10.0.1.10", 81)).await,
             "member of the referenced group"
         );
-        assert!(!connects(&other, at("10.0.1.10", 81)).await, "not a member");
+        assert!(blocked(&other, at("10.0.1.10", 81)).await, "not a member");
         assert!(
             connects(&other, at("10.0.1.10", 80)).await,
             "positive control for eni-o"
@@ -185,7 +185,7 @@ fn security_groups_govern_same_and_cross_subnet_traffic() {
             statements <= 3,
             "a revoke is a small batch, was {statements}"
         );
-        assert!(!connects(&c2, at("10.0.1.10", 80)).await, "revoked");
+        assert!(blocked(&c2, at("10.0.1.10", 80)).await, "revoked");
         assert!(connects(&c2, at("10.0.1.10", 81)).await, "other rules stay");
         v.security_groups[0].ingress.push(revoked);
         desired.vpcs = vec![v.clone()];
@@ -197,7 +197,7 @@ fn security_groups_govern_same_and_cross_subnet_traffic() {
         web.ingress
             .retain(|r| *r != tcp(80, Peer::Cidr(cidr("10.0.0.0/16"))));
         assert!(dataplane.apply_group("vpc-dpt1", &web).await.unwrap());
-        assert!(!connects(&c2, at("10.0.1.10", 80)).await, "revoked alone");
+        assert!(blocked(&c2, at("10.0.1.10", 80)).await, "revoked alone");
         assert!(connects(&c2, at("10.0.1.10", 81)).await, "other rules stay");
         assert!(dataplane
             .apply_group("vpc-dpt1", &v.security_groups[0])
@@ -248,14 +248,8 @@ fn vpcs_cannot_reach_each_other() {
             connects(&ns("eni-a2"), at("10.1.1.10", 80)).await,
             "positive control"
         );
-        assert!(
-            !connects(&ns("eni-a2"), at("10.2.1.10", 80)).await,
-            "A to B"
-        );
-        assert!(
-            !connects(&ns("eni-b1"), at("10.1.1.10", 80)).await,
-            "B to A"
-        );
+        assert!(blocked(&ns("eni-a2"), at("10.2.1.10", 80)).await, "A to B");
+        assert!(blocked(&ns("eni-b1"), at("10.1.1.10", 80)).await, "B to A");
         dataplane.remove_all().await.unwrap();
     });
 }
@@ -344,7 +338,7 @@ fn internet_only_through_nat_gateways_and_public_ips() {
         );
 
         assert!(
-            !connects(&ns("eni-pub"), internet).await,
+            blocked(&ns("eni-pub"), internet).await,
             "IGW route but no public IP"
         );
         assert!(
@@ -371,11 +365,11 @@ fn internet_only_through_nat_gateways_and_public_ips() {
             "EIP inbound, allowed"
         );
         assert!(
-            !connects(&host, at("198.51.100.21", 81)).await,
+            blocked(&host, at("198.51.100.21", 81)).await,
             "EIP inbound, no rule"
         );
         assert!(
-            !connects(&host, at("10.3.0.11", 80)).await,
+            blocked(&host, at("10.3.0.11", 80)).await,
             "no route to a VPC address"
         );
 
@@ -388,7 +382,7 @@ fn internet_only_through_nat_gateways_and_public_ips() {
             },
         )
         .await;
-        assert!(!connects(&ns("eni-priv"), internet).await, "no NAT route");
+        assert!(blocked(&ns("eni-priv"), internet).await, "no NAT route");
         v.subnets[1].routes = vec![default_to(RouteTarget::Nat("nat-dpt".into()))];
         apply(&dataplane, &Desired { vpcs: vec![v] }).await;
         assert!(connects(&ns("eni-priv"), internet).await, "route back");
@@ -442,15 +436,15 @@ fn environments_go_out_through_their_eni_and_accept_nothing() {
             "positive control: env itself"
         );
         assert!(
-            !connects(&env2, at("100.64.0.2", 9000)).await,
+            blocked(&env2, at("100.64.0.2", 9000)).await,
             "environment to environment"
         );
         assert!(
-            !connects(&ns("eni-c2"), at("100.64.0.2", 9000)).await,
+            blocked(&ns("eni-c2"), at("100.64.0.2", 9000)).await,
             "ENI to environment"
         );
         assert!(
-            !connects(&ns("eni-srv"), at("100.64.0.2", 9000)).await,
+            blocked(&ns("eni-srv"), at("100.64.0.2", 9000)).await,
             "VPC to environment"
         );
 
@@ -517,11 +511,11 @@ fn public_environments_reach_the_internet_and_nothing_else() {
             "positive control: the VPC server answers inside its VPC"
         );
         assert!(
-            !connects(&env, at("10.0.1.10", 80)).await,
+            blocked(&env, at("10.0.1.10", 80)).await,
             "no route into a VPC"
         );
         assert!(
-            !connects(&env, at("169.254.0.1", 80)).await,
+            blocked(&env, at("169.254.0.1", 80)).await,
             "nothing served by vl-pub itself"
         );
         let _env_listener = serve(&env, at("100.64.0.2", 9000)).await;
@@ -530,11 +524,11 @@ fn public_environments_reach_the_internet_and_nothing_else() {
             "positive control: env itself"
         );
         assert!(
-            !connects(&env2, at("100.64.0.2", 9000)).await,
+            blocked(&env2, at("100.64.0.2", 9000)).await,
             "environment to environment"
         );
         assert!(
-            !connects(&host, at("100.64.0.2", 9000)).await,
+            blocked(&host, at("100.64.0.2", 9000)).await,
             "internet to environment"
         );
         assert!(
@@ -549,7 +543,7 @@ fn public_environments_reach_the_internet_and_nothing_else() {
         dataplane.detach_environment("dpt-penv1").await.unwrap();
         assert!(Netns::open("vl-env-dpt-penv1").is_err());
         assert!(
-            !connects(&env, at("203.0.113.10", 80)).await,
+            blocked(&env, at("203.0.113.10", 80)).await,
             "a detached environment is cut off"
         );
         drop((env, env2, host));
