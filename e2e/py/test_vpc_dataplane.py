@@ -134,3 +134,29 @@ def test_measure_eni_and_group_change(daemon, network):
     start = time.monotonic()
     assert vpc_exec(daemon, n["private"], [n["client"]], "true").returncode == 0
     print(f"vpc-exec round trip (create ENI, run, delete ENI): {time.monotonic() - start:.3f}s")
+
+
+def test_an_eni_sends_from_its_own_address_only(daemon, network):
+    """Anti-spoofing: a vpc-exec process adds a second address to its ENI's interface;
+    connecting from it is dropped at the router, from the ENI's own address it works."""
+    n = network
+    # The server lets the whole VPC in, so only the source check can stop the spoofed address.
+    vpc_wide = n["ec2"].create_security_group(GroupName="vpc-wide", Description="vpc-wide",
+                                              VpcId=n["vpc"])["GroupId"]
+    n["ec2"].authorize_security_group_ingress(GroupId=vpc_wide, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 8000, "ToPort": 8000,
+        "IpRanges": [{"CidrIp": "10.20.0.0/16"}]}])
+    server = serve_in_vpc(daemon, n["public"], [vpc_wide], "10.20.1.10", 8000)
+    connect = ("import socket, sys; socket.create_connection(('10.20.1.10', 8000), timeout=3,"
+               " source_address=(sys.argv[1], 0)).close()")
+    script = 'ip addr add 10.20.2.200/24 dev eth0 && exec python3 -c "$0" "$1"'
+
+    def from_address(source):
+        return vpc_exec(daemon, n["private"], [n["client"]], "sh", "-c", script, connect, source,
+                        private_ip="10.20.2.20").returncode == 0
+
+    try:
+        wait_for(lambda: from_address("10.20.2.20"), "the server to answer the ENI's own address")
+        assert not from_address("10.20.2.200"), "a second, spoofed address is dropped"
+    finally:
+        stop(server)

@@ -5,7 +5,11 @@ control next to every "cannot". Then the seed's legacy ENI scaling: ENIs per fun
 follow peak concurrency × memory / 3 GB, and a scale-out that needs an ENI a full subnet
 cannot give fails with Lambda's 502 while the running environments keep serving."""
 
+import hashlib
 import json
+import operator
+import os
+import socket
 import subprocess
 import threading
 
@@ -57,10 +61,12 @@ def stop(proc):
     proc.communicate(timeout=30)
 
 
-def http_server(d, subnet, groups, ip, port):
-    """A `vpc-exec` HTTP server at ip:port on an ENI of its own."""
+def http_server(d, subnet, groups, ip, port, hostname=None):
+    """A `vpc-exec` HTTP server at ip:port on an ENI of its own, registered with the VPC's
+    resolver as `hostname` when given."""
+    named = ["--hostname", hostname] if hostname else []
     return spawn("vpc-exec", "--data-dir", str(d.data_dir), "--subnet-id", subnet,
-                 "--security-group-ids", ",".join(groups), "--private-ip", ip, "--",
+                 "--security-group-ids", ",".join(groups), "--private-ip", ip, *named, "--",
                  "python3", "-m", "http.server", str(port), "--bind", ip)
 
 
@@ -165,6 +171,72 @@ def test_vpc_function_reaches_its_vpc_and_the_internet_only_through_nat(execd):
         stop(server)
 
 
+def test_a_function_in_a_public_subnet_has_no_internet(execd):
+    """The seed's warning: a function's ENI has no public IP, so attaching the function to a
+    subnet routed to an internet gateway gives it no internet; a NAT route does."""
+    d = execd
+    net = Vpc(d, 0)
+    server = http_server(d, net.a, [net.web], "10.0.1.10", 8000)
+    host = internet_host(d, INTERNET, 8080)
+    try:
+        deploy(d, "in-public", VpcConfig=net.config(net.public))
+        deploy(d, "in-private", VpcConfig=net.config(net.b))
+        net.nat_route()
+        eventually(lambda: connects(d, "in-private", f"{INTERNET}:8080"),
+                   "positive control: the private subnet's function goes out through the NAT gateway")
+        eventually(lambda: connects(d, "in-public", "10.0.1.10:8000"),
+                   "positive control: the public subnet's function reaches its VPC")
+        assert not connects(d, "in-public", f"{INTERNET}:8080"), "no public IP, no internet"
+    finally:
+        stop(host)
+        stop(server)
+
+
+@pytest.fixture
+def metadata_address():
+    """169.254.169.254:80 answering in the daemon's own (private test) namespace, where an
+    instance metadata service would be; removed afterwards."""
+    ip = "169.254.169.254"
+    subprocess.run(["ip", "addr", "add", f"{ip}/32", "dev", "lo"], check=True)
+    server = subprocess.Popen(["python3", "-m", "http.server", "80", "--bind", ip],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: _tcp_open(ip, 80), timeout=10)
+        yield f"{ip}:80"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        subprocess.run(["ip", "addr", "del", f"{ip}/32", "dev", "lo"], check=True)
+
+
+def _tcp_open(host, port):
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def test_no_environment_reaches_the_metadata_address(execd, metadata_address):
+    d = execd
+    net = Vpc(d, 0)
+    server = http_server(d, net.a, [net.web], "10.0.1.10", 8000)
+    host = internet_host(d, INTERNET, 8080)
+    try:
+        deploy(d, "in-vpc", VpcConfig=net.config(net.b))
+        deploy(d, "no-vpc")
+        net.nat_route()
+        eventually(lambda: connects(d, "in-vpc", "10.0.1.10:8000"), "positive control in the VPC")
+        eventually(lambda: connects(d, "in-vpc", f"{INTERNET}:8080"), "positive control via NAT")
+        eventually(lambda: connects(d, "no-vpc", f"{INTERNET}:8080"), "positive control without VPC")
+        assert _tcp_open("169.254.169.254", 80), "it answers where it runs"
+        for name in ("in-vpc", "no-vpc"):
+            assert not connects(d, name, metadata_address), name
+    finally:
+        stop(host)
+        stop(server)
+
+
 def test_security_group_changes_and_other_vpcs(execd):
     d = execd
     net, other = Vpc(d, 0), Vpc(d, 1)
@@ -191,6 +263,30 @@ def test_security_group_changes_and_other_vpcs(execd):
     finally:
         stop(elsewhere)
         stop(server)
+
+
+def test_vpc_functions_resolve_vpc_exec_hostnames_and_nothing_else(execd):
+    d = execd
+    net = Vpc(d, 0)
+    server = http_server(d, net.a, [net.web], "10.0.1.10", 8000, hostname="web.internal")
+    try:
+        deploy(d, "in-vpc", VpcConfig=net.config(net.b))
+        eventually(lambda: invoke(d, "in-vpc", {"fetch": "http://web.internal:8000/"})["ok"],
+                   "the VPC function fetches the server by its vpc-exec hostname")
+        assert invoke(d, "in-vpc", {"resolve": "WEB.internal"})["address"] == "10.0.1.10"
+        assert invoke(d, "in-vpc", {"resolve": "ip-10-0-1-10.ec2.internal"})["address"] == "10.0.1.10", \
+            "the ENI's private DNS name"
+        for unknown in ("db.internal", "example.com", "ip-10-9-9-9.ec2.internal"):
+            assert invoke(d, "in-vpc", {"resolve": unknown})["address"] is None, unknown
+        with pytest.raises(subprocess.CalledProcessError):
+            # A second ENI cannot take a name the VPC has.
+            subprocess.run([str(BIN), "vpc-exec", "--data-dir", str(d.data_dir), "--subnet-id", net.a,
+                            "--hostname", "web.internal", "--", "true"],
+                           check=True, capture_output=True, timeout=60)
+    finally:
+        stop(server)
+    assert invoke(d, "in-vpc", {"resolve": "web.internal"})["address"] is None, \
+        "the name went with its ENI"
 
 
 def function_enis(d, name):
@@ -311,3 +407,217 @@ def test_hyperplane_functions_share_the_eni_made_at_create_time(privileged, make
             "invoking creates no ENI"
     finally:
         stop(server)
+
+
+def ifname(role, store_id):
+    """The kernel name of object `store_id` in `role`, as `net::names::ifname` derives it."""
+    return f"vl-{role}" + hashlib.sha256(store_id.encode()).hexdigest()[:15 - 3 - len(role)]
+
+
+def our_namespaces():
+    return sorted(n for n in os.listdir("/run/netns") if n.startswith("vl-"))
+
+
+def router_links(vpc):
+    out = subprocess.run(["ip", "-n", f"vl-{vpc}", "-o", "link", "show"], capture_output=True,
+                         text=True, check=True).stdout
+    names = (line.split(": ")[1].split("@")[0] for line in out.splitlines())
+    return sorted(n for n in names if n.startswith("vl-"))
+
+
+def kernel_and_store(d, net):
+    """The `vl-` namespaces (of every VPC, the default VPC's included) and the links of
+    `net`'s router there are, and those the records call for."""
+    ec2 = d.client("ec2")
+    vpcs = [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"]]
+    enis = ec2.describe_network_interfaces()["NetworkInterfaces"]
+    nats = [n for n in ec2.describe_nat_gateways()["NatGateways"]
+            if n["State"] in ("pending", "available")]
+    interfaces = [e["NetworkInterfaceId"] for e in enis if e["InterfaceType"] != "nat_gateway"]
+    gateways = [n["NatGatewayId"] for n in nats]
+    namespaces = ["vl-pub"] + [f"vl-{i}" for i in vpcs + interfaces + gateways]
+    kernel = {"namespaces": our_namespaces()}
+    store = {"namespaces": sorted(namespaces)}
+    if net.vpc in vpcs:
+        in_vpc = [{"Name": "vpc-id", "Values": [net.vpc]}]
+        subnets = ec2.describe_subnets(Filters=in_vpc)["Subnets"]
+        igws = ec2.describe_internet_gateways(
+            Filters=[{"Name": "attachment.vpc-id", "Values": [net.vpc]}])["InternetGateways"]
+        ours = [e["NetworkInterfaceId"] for e in enis
+                if e["VpcId"] == net.vpc and e["InterfaceType"] != "nat_gateway"]
+        kernel["links"] = router_links(net.vpc)
+        store["links"] = sorted([ifname("e", i) for i in ours] + [ifname("n", n) for n in gateways]
+                                + [ifname("b", s["SubnetId"]) for s in subnets]
+                                + [ifname("g", g["InternetGatewayId"]) for g in igws])
+    return kernel, store
+
+
+def wait_for_kernel_to_match_store(d, net, timeout=30):
+    """Every record has its kernel objects and no `vl-` namespace or router link lacks one."""
+    try:
+        wait_until(lambda: operator.eq(*kernel_and_store(d, net)), timeout=timeout)
+    except AssertionError:
+        kernel, store = kernel_and_store(d, net)
+        for what in kernel:
+            have, want = set(kernel[what]), set(store[what])
+            assert have == want, f"{what}: no record for {have - want}, missing {want - have}"
+
+
+def test_kill9_while_creating_enis_and_a_nat_gateway_then_delete_everything(privileged, make_daemon):
+    """The issue's crash line: SIGKILL in the middle of ENI and NAT gateway creation (three
+    clients creating 60 ENIs, one a NAT gateway), then
+    the kernel matches the store after restart, a VPC function invokes, and deleting every
+    resource leaves no `vl-` object."""
+    d = make_daemon("--runtimes-dir", str(ROOT / "runtimes"), "--eni-reclaim-delay", "0").start()
+    net = Vpc(d, 0)
+    deploy(d, "in-vpc", kind="shell", VpcConfig=net.config(net.b))
+    assert invoke(d, "in-vpc", {"hello": 1}) == {"hello": 1}
+
+    def create_enis(subnet):
+        ec2 = d.client("ec2")
+        try:
+            for _ in range(20):
+                ec2.create_network_interface(SubnetId=subnet, Groups=[net.web])
+        except Exception:  # noqa: BLE001 - the daemon is killed under it
+            pass
+
+    def create_nat():
+        try:
+            eip = net.ec2.allocate_address(Domain="vpc")
+            net.ec2.create_nat_gateway(SubnetId=net.public, AllocationId=eip["AllocationId"])
+        except Exception:  # noqa: BLE001 - the daemon is killed under it
+            pass
+
+    workers = [threading.Thread(target=create_enis, args=(s,)) for s in (net.a, net.b, net.a)]
+    workers.append(threading.Thread(target=create_nat))
+    for w in workers:
+        w.start()
+    wait_until(lambda: len(net.ec2.describe_network_interfaces(
+        Filters=[{"Name": "description", "Values": [""]}])["NetworkInterfaces"]) >= 4, timeout=30)
+    d.kill9()
+    for w in workers:
+        w.join()
+
+    d.start()
+    net.ec2 = d.client("ec2")
+    wait_for_kernel_to_match_store(d, net)
+    created = [e["NetworkInterfaceId"] for e in net.ec2.describe_network_interfaces(
+        Filters=[{"Name": "description", "Values": [""]}])["NetworkInterfaces"]]
+    assert 4 <= len(created) < 60, "the kill landed in the middle"
+    assert invoke(d, "in-vpc", {"hello": 2}) == {"hello": 2}
+
+    # Delete everything, in the order AWS requires.
+    d.client("lambda").delete_function(FunctionName="in-vpc")
+    for eni in created:
+        net.ec2.delete_network_interface(NetworkInterfaceId=eni)
+    for nat in net.ec2.describe_nat_gateways()["NatGateways"]:
+        if nat["State"] in ("pending", "available"):
+            net.ec2.delete_nat_gateway(NatGatewayId=nat["NatGatewayId"])
+    wait_until(lambda: all(n["State"] == "deleted"
+                           for n in net.ec2.describe_nat_gateways()["NatGateways"]), timeout=30)
+    for address in net.ec2.describe_addresses()["Addresses"]:
+        net.ec2.release_address(AllocationId=address["AllocationId"])
+    wait_until(lambda: net.ec2.describe_network_interfaces(
+        Filters=[{"Name": "vpc-id", "Values": [net.vpc]}])["NetworkInterfaces"] == [], timeout=60)
+    for igw in net.ec2.describe_internet_gateways(
+            Filters=[{"Name": "attachment.vpc-id", "Values": [net.vpc]}])["InternetGateways"]:
+        net.ec2.detach_internet_gateway(InternetGatewayId=igw["InternetGatewayId"], VpcId=net.vpc)
+        net.ec2.delete_internet_gateway(InternetGatewayId=igw["InternetGatewayId"])
+    for subnet in (net.a, net.b, net.public):
+        net.ec2.delete_subnet(SubnetId=subnet)
+    for table in net.ec2.describe_route_tables(
+            Filters=[{"Name": "vpc-id", "Values": [net.vpc]}])["RouteTables"]:
+        if not any(a.get("Main") for a in table["Associations"]):
+            net.ec2.delete_route_table(RouteTableId=table["RouteTableId"])
+    for group in (net.web, net.fn):
+        net.ec2.delete_security_group(GroupId=group)
+    net.ec2.delete_vpc(VpcId=net.vpc)
+    wait_for_kernel_to_match_store(d, net)
+    default_vpc = net.ec2.describe_vpcs()["Vpcs"]
+    assert our_namespaces() == sorted(["vl-pub"] + [f"vl-{v['VpcId']}" for v in default_vpc])
+    d.stop()
+    assert our_namespaces() == [], "a stopped daemon leaves nothing of ours"
+
+
+def _ip(*args):
+    subprocess.run(["ip", *args], check=True)
+
+
+def _ours_in_this_namespace():
+    """`vl-` links and `vl_` nft tables in the test's own namespace (the daemon's)."""
+    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True,
+                           check=True).stdout
+    tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True,
+                            check=True).stdout
+    return ([line.split(": ")[1].split("@")[0] for line in links.splitlines()
+             if line.split(": ")[1].startswith("vl-") and not line.split(": ")[1].startswith("vl-test")]
+            + [t for t in tables.split() if t.startswith("vl_")])
+
+
+@pytest.fixture
+def fake_uplink(privileged):
+    """"The host's network", built inside the private test namespace: a veth to the
+    namespace `vl-test-remote` holding 192.0.2.1 (TEST-NET-1) with an HTTP server on
+    :8080, and this namespace's default route to it. All of it is removed afterwards."""
+    remote = "vl-test-remote"
+    _ip("netns", "add", remote)
+    try:
+        _ip("link", "add", "vl-test-up", "type", "veth", "peer", "name", "eth0", "netns", remote)
+        _ip("addr", "add", "192.0.2.254/24", "dev", "vl-test-up")
+        _ip("link", "set", "vl-test-up", "up")
+        _ip("-n", remote, "addr", "add", "192.0.2.1/24", "dev", "eth0")
+        _ip("-n", remote, "link", "set", "eth0", "up")
+        _ip("-n", remote, "link", "set", "lo", "up")
+        _ip("route", "add", "default", "via", "192.0.2.1")
+        server = subprocess.Popen(["ip", "netns", "exec", remote, "python3", "-m", "http.server",
+                                   "8080", "--bind", "192.0.2.1"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_until(lambda: _tcp_open("192.0.2.1", 8080), timeout=10)
+            yield "192.0.2.1:8080"
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    finally:
+        subprocess.run(["ip", "route", "del", "default", "via", "192.0.2.1"])
+        subprocess.run(["ip", "link", "del", "vl-test-up"])
+        subprocess.run(["ip", "netns", "del", remote])
+
+
+def test_uplink_host_reaches_the_hosts_network_and_none_does_not(privileged, make_daemon,
+                                                                 fake_uplink):
+    remote = fake_uplink
+    forwarding = open("/proc/sys/net/ipv4/ip_forward").read()
+    sealed = make_daemon("--runtimes-dir", str(ROOT / "runtimes"), name="sealed").start()
+    host = internet_host(sealed, INTERNET, 8080)
+    try:
+        assert _ours_in_this_namespace() == [], "--uplink none creates nothing in the daemon's namespace"
+        deploy(sealed, "out")
+        eventually(lambda: connects(sealed, "out", f"{INTERNET}:8080"),
+                   "positive control: the simulated internet")
+        assert not connects(sealed, "out", remote), "sealed by default"
+    finally:
+        stop(host)
+        sealed.stop()
+
+    # Something listening on every address of the daemon's namespace, the uplink's included.
+    service = socket.create_server(("0.0.0.0", 0))
+    port = service.getsockname()[1]
+    d = make_daemon("--runtimes-dir", str(ROOT / "runtimes"), "--uplink", "host",
+                    name="uplinked").start()
+    try:
+        deploy(d, "out")
+        eventually(lambda: connects(d, "out", remote), "the host's network through the uplink")
+        net = Vpc(d, 0)
+        deploy(d, "in-vpc", VpcConfig=net.config(net.b))
+        assert not connects(d, "in-vpc", remote), "a VPC without a NAT route has no way out"
+        net.nat_route()
+        eventually(lambda: connects(d, "in-vpc", remote), "a VPC function through its NAT gateway")
+        assert _tcp_open("192.0.2.254", port), "positive control: the daemon's namespace serves"
+        for address in (f"192.0.2.254:{port}", f"169.254.0.2:{port}", d.endpoint.removeprefix("http://")):
+            assert not connects(d, "out", address), f"the daemon's namespace is not reachable: {address}"
+    finally:
+        d.stop()
+        service.close()
+    assert _ours_in_this_namespace() == [], "stopping removes the uplink"
+    assert open("/proc/sys/net/ipv4/ip_forward").read() == forwarding

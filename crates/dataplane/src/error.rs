@@ -29,6 +29,12 @@ pub enum Error {
     /// A simulated-internet host address outside the test ranges or already taken.
     #[error("public host address {address}: {reason}")]
     PublicAddress { address: String, reason: String },
+    /// The VPC resolver's socket could not be bound.
+    #[error("VPC resolver at {address}: {source}")]
+    Resolver {
+        address: std::net::Ipv4Addr,
+        source: std::io::Error,
+    },
 }
 
 impl Error {

@@ -11,14 +11,20 @@
 //! per subnet, security groups in its `ip vl_vpc` table, and a veth to `vl-pub` when an
 //! internet gateway is attached, doing 1:1 NAT for addresses that have a public IP only.
 //! NAT gateways (`vl-<nat-id>`) and ENIs (`vl-<eni-id>`) are namespaces on their subnet's
-//! bridge. Nothing in `vl-pub` routes to a VPC CIDR, and nothing is created in the caller's
+//! bridge. `vl-pub` is sealed unless `Uplink::Host` masquerades it to the caller's
+//! network (the only objects ever made in the caller's namespace). The VPC resolver (base + 2, on the router's `lo`) is a socket the daemon binds
+//! inside the router namespace; it answers the names of the desired state and nothing
+//! else. Nothing in `vl-pub` routes to a VPC CIDR, and nothing is created in the caller's
 //! own namespace.
 
+mod dns;
 mod error;
 pub mod model;
 mod plane;
 mod render;
+mod uplink;
 
+pub use dns::{valid_name, Names};
 pub use error::{Error, Result};
 pub use model::{
     gateway_of, resolv_conf, resolver_of, Desired, DesiredEni, DesiredIgw, DesiredNat,
@@ -27,3 +33,4 @@ pub use model::{
 };
 pub use net::{Ipv4Cidr, NETNS_RUN_DIR};
 pub use plane::{namespace_of, ApplyReport, Dataplane, PUBLIC_NETNS};
+pub use uplink::Uplink;

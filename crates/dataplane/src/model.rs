@@ -7,6 +7,7 @@ use std::net::Ipv4Addr;
 
 use net::Ipv4Cidr;
 
+use crate::dns::{valid_name, Names};
 use crate::{Error, Result};
 
 /// Everything that should exist: one entry per VPC. VPCs absent here are torn down.
@@ -28,6 +29,9 @@ pub struct DesiredVpc {
     /// the NAT gateway namespace holds that address).
     pub enis: Vec<DesiredEni>,
     pub security_groups: Vec<DesiredSecurityGroup>,
+    /// What the VPC resolver (base + 2) answers: host names (lower case, no trailing dot)
+    /// and their addresses, all inside the VPC. Every other name is NXDOMAIN.
+    pub names: Names,
 }
 
 /// A subnet and the routes of the route table associated with it.
@@ -80,6 +84,10 @@ pub struct DesiredEni {
     pub ip: Ipv4Addr,
     pub security_groups: Vec<String>,
     pub public_ip: Option<Ipv4Addr>,
+    /// EC2's source/destination check: when set, whatever the interface sends with another
+    /// source address than `ip` is dropped at its bridge port (anti-spoofing). Off for an
+    /// interface that forwards for others (a NAT instance, say).
+    pub source_dest_check: bool,
 }
 
 /// A security group: allow-only rules, evaluated statefully.
@@ -262,6 +270,11 @@ impl DesiredVpc {
         if let Some(igw) = &self.igw {
             check_id(&igw.id)?;
         }
+        for (name, ip) in &self.names {
+            if !valid_name(name) || !contains(self.cidr, *ip) {
+                return Err(bad(format!("name {name:?} for {ip} cannot be resolved")));
+            }
+        }
         for s in &self.subnets {
             for r in &s.routes {
                 let known = match &r.target {
@@ -315,12 +328,14 @@ mod tests {
                 ip: Ipv4Addr::new(10, 0, 1, 4),
                 security_groups: vec!["sg-1".into()],
                 public_ip: None,
+                source_dest_check: true,
             }],
             security_groups: vec![DesiredSecurityGroup {
                 id: "sg-1".into(),
                 ingress: vec![],
                 egress: vec![],
             }],
+            names: [("db.internal".into(), Ipv4Addr::new(10, 0, 1, 4))].into(),
         }
     }
 
@@ -374,6 +389,13 @@ mod tests {
         cases.push(v);
         let mut v = vpc();
         v.subnets[0].routes[0].target = RouteTarget::Igw;
+        cases.push(v);
+        let mut v = vpc();
+        v.names
+            .insert("Upper.case".into(), Ipv4Addr::new(10, 0, 1, 4));
+        cases.push(v);
+        let mut v = vpc();
+        v.names.insert("outside".into(), Ipv4Addr::new(10, 1, 1, 4));
         cases.push(v);
         for (i, case) in cases.iter().enumerate() {
             assert!(case.check().is_err(), "case {i}");

@@ -17,11 +17,15 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use net::names::{ifname, netns_name, validate_netns_name};
-use net::{Ipv4Cidr, Netlink, Netns, Nft, Route, Rule, MAIN_TABLE};
+use net::{Ipv4Cidr, Netlink, Netns, Nft, NftSession, Route, Rule, MAIN_TABLE};
 use tokio::sync::Mutex;
 
-use crate::model::{gateway_of, DesiredEni, DesiredNat, DesiredVpc, RouteTarget};
+use crate::dns::Resolver;
+use crate::model::{
+    gateway_of, resolver_of, DesiredEni, DesiredNat, DesiredSecurityGroup, DesiredVpc, RouteTarget,
+};
 use crate::render;
+use crate::uplink::{self, HostUplink, Uplink};
 use crate::{Desired, Error, Result};
 
 /// The simulated internet's namespace.
@@ -61,6 +65,8 @@ struct Public {
 struct VpcState {
     router: Netns,
     nl: Netlink,
+    /// The router's nft session: every batch of its tables goes through it.
+    firewall: NftSession,
     /// What the router's table, links and namespaces currently hold.
     applied: DesiredVpc,
     /// The internet gateway's link and its router-side address.
@@ -85,12 +91,18 @@ struct State {
     /// ENIs whose namespace forwards and masquerades for environments.
     env_ready: BTreeSet<String>,
     hosts: BTreeMap<Ipv4Addr, String>,
+    /// The resolver of each VPC. Kept apart from `vpcs`, whose entry a failed pass drops:
+    /// the socket stays bound in the router namespace, which a rebuild reuses.
+    resolvers: BTreeMap<String, Resolver>,
+    /// What `--uplink host` changed in the caller's namespace.
+    host_uplink: Option<HostUplink>,
 }
 
 /// The VPC dataplane of one daemon. All changes are serialised through one lock: the
 /// kernel state has one writer (reliability rule 8).
 pub struct Dataplane {
     nft: Nft,
+    uplink: Uplink,
     state: Mutex<State>,
 }
 
@@ -148,13 +160,14 @@ async fn namespace(name: &str) -> Result<(Netns, Netlink)> {
 }
 
 impl Dataplane {
-    /// Loads nftables and builds `vl-pub`. Neither execution environments nor
-    /// simulated-internet hosts survive a restart (their processes held them), so
-    /// leftover `vl-env-*` and `vl-host-*` namespaces are removed here: call this before
-    /// the execution layer creates any environment.
-    pub async fn start() -> Result<Dataplane> {
+    /// Loads nftables and builds `vl-pub`, connected to the caller's network as `uplink`
+    /// says. Neither execution environments nor simulated-internet hosts survive a restart
+    /// (their processes held them), so leftover `vl-env-*` and `vl-host-*` namespaces are
+    /// removed here: call this before the execution layer creates any environment.
+    pub async fn start(uplink: Uplink) -> Result<Dataplane> {
         let dataplane = Dataplane {
             nft: Nft::load()?,
+            uplink,
             state: Mutex::new(State::default()),
         };
         for prefix in ["vl-host-", "vl-env-"] {
@@ -186,6 +199,7 @@ impl Dataplane {
             // address of the link they leave by, so their range never appears outside.
             let envs = format!("vl-{PUBLIC_ENV_ROLE}*");
             let range = env_range();
+            let (uplink_forward, uplink_post) = uplink::public_rules(self.uplink, &ranges);
             let batch = format!(
                 "add table ip vl_pub\n\
                  delete table ip vl_pub\n\
@@ -193,12 +207,14 @@ impl Dataplane {
                  add chain ip vl_pub c_forward {{ type filter hook forward priority 0; policy accept; }}\n\
                  add rule ip vl_pub c_forward oifname \"{envs}\" ct state established,related accept\n\
                  add rule ip vl_pub c_forward oifname \"{envs}\" drop\n\
+                 {uplink_forward}\
                  add rule ip vl_pub c_forward ip daddr != {{ {ranges} }} drop\n\
                  add chain ip vl_pub c_input {{ type filter hook input priority 0; policy drop; }}\n\
                  add rule ip vl_pub c_input iif \"lo\" accept\n\
                  add rule ip vl_pub c_input ct state established,related accept\n\
                  add chain ip vl_pub c_post {{ type nat hook postrouting priority srcnat; policy accept; }}\n\
-                 add rule ip vl_pub c_post ip saddr {range} oifname != \"{envs}\" masquerade\n"
+                 add rule ip vl_pub c_post ip saddr {range} oifname != \"{envs}\" masquerade\n\
+                 {uplink_post}"
             );
             self.nft.apply(&netns, &batch).await?;
             // Hosts and public environments do not survive a restart; their links go.
@@ -207,6 +223,7 @@ impl Dataplane {
                     nl.delete_link(&link.name).await?;
                 }
             }
+            state.host_uplink = uplink::realize(self.uplink, &self.nft, &nl).await?;
             state.public = Some(Public { netns, nl });
         }
         match &state.public {
@@ -233,6 +250,8 @@ impl Dataplane {
         for id in gone {
             self.remove_vpc(&mut state, &id).await?;
         }
+        // Also those of VPCs that failed and were then deleted: a socket holds its namespace.
+        state.resolvers.retain(|id, _| wanted.contains(id.as_str()));
         for vpc in &desired.vpcs {
             let outcome = match vpc.check() {
                 Ok(()) => self.apply_vpc(&mut state, vpc, &mut report).await,
@@ -278,6 +297,7 @@ impl Dataplane {
     }
 
     async fn remove_vpc(&self, state: &mut State, id: &str) -> Result<()> {
+        state.resolvers.remove(id);
         if let Some(vpc) = state.vpcs.remove(id) {
             for eni in &vpc.applied.enis {
                 self.forget_environments(state, &eni.id)?;
@@ -324,19 +344,24 @@ impl Dataplane {
             router.sysctl_set("net.bridge.bridge-nf-call-iptables", "1")?;
             router.sysctl_set("net.ipv4.conf.all.send_redirects", "0")?;
             router.sysctl_set("net.ipv4.conf.default.send_redirects", "0")?;
+            // The resolver's address is the router's own, reachable from every subnet.
+            nl.add_address("lo", host32(resolver_of(vpc.cidr))).await?;
             let empty = DesiredVpc {
                 subnets: Vec::new(),
                 igw: None,
                 nat_gateways: Vec::new(),
                 enis: Vec::new(),
                 security_groups: Vec::new(),
+                names: Default::default(),
                 ..vpc.clone()
             };
+            let firewall = self.nft.session(&router).await?;
             state.vpcs.insert(
                 vpc.id.clone(),
                 VpcState {
                     router,
                     nl,
+                    firewall,
                     applied: empty,
                     igw: None,
                     tables: BTreeMap::new(),
@@ -408,7 +433,15 @@ impl Dataplane {
                     delete_attached(&vs.nl, &ifname("e", &eni.id)?, &eni.id).await?;
                 }
                 let cidr = subnet_cidr[eni.subnet.as_str()];
-                realize_eni(&vs.nl, "e", cidr, &eni.subnet, &eni.id, eni.ip).await?;
+                realize_eni(
+                    &vs.nl,
+                    render::ENI_PORT_ROLE,
+                    cidr,
+                    &eni.subnet,
+                    &eni.id,
+                    eni.ip,
+                )
+                .await?;
             }
         }
 
@@ -421,18 +454,27 @@ impl Dataplane {
         };
         if !batch.is_empty() {
             report.nft_statements += batch.text().lines().count();
-            if let Err(error) = self.nft.apply(&vs.router, batch.text()).await {
+            if let Err(error) = vs.firewall.apply(batch.text()).await {
                 if fresh {
                     return Err(error.into());
                 }
                 tracing::warn!(vpc = %vpc.id, %error, "incremental nft batch refused; rebuilding the table");
-                self.nft
-                    .apply(&vs.router, render::full(vpc, igw_link).text())
+                vs.firewall
+                    .apply(render::full(vpc, igw_link).text())
                     .await?;
             }
         }
 
         reconcile_routes(vs, vpc, fresh).await?;
+
+        match state.resolvers.get(&vpc.id) {
+            Some(resolver) => resolver.set_names(vpc.names.clone()),
+            None => {
+                let resolver =
+                    Resolver::start(&vs.router, resolver_of(vpc.cidr), vpc.names.clone()).await?;
+                state.resolvers.insert(vpc.id.clone(), resolver);
+            }
+        }
 
         // Removals, after the firewall and routes stopped referring to them.
         let new_enis: BTreeMap<&str, &DesiredEni> =
@@ -493,6 +535,36 @@ impl Dataplane {
             self.forget_environments(state, &eni)?;
         }
         Ok(())
+    }
+
+    /// Applies new rules of one security group of a realized VPC as one small batch of that
+    /// group's chains, without looking at anything else: its cost does not grow with the
+    /// VPC's interfaces. Returns `false`, changing nothing, when the VPC or the group is not
+    /// (yet) realized here; then only [`Dataplane::apply`] can bring it in. The rules'
+    /// references to other groups resolve against the groups realized now.
+    pub async fn apply_group(&self, vpc_id: &str, group: &DesiredSecurityGroup) -> Result<bool> {
+        let mut state = self.state.lock().await;
+        let Some(vs) = state.vpcs.get_mut(vpc_id) else {
+            return Ok(false);
+        };
+        let Some(index) = vs
+            .applied
+            .security_groups
+            .iter()
+            .position(|g| g.id == group.id)
+        else {
+            return Ok(false);
+        };
+        let batch = render::group_rules(&vs.applied, &vs.applied.security_groups[index], group);
+        if !batch.is_empty() {
+            if let Err(error) = vs.firewall.apply(batch.text()).await {
+                // The next full pass rebuilds this VPC from scratch.
+                state.vpcs.remove(vpc_id);
+                return Err(error.into());
+            }
+        }
+        vs.applied.security_groups[index] = group.clone();
+        Ok(true)
     }
 
     /// Attaches a new execution environment to a realized ENI: a namespace `vl-env-<env>`
@@ -652,6 +724,9 @@ impl Dataplane {
             Netns::delete(&name)?;
         }
         if let Some(public) = state.public.take() {
+            if let Some(host) = state.host_uplink.take() {
+                uplink::remove(&self.nft, &public.nl, host).await?;
+            }
             drop(public);
             Netns::delete(PUBLIC_NETNS)?;
         }

@@ -5,14 +5,22 @@
 //! depend on how many interfaces carry the group:
 //! - one chain pair per group (`g_<sg>_i`, `g_<sg>_e`) holding its rules, and one set per
 //!   group (`m_<sg>`) of its members' addresses, which other groups' rules reference;
-//! - one chain pair per interface (`o_<eni>` egress, `i_<eni>` ingress) that jumps to its
-//!   groups' chains; the verdict maps `v_out`/`v_in`, keyed by the interface's address, lead
-//!   there from the base chain;
+//! - one chain pair per distinct set of groups that interfaces carry (`o_<hash>` egress,
+//!   `i_<hash>` ingress, named by a hash of the group ids) that jumps to those groups'
+//!   chains; the verdict maps `v_out`/`v_in`, keyed by each interface's address, lead there
+//!   from the base chain. Interfaces add only map and set elements, never chains: the cost
+//!   of every nft transaction grows with the number of chains in the namespace (libnftables
+//!   reads them all into its cache first), so the chain count must not grow with interfaces;
 //! - a group chain that allows a packet sets a mark bit and returns (an `accept` would end
 //!   the base chain before the other side's ingress check), the interface chain drops
 //!   unless the bit is set.
 //!
-//! The table lives in `ip`, not `bridge`: the kernel here has no bridge conntrack, and with
+//! Anti-spoofing is the one exception, in the router's `bridge vl_vpc` table: only the
+//! bridge family sees which port a frame came in by. An interface with the source/dest
+//! check on may send IPv4 and ARP from its own address only (`s_sources`, keyed by port);
+//! its port is in `s_ports`. Both are updated per interface in the same batch.
+//!
+//! The security groups' table lives in `ip`, not `bridge`: the kernel here has no bridge conntrack, and with
 //! `bridge-nf-call-iptables=1` (set per router namespace) bridged same-subnet traffic passes
 //! the `ip` forward hook too, so one stateful chain covers bridged and routed traffic.
 
@@ -22,12 +30,20 @@ use std::net::Ipv4Addr;
 
 use net::Ipv4Cidr;
 
-use crate::model::{DesiredEni, DesiredSecurityGroup, DesiredVpc, Peer, Protocol, SgRule};
+use crate::model::{
+    resolver_of, DesiredEni, DesiredSecurityGroup, DesiredVpc, Peer, Protocol, SgRule,
+};
 
-/// The router's table.
+/// The router's table (in the `ip` family; the `bridge` family's table of the same name
+/// holds the anti-spoofing sets).
 pub(crate) const TABLE: &str = "vl_vpc";
 /// Where the VPC's link ranges end: nothing in the VPC may reach these (IGW link, IMDS-like).
 pub(crate) const LINK_LOCAL: &str = "169.254.0.0/16";
+
+/// The subnet bridges of a router (`vl-b…`, named by `plane`).
+const BRIDGES: &str = "vl-b*";
+/// Role of an interface's router-side veth end, the bridge port (`vl-e…`, as in `plane`).
+pub(crate) const ENI_PORT_ROLE: &str = "e";
 
 const EGRESS_OK: u32 = 0x1;
 const INGRESS_OK: u32 = 0x2;
@@ -42,10 +58,6 @@ fn sg_chain(id: &str, ingress: bool) -> String {
 
 fn sg_set(id: &str) -> String {
     format!("m_{}", ident(id))
-}
-
-fn eni_chain(id: &str, ingress: bool) -> String {
-    format!("{}_{}", if ingress { "i" } else { "o" }, ident(id))
 }
 
 /// One batch of `add`/`delete`/`flush` statements on the router table.
@@ -70,6 +82,56 @@ impl Batch {
 
 macro_rules! line {
     ($batch:expr, $($arg:tt)*) => { $batch.line(format_args!($($arg)*)) };
+}
+
+/// The known groups of an interface, in its order.
+fn groups_of<'a>(eni: &'a DesiredEni, known: &BTreeSet<&str>) -> Vec<&'a str> {
+    eni.security_groups
+        .iter()
+        .map(String::as_str)
+        .filter(|g| known.contains(g))
+        .collect()
+}
+
+/// The chain of one direction shared by every interface carrying exactly `groups`.
+fn dispatch_chain(groups: &[&str], ingress: bool) -> String {
+    // The id is never empty, so the name always derives; the hash part is 11 hex digits.
+    let name = net::names::ifname("c", &format!("groups:{}", groups.join(","))).unwrap_or_default();
+    let hash = name.get(4..).unwrap_or_default();
+    format!("{}_{hash}", if ingress { "i" } else { "o" })
+}
+
+fn add_dispatch(batch: &mut Batch, groups: &[&str]) {
+    for ingress in [true, false] {
+        let chain = dispatch_chain(groups, ingress);
+        let mark = if ingress { INGRESS_OK } else { EGRESS_OK };
+        line!(batch, "add chain ip {TABLE} {chain}");
+        for g in groups {
+            line!(
+                batch,
+                "add rule ip {TABLE} {chain} jump {}",
+                sg_chain(g, ingress)
+            );
+        }
+        line!(
+            batch,
+            "add rule ip {TABLE} {chain} meta mark and {mark:#x} == {mark:#x} return"
+        );
+        line!(batch, "add rule ip {TABLE} {chain} drop");
+    }
+}
+
+fn delete_dispatch(batch: &mut Batch, groups: &[&str]) {
+    for ingress in [true, false] {
+        let chain = dispatch_chain(groups, ingress);
+        line!(batch, "flush chain ip {TABLE} {chain}");
+        line!(batch, "delete chain ip {TABLE} {chain}");
+    }
+}
+
+/// The distinct group sets the interfaces of `vpc` carry.
+fn dispatch_sets<'a>(vpc: &'a DesiredVpc, known: &BTreeSet<&str>) -> BTreeSet<Vec<&'a str>> {
+    vpc.enis.iter().map(|e| groups_of(e, known)).collect()
 }
 
 /// The rule lines of one direction of a group. Rules naming a group that is not in `known`
@@ -166,74 +228,69 @@ fn fill_sg(batch: &mut Batch, sg: &DesiredSecurityGroup, known: &BTreeSet<&str>)
     }
 }
 
+/// An interface's elements; the chains of its group set exist already.
 fn add_eni(batch: &mut Batch, eni: &DesiredEni, known: &BTreeSet<&str>) {
-    for ingress in [true, false] {
-        let chain = eni_chain(&eni.id, ingress);
-        let mark = if ingress { INGRESS_OK } else { EGRESS_OK };
-        line!(batch, "add chain ip {TABLE} {chain}");
-        for g in eni
-            .security_groups
-            .iter()
-            .filter(|g| known.contains(g.as_str()))
-        {
-            line!(
-                batch,
-                "add rule ip {TABLE} {chain} jump {}",
-                sg_chain(g, ingress)
-            );
-        }
-        line!(
-            batch,
-            "add rule ip {TABLE} {chain} meta mark and {mark:#x} == {mark:#x} return"
-        );
-        line!(batch, "add rule ip {TABLE} {chain} drop");
-    }
+    let groups = groups_of(eni, known);
     let ip = eni.ip;
     line!(
         batch,
         "add element ip {TABLE} v_out {{ {ip} : jump {} }}",
-        eni_chain(&eni.id, false)
+        dispatch_chain(&groups, false)
     );
     line!(
         batch,
         "add element ip {TABLE} v_in {{ {ip} : jump {} }}",
-        eni_chain(&eni.id, true)
+        dispatch_chain(&groups, true)
     );
-    for g in eni
-        .security_groups
-        .iter()
-        .filter(|g| known.contains(g.as_str()))
-    {
+    for g in &groups {
         line!(batch, "add element ip {TABLE} {} {{ {ip} }}", sg_set(g));
     }
     if let Some(public) = eni.public_ip {
         add_public(batch, ip, public);
     }
+    if let Some(port) = checked_port(eni) {
+        line!(batch, "add element bridge {TABLE} s_ports {{ \"{port}\" }}");
+        line!(
+            batch,
+            "add element bridge {TABLE} s_sources {{ \"{port}\" . {ip} }}"
+        );
+    }
 }
 
+/// The bridge port of an interface whose source addresses are checked.
+fn checked_port(eni: &DesiredEni) -> Option<String> {
+    // The id was checked as a kernel name before rendering, so the name always derives.
+    eni.source_dest_check
+        .then(|| net::names::ifname(ENI_PORT_ROLE, &eni.id).ok())
+        .flatten()
+}
+
+/// Removes an interface's elements (its group set's chains stay while others use them).
 fn delete_eni(batch: &mut Batch, eni: &DesiredEni, known: &BTreeSet<&str>) {
     let ip = eni.ip;
     line!(batch, "delete element ip {TABLE} v_out {{ {ip} }}");
     line!(batch, "delete element ip {TABLE} v_in {{ {ip} }}");
-    for g in eni
-        .security_groups
-        .iter()
-        .filter(|g| known.contains(g.as_str()))
-    {
+    for g in groups_of(eni, known) {
         line!(batch, "delete element ip {TABLE} {} {{ {ip} }}", sg_set(g));
     }
     if let Some(public) = eni.public_ip {
         delete_public(batch, ip, public);
     }
-    for ingress in [true, false] {
-        let chain = eni_chain(&eni.id, ingress);
-        line!(batch, "flush chain ip {TABLE} {chain}");
-        line!(batch, "delete chain ip {TABLE} {chain}");
+    if let Some(port) = checked_port(eni) {
+        line!(
+            batch,
+            "delete element bridge {TABLE} s_ports {{ \"{port}\" }}"
+        );
+        line!(
+            batch,
+            "delete element bridge {TABLE} s_sources {{ \"{port}\" . {ip} }}"
+        );
     }
 }
 
-/// The base chains' rules; they depend only on the internet gateway's link name.
-fn base_rules(batch: &mut Batch, igw_link: Option<&str>) {
+/// The base chains' rules; they depend only on the VPC's block (never changes) and the
+/// internet gateway's link name.
+fn base_rules(batch: &mut Batch, vpc: Ipv4Cidr, igw_link: Option<&str>) {
     let f = "c_forward";
     line!(
         batch,
@@ -266,8 +323,15 @@ fn base_rules(batch: &mut Batch, igw_link: Option<&str>) {
         );
     }
     line!(batch, "add rule ip {TABLE} {f} accept");
-    // The router's own addresses serve nothing to the VPC or the internet.
+    // The router's own addresses serve nothing to the VPC or the internet but the VPC
+    // resolver, to the VPC's subnets. Security groups do not apply to it, as on AWS.
     line!(batch, "add rule ip {TABLE} c_input iif \"lo\" accept");
+    line!(
+        batch,
+        "add rule ip {TABLE} c_input iifname \"{BRIDGES}\" ip saddr {} ip daddr {} udp dport 53 accept",
+        vpc.network(),
+        resolver_of(vpc)
+    );
     line!(
         batch,
         "add rule ip {TABLE} c_input ct state established,related accept"
@@ -299,12 +363,33 @@ pub(crate) fn full(vpc: &DesiredVpc, igw_link: Option<&str>) -> Batch {
         "add map ip {TABLE} v_out {{ type ipv4_addr : verdict; }}"
     );
     line!(b, "add map ip {TABLE} v_in {{ type ipv4_addr : verdict; }}");
+    line!(b, "add table bridge {TABLE}");
+    line!(b, "delete table bridge {TABLE}");
+    line!(b, "add table bridge {TABLE}");
+    line!(b, "add set bridge {TABLE} s_ports {{ type ifname; }}");
+    line!(
+        b,
+        "add set bridge {TABLE} s_sources {{ type ifname . ipv4_addr; }}"
+    );
+    line!(
+        b,
+        "add chain bridge {TABLE} c_pre {{ type filter hook prerouting priority -200; policy accept; }}"
+    );
+    for check in ["ip saddr", "arp saddr ip"] {
+        line!(
+            b,
+            "add rule bridge {TABLE} c_pre iifname @s_ports iifname . {check} != @s_sources drop"
+        );
+    }
     let known = known_groups(vpc);
     for sg in &vpc.security_groups {
         add_sg_objects(&mut b, &sg.id);
     }
     for sg in &vpc.security_groups {
         fill_sg(&mut b, sg, &known);
+    }
+    for groups in dispatch_sets(vpc, &known) {
+        add_dispatch(&mut b, &groups);
     }
     for eni in &vpc.enis {
         add_eni(&mut b, eni, &known);
@@ -327,7 +412,45 @@ pub(crate) fn full(vpc: &DesiredVpc, igw_link: Option<&str>) -> Batch {
         "add chain ip {TABLE} c_pre {{ type nat hook prerouting priority dstnat; policy accept; }}"
     );
     line!(b, "add chain ip {TABLE} c_post {{ type nat hook postrouting priority srcnat; policy accept; }}");
-    base_rules(&mut b, igw_link);
+    base_rules(&mut b, vpc.cidr, igw_link);
+    b
+}
+
+/// Rewrites the rule chains of `sg` whose rules differ from `previous`'s (all of them for a
+/// new group, whose chains exist already).
+fn change_rules(
+    b: &mut Batch,
+    previous: Option<&DesiredSecurityGroup>,
+    old_known: &BTreeSet<&str>,
+    sg: &DesiredSecurityGroup,
+    new_known: &BTreeSet<&str>,
+) {
+    for ingress in [true, false] {
+        let rules = sg_rules(sg, ingress, new_known);
+        let before = previous.map(|p| sg_rules(p, ingress, old_known));
+        if before.as_ref() == Some(&rules) {
+            continue;
+        }
+        let chain = sg_chain(&sg.id, ingress);
+        if before.is_some() {
+            line!(b, "flush chain ip {TABLE} {chain}");
+        }
+        for rule in rules {
+            line!(b, "add rule ip {TABLE} {chain} {rule}");
+        }
+    }
+}
+
+/// The statements that change the rules of one group of `vpc` (same id, same VPC) from
+/// `previous` to `sg`, whatever the VPC's size: its chains only, as `incremental` would.
+pub(crate) fn group_rules(
+    vpc: &DesiredVpc,
+    previous: &DesiredSecurityGroup,
+    sg: &DesiredSecurityGroup,
+) -> Batch {
+    let mut b = Batch::default();
+    let known = known_groups(vpc);
+    change_rules(&mut b, Some(previous), &known, sg, &known);
     b
 }
 
@@ -354,24 +477,18 @@ pub(crate) fn incremental(
         }
     }
     for sg in &new.security_groups {
-        let previous = old_groups.get(sg.id.as_str());
-        for ingress in [true, false] {
-            let rules = sg_rules(sg, ingress, &new_known);
-            let before = previous.map(|p| sg_rules(p, ingress, &old_known));
-            if before.as_ref() == Some(&rules) {
-                continue;
-            }
-            let chain = sg_chain(&sg.id, ingress);
-            if before.is_some() {
-                line!(b, "flush chain ip {TABLE} {chain}");
-            }
-            for rule in rules {
-                line!(b, "add rule ip {TABLE} {chain} {rule}");
-            }
-        }
+        let previous = old_groups.get(sg.id.as_str()).copied();
+        change_rules(&mut b, previous, &old_known, sg, &new_known);
+    }
+    // Chains of group sets that are new, before interfaces refer to them; those no longer
+    // used go at the end, after their interfaces' elements.
+    let old_sets = dispatch_sets(old, &old_known);
+    let new_sets = dispatch_sets(new, &new_known);
+    for groups in new_sets.difference(&old_sets) {
+        add_dispatch(&mut b, groups);
     }
     // An interface whose groups changed membership of the known set is rebuilt, so its
-    // chains and set elements always match what `full` would render.
+    // elements always match what `full` would render.
     let old_enis: BTreeMap<&str, &DesiredEni> =
         old.enis.iter().map(|e| (e.id.as_str(), e)).collect();
     let new_enis: BTreeMap<&str, &DesiredEni> =
@@ -384,7 +501,10 @@ pub(crate) fn incremental(
                 .cloned()
                 .collect()
         };
-        a.ip == b.ip && a.public_ip == b.public_ip && groups(a, &old_known) == groups(b, &new_known)
+        a.ip == b.ip
+            && a.public_ip == b.public_ip
+            && a.source_dest_check == b.source_dest_check
+            && groups(a, &old_known) == groups(b, &new_known)
     };
     for (id, eni) in &old_enis {
         if new_enis.get(id).is_none_or(|n| !same_eni(eni, n)) {
@@ -413,7 +533,10 @@ pub(crate) fn incremental(
         for chain in ["c_forward", "c_input", "c_pre", "c_post"] {
             line!(b, "flush chain ip {TABLE} {chain}");
         }
-        base_rules(&mut b, new_igw_link);
+        base_rules(&mut b, new.cidr, new_igw_link);
+    }
+    for groups in old_sets.difference(&new_sets) {
+        delete_dispatch(&mut b, groups);
     }
     for (id, _) in old_groups.iter().filter(|(id, _)| !new_known.contains(*id)) {
         for ingress in [true, false] {
@@ -482,6 +605,7 @@ mod tests {
                 ip: Ipv4Addr::new(10, 0, 1, 4),
                 security_groups: vec!["sg-a".into()],
                 public_ip: None,
+                source_dest_check: true,
             }],
             security_groups: vec![sg(
                 "sg-a",
@@ -510,6 +634,7 @@ mod tests {
                     },
                 ],
             )],
+            names: Default::default(),
         }
     }
 
@@ -534,6 +659,7 @@ mod tests {
     #[test]
     fn full_table_snapshot() {
         let text = full(&vpc(), Some("vl-gabc")).text().to_owned();
+        let port = net::names::ifname("e", "eni-1").unwrap();
         let expected = "\
 add table ip vl_vpc
 delete table ip vl_vpc
@@ -543,6 +669,14 @@ add map ip vl_vpc pub_dnat { type ipv4_addr : ipv4_addr; }
 add map ip vl_vpc pub_snat { type ipv4_addr : ipv4_addr; }
 add map ip vl_vpc v_out { type ipv4_addr : verdict; }
 add map ip vl_vpc v_in { type ipv4_addr : verdict; }
+add table bridge vl_vpc
+delete table bridge vl_vpc
+add table bridge vl_vpc
+add set bridge vl_vpc s_ports { type ifname; }
+add set bridge vl_vpc s_sources { type ifname . ipv4_addr; }
+add chain bridge vl_vpc c_pre { type filter hook prerouting priority -200; policy accept; }
+add rule bridge vl_vpc c_pre iifname @s_ports iifname . ip saddr != @s_sources drop
+add rule bridge vl_vpc c_pre iifname @s_ports iifname . arp saddr ip != @s_sources drop
 add set ip vl_vpc m_sg_a { type ipv4_addr; }
 add chain ip vl_vpc g_sg_a_i
 add chain ip vl_vpc g_sg_a_e
@@ -550,17 +684,19 @@ add rule ip vl_vpc g_sg_a_i icmp type 8 meta mark set meta mark or 0x2 return
 add rule ip vl_vpc g_sg_a_i ip saddr 10.0.0.0/16 tcp dport 80 meta mark set meta mark or 0x2 return
 add rule ip vl_vpc g_sg_a_i ip saddr @m_sg_a meta mark set meta mark or 0x2 return
 add rule ip vl_vpc g_sg_a_e meta mark set meta mark or 0x1 return
-add chain ip vl_vpc i_eni_1
-add rule ip vl_vpc i_eni_1 jump g_sg_a_i
-add rule ip vl_vpc i_eni_1 meta mark and 0x2 == 0x2 return
-add rule ip vl_vpc i_eni_1 drop
-add chain ip vl_vpc o_eni_1
-add rule ip vl_vpc o_eni_1 jump g_sg_a_e
-add rule ip vl_vpc o_eni_1 meta mark and 0x1 == 0x1 return
-add rule ip vl_vpc o_eni_1 drop
-add element ip vl_vpc v_out { 10.0.1.4 : jump o_eni_1 }
-add element ip vl_vpc v_in { 10.0.1.4 : jump i_eni_1 }
+add chain ip vl_vpc i_SET
+add rule ip vl_vpc i_SET jump g_sg_a_i
+add rule ip vl_vpc i_SET meta mark and 0x2 == 0x2 return
+add rule ip vl_vpc i_SET drop
+add chain ip vl_vpc o_SET
+add rule ip vl_vpc o_SET jump g_sg_a_e
+add rule ip vl_vpc o_SET meta mark and 0x1 == 0x1 return
+add rule ip vl_vpc o_SET drop
+add element ip vl_vpc v_out { 10.0.1.4 : jump o_SET }
+add element ip vl_vpc v_in { 10.0.1.4 : jump i_SET }
 add element ip vl_vpc m_sg_a { 10.0.1.4 }
+add element bridge vl_vpc s_ports { \"PORT\" }
+add element bridge vl_vpc s_sources { \"PORT\" . 10.0.1.4 }
 add chain ip vl_vpc c_forward { type filter hook forward priority 0; policy drop; }
 add chain ip vl_vpc c_input { type filter hook input priority 0; policy drop; }
 add chain ip vl_vpc c_pre { type nat hook prerouting priority dstnat; policy accept; }
@@ -578,8 +714,11 @@ add rule ip vl_vpc c_pre iifname \"vl-gabc\" dnat to ip daddr map @pub_dnat
 add rule ip vl_vpc c_post oifname \"vl-gabc\" snat to ip saddr map @pub_snat
 add rule ip vl_vpc c_forward accept
 add rule ip vl_vpc c_input iif \"lo\" accept
+add rule ip vl_vpc c_input iifname \"vl-b*\" ip saddr 10.0.0.0/16 ip daddr 10.0.0.2 udp dport 53 accept
 add rule ip vl_vpc c_input ct state established,related accept
-";
+"
+        .replace("PORT", &port)
+        .replace("SET", &dispatch_chain(&["sg-a"], true)[2..]);
         assert_eq!(text, expected);
     }
 
@@ -607,6 +746,38 @@ add rule ip vl_vpc c_input ct state established,related accept
     }
 
     #[test]
+    fn interfaces_with_the_same_groups_share_their_chains() {
+        let mut v = vpc();
+        let mut second = v.enis[0].clone();
+        second.id = "eni-2".into();
+        second.ip = Ipv4Addr::new(10, 0, 1, 5);
+        v.enis.push(second.clone());
+        let text = full(&v, None).text().to_owned();
+        assert_eq!(text.matches("add chain ip vl_vpc i_").count(), 1);
+        let mut grown = v.clone();
+        second.id = "eni-3".into();
+        second.ip = Ipv4Addr::new(10, 0, 1, 6);
+        grown.enis.push(second);
+        let added = incremental(&v, None, &grown, None).text().to_owned();
+        assert!(!added.contains("add chain"), "{added}");
+        let mut shrunk = grown.clone();
+        shrunk.enis.clear();
+        let removed = incremental(&grown, None, &shrunk, None).text().to_owned();
+        assert_eq!(removed.matches("delete chain").count(), 2, "{removed}");
+    }
+
+    #[test]
+    fn a_group_change_alone_renders_what_incremental_would() {
+        let old = vpc();
+        let mut new = old.clone();
+        new.security_groups[0].ingress.remove(0);
+        new.security_groups[0].egress.clear();
+        let alone = group_rules(&old, &old.security_groups[0], &new.security_groups[0]);
+        assert_eq!(alone.text(), incremental(&old, None, &new, None).text());
+        assert!(group_rules(&old, &old.security_groups[0], &old.security_groups[0]).is_empty());
+    }
+
+    #[test]
     fn interfaces_and_groups_come_and_go_in_dependency_order() {
         let old = vpc();
         let mut new = old.clone();
@@ -626,12 +797,28 @@ add rule ip vl_vpc c_input ct state established,related accept
             text.find(needle)
                 .unwrap_or_else(|| panic!("{needle} in {text}"))
         };
+        let (was, now) = (
+            dispatch_chain(&["sg-a"], false),
+            dispatch_chain(&["sg-b"], false),
+        );
         assert!(position("add set ip vl_vpc m_sg_b") < position("jump g_sg_b_e"));
         assert!(
-            position("delete chain ip vl_vpc o_eni_1") < position("add chain ip vl_vpc o_eni_1")
+            position(&format!("add chain ip vl_vpc {now}"))
+                < position(&format!(
+                    "add element ip vl_vpc v_out {{ 10.0.1.4 : jump {now} }}"
+                ))
         );
         assert!(
-            position("add chain ip vl_vpc o_eni_1") < position("delete chain ip vl_vpc g_sg_a_e")
+            position("delete element ip vl_vpc v_out { 10.0.1.4 }")
+                < position("add element ip vl_vpc v_out { 10.0.1.4 :")
+        );
+        assert!(
+            position("delete element ip vl_vpc v_out { 10.0.1.4 }")
+                < position(&format!("delete chain ip vl_vpc {was}"))
+        );
+        assert!(
+            position(&format!("delete chain ip vl_vpc {was}"))
+                < position("delete chain ip vl_vpc g_sg_a_e")
         );
         assert!(
             position("delete set ip vl_vpc m_sg_a") > position("delete element ip vl_vpc m_sg_a")

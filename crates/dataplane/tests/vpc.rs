@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use dataplane::{
     namespace_of, Dataplane, Desired, DesiredEni, DesiredIgw, DesiredNat, DesiredRoute,
     DesiredSecurityGroup, DesiredSubnet, DesiredVpc, Ipv4Cidr, Peer, PortRange, Protocol,
-    RouteTarget, SgRule,
+    RouteTarget, SgRule, Uplink,
 };
 use net::{Netlink, Netns, Nft};
-use support::{connects, in_test_host, serve};
+use support::{blocked, connects, in_test_host, serve};
 
 fn cidr(text: &str) -> Ipv4Cidr {
     text.parse().unwrap()
@@ -63,6 +63,7 @@ fn eni(id: &str, subnet: &str, address: &str, groups: &[&str]) -> DesiredEni {
         ip: ip(address),
         security_groups: groups.iter().map(|g| g.to_string()).collect(),
         public_ip: None,
+        source_dest_check: true,
     }
 }
 
@@ -90,6 +91,7 @@ fn vpc(id: &str, block: &str) -> DesiredVpc {
         nat_gateways: vec![],
         enis: vec![],
         security_groups: vec![],
+        names: Default::default(),
     }
 }
 
@@ -130,7 +132,7 @@ fn two_subnets() -> DesiredVpc {
 #[test]
 fn security_groups_govern_same_and_cross_subnet_traffic() {
     in_test_host(|| async {
-        let dataplane = Dataplane::start().await.unwrap();
+        let dataplane = Dataplane::start(Uplink::None).await.unwrap();
         let mut v = two_subnets();
         let mut desired = Desired {
             vpcs: vec![v.clone()],
@@ -151,18 +153,18 @@ fn security_groups_govern_same_and_cross_subnet_traffic() {
             "cross subnet, allowed port"
         );
         assert!(
-            !connects(&c1, at("10.0.1.10", 82)).await,
+            blocked(&c1, at("10.0.1.10", 82)).await,
             "same subnet, no rule"
         );
         assert!(
-            !connects(&c2, at("10.0.1.10", 82)).await,
+            blocked(&c2, at("10.0.1.10", 82)).await,
             "cross subnet, no rule"
         );
         assert!(
             connects(&c2, at("10.0.1.10", 81)).await,
             "member of the referenced group"
         );
-        assert!(!connects(&other, at("10.0.1.10", 81)).await, "not a member");
+        assert!(blocked(&other, at("10.0.1.10", 81)).await, "not a member");
         assert!(
             connects(&other, at("10.0.1.10", 80)).await,
             "positive control for eni-o"
@@ -183,12 +185,33 @@ fn security_groups_govern_same_and_cross_subnet_traffic() {
             statements <= 3,
             "a revoke is a small batch, was {statements}"
         );
-        assert!(!connects(&c2, at("10.0.1.10", 80)).await, "revoked");
+        assert!(blocked(&c2, at("10.0.1.10", 80)).await, "revoked");
         assert!(connects(&c2, at("10.0.1.10", 81)).await, "other rules stay");
         v.security_groups[0].ingress.push(revoked);
         desired.vpcs = vec![v.clone()];
         apply(&dataplane, &desired).await;
         assert!(connects(&c2, at("10.0.1.10", 80)).await, "re-authorized");
+
+        // The same through the one-group fast path.
+        let mut web = v.security_groups[0].clone();
+        web.ingress
+            .retain(|r| *r != tcp(80, Peer::Cidr(cidr("10.0.0.0/16"))));
+        assert!(dataplane.apply_group("vpc-dpt1", &web).await.unwrap());
+        assert!(blocked(&c2, at("10.0.1.10", 80)).await, "revoked alone");
+        assert!(connects(&c2, at("10.0.1.10", 81)).await, "other rules stay");
+        assert!(dataplane
+            .apply_group("vpc-dpt1", &v.security_groups[0])
+            .await
+            .unwrap());
+        assert!(
+            connects(&c2, at("10.0.1.10", 80)).await,
+            "re-authorized alone"
+        );
+        assert_eq!(apply(&dataplane, &desired).await, 0, "the full pass agrees");
+        let mut unknown = web.clone();
+        unknown.id = "sg-nope".into();
+        assert!(!dataplane.apply_group("vpc-dpt1", &unknown).await.unwrap());
+        assert!(!dataplane.apply_group("vpc-nope", &web).await.unwrap());
 
         // Applying the same state again changes nothing in the kernel.
         let router = Netlink::connect(&ns("vpc-dpt1")).await.unwrap();
@@ -205,7 +228,7 @@ fn security_groups_govern_same_and_cross_subnet_traffic() {
 #[test]
 fn vpcs_cannot_reach_each_other() {
     in_test_host(|| async {
-        let dataplane = Dataplane::start().await.unwrap();
+        let dataplane = Dataplane::start(Uplink::None).await.unwrap();
         let open = || group("sg-open", vec![tcp(80, Peer::Cidr(Ipv4Cidr::ANY))]);
         let mut a = vpc("vpc-dpta", "10.1.0.0/16");
         a.subnets = vec![subnet("subnet-a1", "10.1.1.0/24", vec![])];
@@ -225,14 +248,8 @@ fn vpcs_cannot_reach_each_other() {
             connects(&ns("eni-a2"), at("10.1.1.10", 80)).await,
             "positive control"
         );
-        assert!(
-            !connects(&ns("eni-a2"), at("10.2.1.10", 80)).await,
-            "A to B"
-        );
-        assert!(
-            !connects(&ns("eni-b1"), at("10.1.1.10", 80)).await,
-            "B to A"
-        );
+        assert!(blocked(&ns("eni-a2"), at("10.2.1.10", 80)).await, "A to B");
+        assert!(blocked(&ns("eni-b1"), at("10.1.1.10", 80)).await, "B to A");
         dataplane.remove_all().await.unwrap();
     });
 }
@@ -286,7 +303,7 @@ async fn source_seen(
 #[test]
 fn internet_only_through_nat_gateways_and_public_ips() {
     in_test_host(|| async {
-        let dataplane = Dataplane::start().await.unwrap();
+        let dataplane = Dataplane::start(Uplink::None).await.unwrap();
         let mut v = internet_vpc();
         apply(
             &dataplane,
@@ -321,7 +338,7 @@ fn internet_only_through_nat_gateways_and_public_ips() {
         );
 
         assert!(
-            !connects(&ns("eni-pub"), internet).await,
+            blocked(&ns("eni-pub"), internet).await,
             "IGW route but no public IP"
         );
         assert!(
@@ -348,11 +365,11 @@ fn internet_only_through_nat_gateways_and_public_ips() {
             "EIP inbound, allowed"
         );
         assert!(
-            !connects(&host, at("198.51.100.21", 81)).await,
+            blocked(&host, at("198.51.100.21", 81)).await,
             "EIP inbound, no rule"
         );
         assert!(
-            !connects(&host, at("10.3.0.11", 80)).await,
+            blocked(&host, at("10.3.0.11", 80)).await,
             "no route to a VPC address"
         );
 
@@ -365,7 +382,7 @@ fn internet_only_through_nat_gateways_and_public_ips() {
             },
         )
         .await;
-        assert!(!connects(&ns("eni-priv"), internet).await, "no NAT route");
+        assert!(blocked(&ns("eni-priv"), internet).await, "no NAT route");
         v.subnets[1].routes = vec![default_to(RouteTarget::Nat("nat-dpt".into()))];
         apply(&dataplane, &Desired { vpcs: vec![v] }).await;
         assert!(connects(&ns("eni-priv"), internet).await, "route back");
@@ -388,7 +405,7 @@ fn internet_only_through_nat_gateways_and_public_ips() {
 #[test]
 fn environments_go_out_through_their_eni_and_accept_nothing() {
     in_test_host(|| async {
-        let dataplane = Dataplane::start().await.unwrap();
+        let dataplane = Dataplane::start(Uplink::None).await.unwrap();
         let v = two_subnets();
         apply(&dataplane, &Desired { vpcs: vec![v] }).await;
         let mut seen = serve(&ns("eni-srv"), at("10.0.1.10", 81)).await;
@@ -419,15 +436,15 @@ fn environments_go_out_through_their_eni_and_accept_nothing() {
             "positive control: env itself"
         );
         assert!(
-            !connects(&env2, at("100.64.0.2", 9000)).await,
+            blocked(&env2, at("100.64.0.2", 9000)).await,
             "environment to environment"
         );
         assert!(
-            !connects(&ns("eni-c2"), at("100.64.0.2", 9000)).await,
+            blocked(&ns("eni-c2"), at("100.64.0.2", 9000)).await,
             "ENI to environment"
         );
         assert!(
-            !connects(&ns("eni-srv"), at("100.64.0.2", 9000)).await,
+            blocked(&ns("eni-srv"), at("100.64.0.2", 9000)).await,
             "VPC to environment"
         );
 
@@ -442,7 +459,7 @@ fn environments_go_out_through_their_eni_and_accept_nothing() {
 #[test]
 fn public_environments_reach_the_internet_and_nothing_else() {
     in_test_host(|| async {
-        let dataplane = Dataplane::start().await.unwrap();
+        let dataplane = Dataplane::start(Uplink::None).await.unwrap();
         apply(
             &dataplane,
             &Desired {
@@ -494,11 +511,11 @@ fn public_environments_reach_the_internet_and_nothing_else() {
             "positive control: the VPC server answers inside its VPC"
         );
         assert!(
-            !connects(&env, at("10.0.1.10", 80)).await,
+            blocked(&env, at("10.0.1.10", 80)).await,
             "no route into a VPC"
         );
         assert!(
-            !connects(&env, at("169.254.0.1", 80)).await,
+            blocked(&env, at("169.254.0.1", 80)).await,
             "nothing served by vl-pub itself"
         );
         let _env_listener = serve(&env, at("100.64.0.2", 9000)).await;
@@ -507,11 +524,11 @@ fn public_environments_reach_the_internet_and_nothing_else() {
             "positive control: env itself"
         );
         assert!(
-            !connects(&env2, at("100.64.0.2", 9000)).await,
+            blocked(&env2, at("100.64.0.2", 9000)).await,
             "environment to environment"
         );
         assert!(
-            !connects(&host, at("100.64.0.2", 9000)).await,
+            blocked(&host, at("100.64.0.2", 9000)).await,
             "internet to environment"
         );
         assert!(
@@ -526,7 +543,7 @@ fn public_environments_reach_the_internet_and_nothing_else() {
         dataplane.detach_environment("dpt-penv1").await.unwrap();
         assert!(Netns::open("vl-env-dpt-penv1").is_err());
         assert!(
-            !connects(&env, at("203.0.113.10", 80)).await,
+            blocked(&env, at("203.0.113.10", 80)).await,
             "a detached environment is cut off"
         );
         drop((env, env2, host));
@@ -537,7 +554,7 @@ fn public_environments_reach_the_internet_and_nothing_else() {
 #[test]
 fn restart_converges_and_teardown_leaves_nothing() {
     in_test_host(|| async {
-        let first = Dataplane::start().await.unwrap();
+        let first = Dataplane::start(Uplink::None).await.unwrap();
         let v = internet_vpc();
         apply(
             &first,
@@ -557,7 +574,7 @@ fn restart_converges_and_teardown_leaves_nothing() {
         Netns::create("vl-eni-stray").unwrap();
         let mut smaller = v.clone();
         smaller.enis.retain(|e| e.id != "eni-pub");
-        let second = Dataplane::start().await.unwrap();
+        let second = Dataplane::start(Uplink::None).await.unwrap();
         apply(
             &second,
             &Desired {
@@ -617,14 +634,14 @@ fn restart_converges_and_teardown_leaves_nothing() {
 #[test]
 fn measure_eni_creation_and_group_changes() {
     in_test_host(|| async {
-        let dataplane = Dataplane::start().await.unwrap();
+        let dataplane = Dataplane::start(Uplink::None).await.unwrap();
         let mut v = vpc("vpc-dptm", "10.9.0.0/16");
         v.subnets = vec![subnet("subnet-m", "10.9.0.0/20", vec![])];
         v.security_groups = vec![group(
             "sg-m",
             vec![tcp(80, Peer::Cidr(cidr("10.9.0.0/16")))],
         )];
-        for target in [10usize, 100] {
+        for target in [10usize, 100, 300] {
             let start = Instant::now();
             let before = v.enis.len();
             while v.enis.len() < target {
@@ -658,11 +675,204 @@ fn measure_eni_creation_and_group_changes() {
             .await;
             let change = start.elapsed();
             v.security_groups[0].ingress.pop();
+            // The median of 21 one-group changes, alternately adding and removing a rule.
+            let mut samples = Vec::new();
+            for i in 0..21 {
+                let mut group = v.security_groups[0].clone();
+                if i % 2 == 0 {
+                    group.ingress.push(tcp(8443, Peer::Cidr(Ipv4Cidr::ANY)));
+                }
+                let start = Instant::now();
+                assert!(dataplane.apply_group("vpc-dptm", &group).await.unwrap());
+                samples.push(start.elapsed());
+            }
+            samples.sort();
+            let alone = samples[samples.len() / 2];
+            apply(
+                &dataplane,
+                &Desired {
+                    vpcs: vec![v.clone()],
+                },
+            )
+            .await;
             println!(
                 "dataplane: {target} ENIs: create {per_eni:?} per ENI (incl. apply); \
-                 SG change {change:?} ({statements} nft statements)"
+                 SG change {change:?} ({statements} nft statements); \
+                 one group alone {alone:?} (median of 21)"
             );
         }
+        dataplane.remove_all().await.unwrap();
+    });
+}
+
+/// Asks the DNS server at `server`:53 from inside `netns` for the A record of `name`:
+/// `None` without an answer within a second, `Some(None)` for NXDOMAIN.
+async fn resolve(netns: &Netns, server: &str, name: &str) -> Option<Option<Ipv4Addr>> {
+    let server = at(server, 53);
+    let mut query = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in name.split('.') {
+        query.push(label.len() as u8);
+        query.extend_from_slice(label.as_bytes());
+    }
+    query.extend_from_slice(&[0, 0, 1, 0, 1]);
+    netns
+        .spawn(move || {
+            let socket = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+            socket
+                .set_read_timeout(Some(Duration::from_secs(1)))
+                .unwrap();
+            socket.send_to(&query, server).ok()?;
+            let mut reply = [0u8; 512];
+            let len = socket.recv(&mut reply).ok()?;
+            let reply = &reply[..len];
+            assert_eq!(&reply[..2], &[0x12, 0x34]);
+            match (reply[3] & 0x0f, reply[7]) {
+                (3, _) => Some(None),
+                (0, 1) => Some(Some(Ipv4Addr::new(
+                    reply[len - 4],
+                    reply[len - 3],
+                    reply[len - 2],
+                    reply[len - 1],
+                ))),
+                other => panic!("unexpected reply {other:?}"),
+            }
+        })
+        .await
+        .unwrap()
+}
+
+#[test]
+fn the_vpc_resolver_answers_its_names_in_every_subnet_and_nothing_else() {
+    in_test_host(|| async {
+        let dataplane = Dataplane::start(Uplink::None).await.unwrap();
+        let mut a = two_subnets();
+        // No egress rule at all: security groups do not filter the resolver.
+        a.security_groups[2].egress.clear();
+        a.names = [
+            ("db.internal".to_owned(), ip("10.0.1.10")),
+            ("ip-10-0-2-10.ec2.internal".to_owned(), ip("10.0.2.10")),
+        ]
+        .into();
+        let mut b = vpc("vpc-dptb", "10.2.0.0/16");
+        b.subnets = vec![subnet("subnet-b1", "10.2.1.0/24", vec![])];
+        b.security_groups = vec![group("sg-b", vec![])];
+        b.enis = vec![eni("eni-b1", "subnet-b1", "10.2.1.10", &["sg-b"])];
+        let mut desired = Desired {
+            vpcs: vec![a.clone(), b],
+        };
+        apply(&dataplane, &desired).await;
+        let (c1, other, b1) = (ns("eni-c1"), ns("eni-o"), ns("eni-b1"));
+
+        let db = Some(Some(ip("10.0.1.10")));
+        assert_eq!(resolve(&c1, "10.0.0.2", "db.internal").await, db);
+        assert_eq!(resolve(&other, "10.0.0.2", "DB.internal").await, db);
+        assert_eq!(
+            resolve(&other, "10.0.0.2", "ip-10-0-2-10.ec2.internal").await,
+            Some(Some(ip("10.0.2.10")))
+        );
+        assert_eq!(resolve(&c1, "10.0.0.2", "example.com").await, Some(None));
+        assert_eq!(
+            resolve(&b1, "10.2.0.2", "db.internal").await,
+            Some(None),
+            "VPC B's resolver has its own names"
+        );
+        assert_eq!(
+            resolve(&b1, "10.0.0.2", "db.internal").await,
+            None,
+            "VPC A's resolver is not reachable from VPC B"
+        );
+
+        // Names change without touching the firewall.
+        a.names.insert("cache.internal".into(), ip("10.0.2.11"));
+        desired.vpcs[0] = a.clone();
+        assert_eq!(apply(&dataplane, &desired).await, 0);
+        assert_eq!(
+            resolve(&c1, "10.0.0.2", "cache.internal").await,
+            Some(Some(ip("10.0.2.11")))
+        );
+        dataplane.remove_all().await.unwrap();
+        assert!(Netns::list_with_prefix("vl-").unwrap().is_empty());
+    });
+}
+
+/// Whether a TCP connect from inside `netns`, from source address `from`, to `to`
+/// completes within 1.5 s.
+async fn connects_from(netns: &Netns, from: &str, to: SocketAddrV4) -> bool {
+    let from = at(from, 0);
+    let socket = netns
+        .spawn(move || {
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.bind(from.into())?;
+            Ok::<_, std::io::Error>(socket)
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    matches!(
+        tokio::time::timeout(Duration::from_millis(1500), socket.connect(to.into())).await,
+        Ok(Ok(_))
+    )
+}
+
+#[test]
+fn an_interface_sends_from_its_own_address_only() {
+    in_test_host(|| async {
+        let dataplane = Dataplane::start(Uplink::None).await.unwrap();
+        let mut v = two_subnets();
+        // eni-o forwards for others (a NAT instance): no source check.
+        v.enis[3].source_dest_check = false;
+        let mut desired = Desired {
+            vpcs: vec![v.clone()],
+        };
+        apply(&dataplane, &desired).await;
+        let _web = serve(&ns("eni-srv"), at("10.0.1.10", 80)).await;
+        let (c1, c2, other) = (ns("eni-c1"), ns("eni-c2"), ns("eni-o"));
+        for (netns, spoofed) in [
+            (&c1, "10.0.1.200/24"),
+            (&c2, "10.0.2.200/24"),
+            (&other, "10.0.2.201/24"),
+        ] {
+            Netlink::connect(netns)
+                .await
+                .unwrap()
+                .add_address("eth0", cidr(spoofed))
+                .await
+                .unwrap();
+        }
+
+        assert!(
+            connects_from(&c1, "10.0.1.11", at("10.0.1.10", 80)).await,
+            "own address, same subnet"
+        );
+        assert!(
+            !connects_from(&c1, "10.0.1.200", at("10.0.1.10", 80)).await,
+            "spoofed, same subnet"
+        );
+        assert!(
+            connects_from(&c2, "10.0.2.10", at("10.0.1.10", 80)).await,
+            "own address, routed"
+        );
+        assert!(
+            !connects_from(&c2, "10.0.2.200", at("10.0.1.10", 80)).await,
+            "spoofed, routed"
+        );
+        assert!(
+            connects_from(&other, "10.0.2.201", at("10.0.1.10", 80)).await,
+            "no check without the source/dest check"
+        );
+
+        // Turning the check on is an incremental change that takes effect.
+        v.enis[3].source_dest_check = true;
+        desired.vpcs = vec![v.clone()];
+        apply(&dataplane, &desired).await;
+        assert!(
+            !connects_from(&other, "10.0.2.201", at("10.0.1.10", 80)).await,
+            "checked now"
+        );
+        assert!(
+            connects_from(&other, "10.0.2.11", at("10.0.1.10", 80)).await,
+            "own address"
+        );
         dataplane.remove_all().await.unwrap();
     });
 }

@@ -22,5 +22,5 @@ pub use cidr::Ipv4Cidr;
 pub use error::{Error, Result};
 pub use netlink::{Link, Netlink, Route, Rule, MAIN_TABLE};
 pub use netns::{Netns, RUN_DIR as NETNS_RUN_DIR};
-pub use nft::{Nft, NftFamily, NftTable, RuleCounter};
+pub use nft::{Nft, NftFamily, NftSession, NftTable, RuleCounter};
 pub use teardown::{Step, Teardown, TeardownFailure};

@@ -1,6 +1,7 @@
 //! nftables through the system's libnftables (Debian `libnftables1`), loaded at run time with
 //! `dlopen`: each call parses a text batch and commits it to the kernel as one transaction,
-//! from a worker thread inside the target namespace.
+//! from a worker thread inside the target namespace, or through an [`NftSession`] kept for
+//! a namespace that takes many batches.
 //!
 //! Owns the `vl_*` tables only: a batch naming any other table, or the whole ruleset, is
 //! refused before it reaches the kernel. Must not run the `nft` binary. Calls are serialised
@@ -10,7 +11,7 @@
 use std::ffi::{c_char, c_int, c_uint, c_void, CStr, CString};
 use std::fmt;
 use std::ptr::NonNull;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::Value;
 
@@ -116,6 +117,11 @@ struct Context {
     library: &'static Library,
     ctx: NonNull<c_void>,
 }
+
+// SAFETY: a libnftables context is plain heap state plus a netlink socket, with no affinity
+// to the thread that made it; every use after creation goes through `NftSession`'s mutex,
+// so one thread at a time touches it.
+unsafe impl Send for Context {}
 
 impl Context {
     fn new(library: &'static Library) -> Result<Context> {
@@ -321,6 +327,15 @@ impl Nft {
         parse_rule_counters(&output)
     }
 
+    /// Opens a session in `netns` for repeated batches (see [`NftSession`]).
+    pub async fn session(&self, netns: &Netns) -> Result<NftSession> {
+        let library = self.library;
+        let context = netns.spawn(move || Context::new(library)).await??;
+        Ok(NftSession {
+            context: Arc::new(Mutex::new(context)),
+        })
+    }
+
     async fn run(&self, netns: &Netns, command: &str, json: bool) -> Result<String> {
         let command = CString::new(command)
             .map_err(|_| Error::NftRefused("batch contains a NUL byte".to_owned()))?;
@@ -328,6 +343,52 @@ impl Nft {
         netns
             .spawn(move || run_here(library, &command, json))
             .await?
+    }
+}
+
+/// A libnftables context made inside one namespace and kept for its batches. Its netlink
+/// socket stays bound to that namespace wherever it is used from, and libnftables reuses
+/// its cache of the namespace's tables and chains while the ruleset's generation is
+/// unchanged: a fresh context per batch pays the context's set-up and a full cache fill
+/// every time (milliseconds, growing with the chains in the namespace). Holding a session
+/// keeps its namespace alive, like an open [`Netns`]: drop it with the namespace's owner.
+pub struct NftSession {
+    context: Arc<Mutex<Context>>,
+}
+
+impl fmt::Debug for NftSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("NftSession")
+    }
+}
+
+impl NftSession {
+    /// Applies `batch` as one transaction, with the checks of [`Nft::apply`].
+    pub async fn apply(&self, batch: &str) -> Result<()> {
+        check_batch(batch)?;
+        let command = CString::new(batch)
+            .map_err(|_| Error::NftRefused("batch contains a NUL byte".to_owned()))?;
+        let context = self.context.clone();
+        tokio::task::spawn_blocking(move || {
+            let _guard = RUN_LOCK
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let context = context
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let (status, _, errors) = context.run(&command);
+            if status != 0 {
+                let message = errors.trim();
+                return Err(Error::Nft(if message.is_empty() {
+                    format!("libnftables returned {status}")
+                } else {
+                    message.to_owned()
+                }));
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|_| Error::Worker)?
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use net::names::{ifname, netns_name};
 use net::{Error, Ipv4Cidr, Netlink, Netns, Nft, NftFamily, Route, Rule, Step, Teardown};
-use support::{connects, in_test_host, serve, TEST_MARK};
+use support::{blocked, connects, in_test_host, serve, TEST_MARK};
 
 fn cidr(text: &str) -> Ipv4Cidr {
     text.parse().unwrap()
@@ -152,19 +152,19 @@ table bridge vl_sg {{
 
         // Same subnet, across the bridge: 9090 connects (positive control), 8080 is dropped.
         assert!(connects(&fn1, at([10, 0, 1, 5], 9090)).await);
-        assert!(!connects(&fn1, at([10, 0, 1, 5], 8080)).await);
+        assert!(blocked(&fn1, at([10, 0, 1, 5], 8080)).await);
         let counters = nft
             .rule_counters(&rt, NftFamily::Bridge, "vl_sg")
             .await
             .unwrap();
-        let blocked = counters
+        let rule = counters
             .iter()
             .find(|c| c.comment.as_deref() == Some("block-8080"))
             .unwrap();
-        assert!(blocked.packets >= 1, "{counters:?}");
+        assert!(rule.packets >= 1, "{counters:?}");
 
         // Nothing in the simulated internet routes to the subnet.
-        assert!(!connects(&inet, at([10, 0, 1, 5], 9090)).await);
+        assert!(blocked(&inet, at([10, 0, 1, 5], 9090)).await);
         assert!(connects(&fn2, at([10, 0, 1, 5], 9090)).await);
 
         // Remove the rule: the same probe now connects, so it was the rule that blocked.
@@ -630,5 +630,44 @@ fn create_recovers_a_half_created_namespace_and_serialises_races() {
             Netns::delete(name).unwrap();
         }
         assert_nothing_left(&Nft::load().unwrap()).await;
+    });
+}
+
+#[test]
+fn a_session_applies_in_its_namespace_from_any_thread() {
+    in_test_host(|| async {
+        let nft = Nft::load().unwrap();
+        let netns = Netns::create("vl-nft-session").unwrap();
+        let session = nft.session(&netns).await.unwrap();
+        session.apply("add table ip vl_session\n").await.unwrap();
+        session
+            .apply("add chain ip vl_session c\nadd rule ip vl_session c accept\n")
+            .await
+            .unwrap();
+        // Another writer in between: the session's cache follows the ruleset's generation.
+        nft.apply(&netns, "add chain ip vl_session d\n")
+            .await
+            .unwrap();
+        session
+            .apply("flush chain ip vl_session d\nadd rule ip vl_session d jump c\n")
+            .await
+            .unwrap();
+        assert!(session
+            .apply("add rule ip vl_session nope accept\n")
+            .await
+            .is_err());
+        session
+            .apply("add rule ip vl_session c drop\n")
+            .await
+            .unwrap();
+        assert!(
+            session.apply("flush ruleset\n").await.is_err(),
+            "refused like Nft::apply"
+        );
+        let ours = |tables: Vec<net::NftTable>| tables.iter().any(|t| t.name == "vl_session");
+        assert!(ours(nft.tables(&netns).await.unwrap()));
+        assert!(!ours(nft.tables(&Netns::current().unwrap()).await.unwrap()));
+        drop(session);
+        Netns::delete("vl-nft-session").unwrap();
     });
 }

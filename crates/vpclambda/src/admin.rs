@@ -16,14 +16,18 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use control::ec2::model::kind;
+use control::ec2::model::{kind, NetworkInterface, Tag};
 use control::ec2::network_interface::{self, NewNetworkInterface};
+use control::ec2::tags::TagSpec;
+use control::ec2::Ec2Error;
+use control::store::TxExt;
 use control::Scope;
 use serde::{Deserialize, Serialize};
 use tokio::net::UnixListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::dataplane::HOSTNAME_TAG;
 use crate::server::AppState;
 
 pub const SOCKET_NAME: &str = "admin.sock";
@@ -121,6 +125,8 @@ struct InterfaceRequest {
     security_group_ids: Vec<String>,
     private_ip: Option<String>,
     description: Option<String>,
+    /// A name the VPC resolver answers with the ENI's address while the ENI exists.
+    hostname: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -163,16 +169,56 @@ async fn add_interface(
         return Err(unavailable());
     }
     let scope = scope_of(&state, kind::SUBNET, req.subnet_id.clone()).await?;
+    let hostname = req.hostname.map(|h| h.to_ascii_lowercase());
+    if let Some(name) = &hostname {
+        if !dataplane::valid_name(name) {
+            return Err(bad_request(format!(
+                "hostname {name:?} is not a DNS name (letters, digits, hyphens; dot-separated labels)"
+            )));
+        }
+    }
     let new = NewNetworkInterface {
         subnet_id: Some(req.subnet_id),
         security_groups: (!req.security_group_ids.is_empty()).then_some(req.security_group_ids),
         description: req.description,
         private_ip_address: req.private_ip,
+        tag_specs: hostname
+            .iter()
+            .map(|name| TagSpec {
+                resource_type: "network-interface".into(),
+                tags: vec![Tag {
+                    key: HOSTNAME_TAG.into(),
+                    value: name.clone(),
+                }],
+            })
+            .collect(),
         ..NewNetworkInterface::default()
     };
     let store = state.store.clone();
     let eni = tokio::task::spawn_blocking(move || {
-        store.write(|tx| network_interface::create(tx, &scope, &new, None))
+        store.write(|tx| {
+            let eni = network_interface::create(tx, &scope, &new, None)?;
+            if let Some(name) = &hostname {
+                let taken = tx
+                    .list_json::<NetworkInterface>(kind::NETWORK_INTERFACE, &scope, "")?
+                    .into_iter()
+                    .any(|other| {
+                        other.id != eni.id
+                            && other.vpc_id == eni.vpc_id
+                            && other
+                                .tags
+                                .iter()
+                                .any(|t| t.key == HOSTNAME_TAG && t.value == *name)
+                    });
+                if taken {
+                    return Err(Ec2Error::InvalidParameterValue(format!(
+                        "hostname {name} is registered in {} already",
+                        eni.vpc_id
+                    )));
+                }
+            }
+            Ok(eni)
+        })
     })
     .await
     .map_err(internal)?
@@ -275,6 +321,10 @@ pub struct VpcExecArgs {
     /// The ENI's private address; the lowest free one when absent.
     #[arg(long)]
     private_ip: Option<String>,
+    /// A name the VPC's resolver (base + 2) answers with the ENI's address while the
+    /// command runs (stored as the ENI's `vpclambda:hostname` tag).
+    #[arg(long)]
+    hostname: Option<String>,
     /// The running daemon's data dir (where `admin.sock` is).
     #[arg(long, env = "VPCLAMBDA_DATA_DIR", default_value = crate::config::DEFAULT_DATA_DIR)]
     data_dir: PathBuf,
@@ -306,6 +356,7 @@ pub fn vpc_exec(args: VpcExecArgs) -> anyhow::Result<i32> {
         security_group_ids: args.security_group_ids,
         private_ip: args.private_ip,
         description: Some("vpclambda vpc-exec".into()),
+        hostname: args.hostname,
     })?;
     let reply = call(&args.data_dir, "POST", "/dataplane/interfaces", Some(body))?;
     let id = text(&reply, "network_interface_id")?;

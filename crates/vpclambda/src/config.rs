@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 use control::eni::EniMode;
 use control::Account;
+use dataplane::Uplink;
 use serde::Deserialize;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:4566";
@@ -69,6 +70,11 @@ pub struct ServeArgs {
     /// derived from the data dir, so daemons with different data dirs never collide.
     #[arg(long, env = "VPCLAMBDA_CGROUP_PARENT")]
     cgroup_parent: Option<String>,
+    /// Where the simulated internet (`vl-pub`) leads: `none` (sealed; nothing is created in
+    /// the daemon's namespace) or `host` (opt-in: masqueraded to this host's network, so
+    /// functions reach the real internet; turns on IPv4 forwarding here).
+    #[arg(long, env = "VPCLAMBDA_UPLINK")]
+    uplink: Option<Uplink>,
     /// A TOML file with any of these settings and `[[accounts]]` access keys.
     #[arg(long, env = "VPCLAMBDA_CONFIG")]
     config: Option<PathBuf>,
@@ -93,6 +99,7 @@ struct FileConfig {
     eni_create_burst: Option<u32>,
     eni_create_rate: Option<f64>,
     eni_attach_delay: Option<u64>,
+    uplink: Option<String>,
     #[serde(default)]
     accounts: Vec<FileAccount>,
 }
@@ -124,6 +131,7 @@ pub struct Config {
     pub eni_create_burst: u32,
     pub eni_create_rate: f64,
     pub eni_attach_delay: Duration,
+    pub uplink: Uplink,
 }
 
 impl Config {
@@ -143,6 +151,13 @@ impl Config {
                     account_id: a.account_id,
                 })
                 .collect()
+        };
+        let uplink = match (args.uplink, file.uplink) {
+            (Some(uplink), _) => uplink,
+            (None, Some(text)) => text
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("uplink in the config file: {e}"))?,
+            (None, None) => Uplink::None,
         };
         let config = Config {
             listen: args
@@ -196,6 +211,7 @@ impl Config {
             eni_attach_delay: Duration::from_millis(
                 args.eni_attach_delay.or(file.eni_attach_delay).unwrap_or(0),
             ),
+            uplink,
         };
         config.check()?;
         Ok(config)
@@ -248,6 +264,11 @@ mod tests {
         assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
         assert_eq!(c.accounts, vec![Account::default_test()]);
         assert_eq!(c.clock_skew, Duration::from_secs(300));
+        assert_eq!(
+            c.uplink,
+            Uplink::None,
+            "the simulated internet is sealed by default"
+        );
     }
 
     #[test]

@@ -16,11 +16,11 @@ use control::ec2::model::{
     kind, InternetGateway, NatGateway, NetworkInterface, RouteTable, RouteTarget, RulePeer,
     SecurityGroup, SecurityGroupRule, Subnet, Vpc,
 };
-use control::store::StoreError;
+use control::store::{StoreError, TxExt};
 use control::{Scope, Store};
 use dataplane::{
     Dataplane, Desired, DesiredEni, DesiredIgw, DesiredNat, DesiredRoute, DesiredSecurityGroup,
-    DesiredSubnet, DesiredVpc, Ipv4Cidr, Peer, PortRange, Protocol, SgRule,
+    DesiredSubnet, DesiredVpc, Ipv4Cidr, Names, Peer, PortRange, Protocol, SgRule, Uplink,
 };
 use serde::de::DeserializeOwned;
 use tokio::sync::{watch, Notify};
@@ -29,6 +29,10 @@ use tokio::task::JoinHandle;
 use crate::server::AppState;
 use crate::services::Call;
 
+/// The tag that registers a host name of an ENI with its VPC's resolver (`vpc-exec
+/// --hostname`); stored with the ENI record, so the name lives exactly as long as the ENI.
+pub const HOSTNAME_TAG: &str = "vpclambda:hostname";
+
 /// The dataplane as the rest of the daemon sees it: disabled (control plane only) or a
 /// running [`Dataplane`], plus the change counter the reconcile loop follows.
 pub struct Handle {
@@ -36,6 +40,10 @@ pub struct Handle {
     wake: Notify,
     /// Bumped by every EC2 change; the loop reconciles up to the value it read.
     requested: AtomicU64,
+    /// The latest `requested` value that needs a full pass (anything but a group's rules).
+    full: AtomicU64,
+    /// Groups whose rules changed since the loop last looked, for the fast path.
+    groups: std::sync::Mutex<Vec<(Scope, String)>>,
     /// The last `requested` value whose state the kernel reflects.
     done: watch::Sender<u64>,
 }
@@ -53,20 +61,23 @@ impl Handle {
             wake: Notify::new(),
             // 1: the start-up reconcile is owed before anything else.
             requested: AtomicU64::new(1),
+            full: AtomicU64::new(1),
+            groups: std::sync::Mutex::new(Vec::new()),
             done: watch::channel(0).0,
         }
     }
 
-    /// Starts the dataplane when running as root; otherwise (or when the kernel side cannot
-    /// start) logs one warning and runs the control plane alone.
-    pub async fn start() -> Handle {
+    /// Starts the dataplane when running as root, with the simulated internet's `uplink`;
+    /// otherwise (or when the kernel side cannot start) logs one warning and runs the
+    /// control plane alone.
+    pub async fn start(uplink: Uplink) -> Handle {
         if !nix::unistd::geteuid().is_root() {
             tracing::warn!(
                 "not running as root: the VPC dataplane is disabled (the EC2 API works, no kernel objects are made)"
             );
             return Handle::default();
         }
-        match Dataplane::start().await {
+        match Dataplane::start(uplink).await {
             Ok(dataplane) => Handle::with(Some(Arc::new(dataplane))),
             Err(error) => {
                 tracing::warn!(%error, "the VPC dataplane could not start and is disabled");
@@ -83,8 +94,24 @@ impl Handle {
     /// [`Handle::settled`].
     pub fn changed(&self) -> u64 {
         let generation = self.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        self.full.fetch_max(generation, Ordering::SeqCst);
         self.wake.notify_one();
         generation
+    }
+
+    /// Records that only the rules of security group `id` changed: the loop applies that
+    /// group alone unless something else needs a full pass. Returns the generation.
+    pub fn group_changed(&self, scope: Scope, id: String) -> u64 {
+        // Queued before the generation is bumped: whoever sees the generation sees the group.
+        self.pending_groups().push((scope, id));
+        let generation = self.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        self.wake.notify_one();
+        generation
+    }
+
+    fn pending_groups(&self) -> std::sync::MutexGuard<'_, Vec<(Scope, String)>> {
+        // A plain Vec: a panic while holding the lock leaves nothing half-done.
+        self.groups.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Waits until the kernel reflects the store as of `generation`.
@@ -95,13 +122,38 @@ impl Handle {
     }
 }
 
-/// Whether a successful EC2 call may have changed what the dataplane realizes: everything
-/// but the read-only `Describe*` calls.
-pub fn is_ec2_change(call: &Call) -> bool {
-    call.query_params()
-        .ok()
-        .and_then(|p| p.get("Action").map(|a| !a.starts_with("Describe")))
-        .unwrap_or(false)
+/// What a successful EC2 call may have changed in what the dataplane realizes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ec2Change {
+    /// Nothing: a read-only `Describe*` call.
+    None,
+    /// Only the rules of the security group with this id.
+    GroupRules(String),
+    /// Anything else.
+    Other,
+}
+
+/// Classifies a successful EC2 call for the reconcile loop.
+pub fn ec2_change(call: &Call) -> Ec2Change {
+    let Ok(params) = call.query_params() else {
+        return Ec2Change::Other;
+    };
+    match params.get("Action") {
+        None => Ec2Change::Other,
+        Some(action) if action.starts_with("Describe") => Ec2Change::None,
+        Some(
+            "AuthorizeSecurityGroupIngress"
+            | "AuthorizeSecurityGroupEgress"
+            | "RevokeSecurityGroupIngress"
+            | "RevokeSecurityGroupEgress"
+            | "ModifySecurityGroupRules",
+        ) => match params.get("GroupId") {
+            Some(id) => Ec2Change::GroupRules(id.to_owned()),
+            // By name (default VPC): the id is not at hand here.
+            None => Ec2Change::Other,
+        },
+        Some(_) => Ec2Change::Other,
+    }
 }
 
 /// Connects the invoke path to the dataplane (environments of functions are attached to
@@ -111,13 +163,30 @@ pub fn spawn(state: Arc<AppState>) -> Option<JoinHandle<()>> {
     state.invoke.connect(Arc::downgrade(&state));
     let dataplane = state.dataplane.dataplane()?.clone();
     Some(tokio::spawn(async move {
+        let mut full_done = 0;
         loop {
-            let target = state.dataplane.requested.load(Ordering::SeqCst);
-            let again = match reconcile(&state.store, &dataplane).await {
-                Ok(again) => again,
-                Err(error) => {
-                    tracing::error!(%error, "dataplane reconcile failed");
-                    false
+            let handle = &state.dataplane;
+            let target = handle.requested.load(Ordering::SeqCst);
+            let full = handle.full.load(Ordering::SeqCst);
+            let groups = std::mem::take(&mut *handle.pending_groups());
+            let fast = full <= full_done
+                && match reconcile_groups(&state.store, &dataplane, groups).await {
+                    Ok(done) => done,
+                    Err(error) => {
+                        tracing::warn!(%error, "group change not applied alone; reconciling all");
+                        false
+                    }
+                };
+            let again = if fast {
+                false
+            } else {
+                full_done = full;
+                match reconcile(&state.store, &dataplane).await {
+                    Ok(again) => again,
+                    Err(error) => {
+                        tracing::error!(%error, "dataplane reconcile failed");
+                        false
+                    }
                 }
             };
             state.dataplane.done.send_replace(target);
@@ -126,6 +195,57 @@ pub fn spawn(state: Arc<AppState>) -> Option<JoinHandle<()>> {
             }
         }
     }))
+}
+
+/// The fast path for changes of security-group rules only: reads just those groups and
+/// applies each alone. Returns `false` when one of them is gone or not realized, so a full
+/// pass is due.
+async fn reconcile_groups(
+    store: &Store,
+    dataplane: &Dataplane,
+    groups: Vec<(Scope, String)>,
+) -> anyhow::Result<bool> {
+    let started = std::time::Instant::now();
+    let count = groups.len();
+    let records = {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || {
+            store.read(|tx| {
+                groups
+                    .iter()
+                    .map(|(scope, id)| {
+                        tx.get_json::<SecurityGroup>(kind::SECURITY_GROUP, scope, id)
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()
+            })
+        })
+        .await??
+    };
+    for record in records {
+        let Some(group) = record else {
+            return Ok(false);
+        };
+        if !dataplane
+            .apply_group(&group.vpc_id, &desired_group(&group))
+            .await?
+        {
+            return Ok(false);
+        }
+    }
+    tracing::debug!(
+        groups = count,
+        micros = started.elapsed().as_micros(),
+        "security-group rules applied alone"
+    );
+    Ok(true)
+}
+
+fn desired_group(group: &SecurityGroup) -> DesiredSecurityGroup {
+    DesiredSecurityGroup {
+        id: group.id.clone(),
+        ingress: group.ingress.iter().filter_map(sg_rule).collect(),
+        egress: group.egress.iter().filter_map(sg_rule).collect(),
+    }
 }
 
 /// One pass: desired state from the store, apply, then the NAT gateway transitions the
@@ -224,12 +344,12 @@ impl Records {
             vpcs: self
                 .vpcs
                 .values()
-                .filter_map(|(_, vpc)| self.desired_vpc(vpc))
+                .filter_map(|(scope, vpc)| self.desired_vpc(scope, vpc))
                 .collect(),
         }
     }
 
-    fn desired_vpc(&self, vpc: &Vpc) -> Option<DesiredVpc> {
+    fn desired_vpc(&self, scope: &Scope, vpc: &Vpc) -> Option<DesiredVpc> {
         let cidr: Ipv4Cidr = match vpc.cidr_block.parse() {
             Ok(cidr) => cidr,
             Err(error) => {
@@ -269,11 +389,7 @@ impl Records {
             .groups
             .iter()
             .filter(|g| g.vpc_id == vpc.id)
-            .map(|g| DesiredSecurityGroup {
-                id: g.id.clone(),
-                ingress: g.ingress.iter().filter_map(sg_rule).collect(),
-                egress: g.egress.iter().filter_map(sg_rule).collect(),
-            })
+            .map(desired_group)
             .collect();
         let enis: Vec<DesiredEni> = self
             .interfaces
@@ -289,6 +405,7 @@ impl Records {
                         .association
                         .as_ref()
                         .and_then(|a| a.public_ip.parse().ok()),
+                    source_dest_check: e.source_dest_check,
                 })
             })
             .collect();
@@ -357,7 +474,42 @@ impl Records {
             nat_gateways,
             enis,
             security_groups: groups,
+            names: self.names(scope, vpc),
         })
+    }
+
+    /// What the VPC's resolver answers: the AWS private DNS name of every address of every
+    /// interface of the VPC (NAT gateways' included), and the names registered with
+    /// [`HOSTNAME_TAG`]; the first interface by id wins a name two of them claim.
+    fn names(&self, scope: &Scope, vpc: &Vpc) -> Names {
+        let mut names = Names::new();
+        let mut interfaces: Vec<&NetworkInterface> = self
+            .interfaces
+            .iter()
+            .filter(|e| e.vpc_id == vpc.id)
+            .collect();
+        interfaces.sort_by(|a, b| a.id.cmp(&b.id));
+        for eni in interfaces {
+            let Ok(primary) = eni.private_ip_address.parse::<Ipv4Addr>() else {
+                continue;
+            };
+            for tag in eni.tags.iter().filter(|t| t.key == HOSTNAME_TAG) {
+                let name = tag.value.to_ascii_lowercase();
+                if dataplane::valid_name(&name) {
+                    names.entry(name).or_insert(primary);
+                }
+            }
+            let secondary = eni
+                .secondary_private_ip_addresses
+                .iter()
+                .filter_map(|a| a.parse::<Ipv4Addr>().ok());
+            for ip in std::iter::once(primary).chain(secondary) {
+                names
+                    .entry(control::ec2::ids::private_dns_name(&scope.region, ip))
+                    .or_insert(ip);
+            }
+        }
+        names
     }
 }
 
@@ -392,6 +544,48 @@ fn sg_rule(rule: &SecurityGroupRule) -> Option<SgRule> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ec2_call(body: &str) -> Call {
+        Call {
+            method: http::Method::POST,
+            uri: "/".parse().unwrap(),
+            headers: http::HeaderMap::new(),
+            body: bytes::Bytes::from(body.to_owned()),
+            request_id: "r".into(),
+            account: control::Account::default_test(),
+            session: None,
+            region: "us-east-1".into(),
+        }
+    }
+
+    #[test]
+    fn group_rule_changes_take_the_fast_path_and_the_rest_a_full_pass() {
+        let change = |body: &str| ec2_change(&ec2_call(body));
+        assert_eq!(change("Action=DescribeVpcs"), Ec2Change::None);
+        for action in [
+            "AuthorizeSecurityGroupIngress",
+            "RevokeSecurityGroupEgress",
+            "ModifySecurityGroupRules",
+        ] {
+            assert_eq!(
+                change(&format!("Action={action}&GroupId=sg-1")),
+                Ec2Change::GroupRules("sg-1".into())
+            );
+        }
+        assert_eq!(
+            change("Action=AuthorizeSecurityGroupIngress&GroupName=web"),
+            Ec2Change::Other,
+            "by name: no id at hand"
+        );
+        assert_eq!(
+            change("Action=CreateNetworkInterface&SubnetId=subnet-1"),
+            Ec2Change::Other
+        );
+        assert_eq!(
+            change("Action=DeleteSecurityGroup&GroupId=sg-1"),
+            Ec2Change::Other
+        );
+    }
 
     fn rule(protocol: &str, from: i32, to: i32, peer: RulePeer) -> SecurityGroupRule {
         SecurityGroupRule {

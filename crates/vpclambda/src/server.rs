@@ -54,7 +54,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         accounts,
         store: store.clone(),
         invoke: invoke.clone(),
-        dataplane: crate::dataplane::Handle::start().await,
+        dataplane: crate::dataplane::Handle::start(config.uplink).await,
         zones: crate::zones::ZoneHealth::default(),
         provisioner: crate::eni::provisioner(&config, &store),
         reclaim_now: tokio::sync::Notify::new(),

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 
 MARKER = "/tmp/echo-marker"
 FILL = "/tmp/echo-fill"
@@ -43,6 +44,18 @@ def _connect(addr):
     host, _, port = addr.rpartition(":")
     with socket.create_connection((host, int(port)), timeout=3):
         pass
+
+
+def _fetch(url):
+    with urllib.request.urlopen(url, timeout=3) as response:
+        response.read()
+
+
+def _resolve(name):
+    try:
+        return {"address": socket.gethostbyname(name), "error": None}
+    except OSError as e:
+        return {"address": None, "error": str(e)}
 
 
 def _write_tmp(mb):
@@ -113,6 +126,10 @@ def handler(event, context):
         return _attempt(lambda: _write(field("write")))
     if field("connect") is not None:
         return _attempt(lambda: _connect(field("connect")))
+    if field("fetch") is not None:
+        return _attempt(lambda: _fetch(field("fetch")))
+    if field("resolve") is not None:
+        return _resolve(field("resolve"))
     if field("tmp_marker") is True:
         return _tmp_marker()
     if field("env") is True:

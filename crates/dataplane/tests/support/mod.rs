@@ -106,13 +106,21 @@ pub async fn serve(
     rx
 }
 
-/// Whether a TCP connect from inside `netns` to `address` completes within 1.5 s.
+/// Whether a TCP connect from inside `netns` to `address` completes. For checks that
+/// expect a connection: the timeout is long, so a busy machine does not fail them.
 pub async fn connects(netns: &Netns, address: SocketAddrV4) -> bool {
+    connect_within(netns, address, Duration::from_secs(10)).await
+}
+
+/// Whether a TCP connect from inside `netns` to `address` fails to complete within 1.5 s
+/// (a dropped SYN never completes; an allowed one on an idle path takes microseconds).
+pub async fn blocked(netns: &Netns, address: SocketAddrV4) -> bool {
+    !connect_within(netns, address, Duration::from_millis(1500)).await
+}
+
+async fn connect_within(netns: &Netns, address: SocketAddrV4, timeout: Duration) -> bool {
     netns
-        .spawn(move || {
-            std::net::TcpStream::connect_timeout(&address.into(), Duration::from_millis(1500))
-                .is_ok()
-        })
+        .spawn(move || std::net::TcpStream::connect_timeout(&address.into(), timeout).is_ok())
         .await
         .unwrap()
 }

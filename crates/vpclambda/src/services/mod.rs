@@ -17,6 +17,7 @@ use control::Account;
 use http::{HeaderMap, Method, Response, Uri};
 use wire::{AwsError, Protocol, QueryParams};
 
+use crate::dataplane::Ec2Change;
 use crate::server::AppState;
 
 pub const STS_XMLNS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
@@ -142,8 +143,20 @@ pub async fn dispatch(
         Service::Iam => iam::handle(state, &call).await,
         Service::Ec2 => {
             let out = ec2::handle(state, &call).await;
-            if out.is_ok() && crate::dataplane::is_ec2_change(&call) {
-                state.dataplane.changed();
+            if out.is_ok() {
+                match crate::dataplane::ec2_change(&call) {
+                    Ec2Change::None => {}
+                    Ec2Change::GroupRules(id) => {
+                        let scope = control::Scope::new(
+                            call.account.account_id.clone(),
+                            call.region.clone(),
+                        );
+                        state.dataplane.group_changed(scope, id);
+                    }
+                    Ec2Change::Other => {
+                        state.dataplane.changed();
+                    }
+                }
             }
             out
         }
