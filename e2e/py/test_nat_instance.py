@@ -3,9 +3,10 @@ you can use the Amazon VPC NAT gateway". A NAT instance is a process of our own 
 of the public subnet (`vpc-exec`) that forwards and masquerades in its namespace, with EC2's
 source/destination check off and an Elastic IP associated with its interface; the private
 subnet's default route points at that interface. A Python function in the private subnet
-then reaches a host of the simulated internet, which sees the Elastic IP. Also an Elastic IP
-on its own: AssociateAddress maps one interface 1:1 to the internet, DisassociateAddress
-unmaps it. Every "reaches" has its "cannot" next to it."""
+then reaches a host of the simulated internet, which sees the Elastic IP; without the route,
+or with the check on, it does not. Also an Elastic IP on its own: AssociateAddress maps one
+interface 1:1 to the internet, DisassociateAddress unmaps it. Every "reaches" has its
+"cannot" next to it."""
 
 import subprocess
 import sys
@@ -169,6 +170,14 @@ def test_a_nat_instance_gives_a_private_function_the_internet(execd):
         assert route["NetworkInterfaceId"] == eni and route["State"] == "active", route
         eventually(lambda: connects(d, "behind-nat", f"{INTERNET}:8080"),
                    "the private function reaches the internet through the NAT instance")
+
+        # With the check on, the instance may send only from its own address: the
+        # internet's replies it forwards to the function are dropped at its port.
+        net.ec2.modify_network_interface_attribute(NetworkInterfaceId=eni, SourceDestCheck={"Value": True})
+        eventually(lambda: not connects(d, "behind-nat", f"{INTERNET}:8080"),
+                   "with the source/dest check on, the instance forwards nothing", attempts=3)
+        net.ec2.modify_network_interface_attribute(NetworkInterfaceId=eni, SourceDestCheck={"Value": False})
+        eventually(lambda: connects(d, "behind-nat", f"{INTERNET}:8080"), "with it off again, it does")
 
         net.ec2.delete_route(RouteTableId=net.private_rt, DestinationCidrBlock="0.0.0.0/0")
         eventually(lambda: not connects(d, "behind-nat", f"{INTERNET}:8080"),
