@@ -5,8 +5,8 @@ source/destination check off and an Elastic IP associated with its interface; th
 subnet's default route points at that interface. A Python function in the private subnet
 then reaches a host of the simulated internet, which sees the Elastic IP; without the route,
 or with the check on, it does not. Also an Elastic IP on its own: AssociateAddress maps one
-interface 1:1 to the internet, DisassociateAddress unmaps it. Every "reaches" has its
-"cannot" next to it."""
+interface 1:1 to the internet (a vpc-exec server, a function's Lambda ENI), and
+DisassociateAddress unmaps it. Every "reaches" has its "cannot" next to it."""
 
 import subprocess
 import sys
@@ -215,3 +215,32 @@ def test_an_elastic_ip_maps_an_interface_to_the_internet(privileged, daemon):
         log = stop_server(server)
     assert '203.0.113.20 - - ' in log, "the server saw the internet host's own address"
 
+
+
+def test_an_elastic_ip_on_a_lambda_eni_gives_its_function_the_internet(privileged, make_daemon):
+    """AWS lets an account associate an Elastic IP with its function's Hyperplane ENI (a
+    known way round a NAT gateway); the function in a public subnet then reaches the
+    internet from that address, and loses it again with the association."""
+    d = make_daemon("--runtimes-dir", str(ROOT / "runtimes"), "--eni-mode", "hyperplane").start()
+    net = PublicAndPrivate(d, 42)
+    fn_sg = net.group("fn")
+    host = internet_host(d, INTERNET, 8080)
+    try:
+        started(host, "listening")
+        deploy(d, "public-fn", VpcConfig={"SubnetIds": [net.public], "SecurityGroupIds": [fn_sg]})
+        [eni] = net.ec2.describe_network_interfaces(Filters=[
+            {"Name": "subnet-id", "Values": [net.public]},
+            {"Name": "interface-type", "Values": ["lambda"]}])["NetworkInterfaces"]
+        assert not connects(d, "public-fn", f"{INTERNET}:8080"), "a public subnet alone is not enough"
+
+        eip = net.ec2.allocate_address(Domain="vpc")
+        association = net.ec2.associate_address(AllocationId=eip["AllocationId"],
+                                                NetworkInterfaceId=eni["NetworkInterfaceId"])["AssociationId"]
+        eventually(lambda: connects(d, "public-fn", f"{INTERNET}:8080"),
+                   "the function reaches the internet from its ENI's Elastic IP")
+        net.ec2.disassociate_address(AssociationId=association)
+        eventually(lambda: not connects(d, "public-fn", f"{INTERNET}:8080"),
+                   "disassociated, the function is cut off again", attempts=3)
+    finally:
+        sources = seen_sources(host)
+    assert sources == {eip["PublicIp"]}, f"the internet host sees the Elastic IP only: {sources}"
