@@ -6,8 +6,8 @@ security groups), driven through boto3 as a user would, plus the admin socket fo
     lambda_bench.py cold-start --endpoint URL --mode legacy|hyperplane --samples N --out part.json
     lambda_bench.py cold-start-report --part a.json [--part b.json] --out-dir DIR
     lambda_bench.py eni-sg --endpoint URL --data-dir DIR --levels 10,100 --samples N --out-dir DIR
-    lambda_bench.py density --endpoint URL --daemon-pid PID --loadgen PATH --churn-s S \
-        --levels 100,1000 --out-dir DIR
+    lambda_bench.py density --endpoint URL --daemon-pid PID --data-dir DIR --loadgen PATH \
+        --churn-s S --levels 100,1000 --out-dir DIR
 
 Every wait is bounded and every loop stops by itself. Must run as root inside the private
 namespace `bench/run` creates (the ENI/SG suite enters ENI namespaces with nsenter).
@@ -538,13 +538,23 @@ def kernel_kib() -> int:
     return info["Slab"] + info["KernelStack"]
 
 
-def wait_helpers(daemon_pid: int, want, limit_s: float) -> float:
-    """Waits until want(number of helpers) holds; returns when it did (or the time limit)."""
+def env_dirs(data_dir: str) -> int:
+    """Environments whose teardown has not finished: the scratch dir goes last."""
+    try:
+        return sum(1 for e in os.listdir(Path(data_dir) / "environments")
+                   if e.startswith("vl-env-"))
+    except OSError:
+        return 0
+
+
+def wait_envs(data_dir: str, want, limit_s: float) -> float:
+    """Waits until want(number of environments) holds; returns when it did (or the time
+    limit)."""
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
-        if want(len(helpers(daemon_pid))):
+        if want(env_dirs(data_dir)):
             break
-        time.sleep(0.05)
+        time.sleep(0.02)
     return time.monotonic()
 
 
@@ -572,7 +582,7 @@ def density(args) -> int:
         t0 = time.monotonic()
         s = loadgen(args, name, '{"exit":0}', args.churn_conns, args.churn_s)
         t1 = time.monotonic()
-        t2 = wait_helpers(pid, lambda n: n == 0, 120)
+        t2 = wait_envs(args.data_dir, lambda n: n == 0, 120)
         made = s["statuses"].get("200", 0)  # Lambda's answer for a runtime that exited
         churn.append({"kind": kind, "connections": args.churn_conns, "environments": made,
                       "ok": s["ok"], "errors": s["errors"], "statuses": s.get("statuses"),
@@ -582,7 +592,7 @@ def density(args) -> int:
                       "cold_invoke_p99_ms": s["p99_us"] / 1000})
     idle_name = "bench-density-idle"
     create(lam, idle_name, "rust", role, None, 128, 900)
-    wait_helpers(pid, lambda n: n == 0, 120)
+    wait_envs(args.data_dir, lambda n: n == 0, 120)
     time.sleep(0.5)
     daemon0, kernel0 = pss_kib(pid), kernel_kib()
     memory = []
@@ -673,6 +683,7 @@ def main() -> int:
     d = sub.add_parser("density")
     d.add_argument("--endpoint", required=True)
     d.add_argument("--daemon-pid", type=int, required=True)
+    d.add_argument("--data-dir", required=True)
     d.add_argument("--loadgen", required=True)
     d.add_argument("--churn-s", type=float, default=60.0)
     d.add_argument("--churn-conns", type=int, default=8)
