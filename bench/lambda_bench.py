@@ -599,7 +599,7 @@ def density(args) -> int:
     for level in args.levels:
         # Every invocation sleeps long enough for all of them to be in flight at once, so
         # each needs an environment of its own; they are idle (and frozen) afterwards.
-        sleep_s = max(5.0, level * 0.04)
+        sleep_s = max(5.0, level * 0.08)
         print(f"density: {level} idle environments", file=sys.stderr)
         t0 = time.monotonic()
         loadgen(args, idle_name, json.dumps({"sleep": sleep_s}), level, sleep_s + 300, level)
