@@ -6,6 +6,8 @@ security groups), driven through boto3 as a user would, plus the admin socket fo
     lambda_bench.py cold-start --endpoint URL --mode legacy|hyperplane --samples N --out part.json
     lambda_bench.py cold-start-report --part a.json [--part b.json] --out-dir DIR
     lambda_bench.py eni-sg --endpoint URL --data-dir DIR --levels 10,100 --samples N --out-dir DIR
+    lambda_bench.py density --endpoint URL --daemon-pid PID --data-dir DIR --loadgen PATH \
+        --churn-s S --levels 100,1000 --out-dir DIR
 
 Every wait is bounded and every loop stops by itself. Must run as root inside the private
 namespace `bench/run` creates (the ENI/SG suite enters ENI namespaces with nsenter).
@@ -16,6 +18,15 @@ REPORT line's Init Duration (sandbox helper spawned → the runtime's first /nex
 plus the runtime's own start) and Duration. cold − warm is what a cold start adds over a warm
 invoke as a caller sees it, with the client's own overhead cancelled; cold − warm − Init is the
 platform's work before the runtime process exists (code, cgroup, namespaces, ENI).
+
+Density: environments created per second, each one made, run and torn down (the function is
+asked to exit, so every invocation is a cold start and its environment is destroyed at once),
+from `loadgen` at a fixed number of connections for a period, the teardown of the last ones
+included; then memory per idle warm environment with 100 (and 1,000) of them idle at once:
+PSS of the sandbox helper (`vpclambda sandbox-init`, parent of the runtime), the daemon's PSS
+growth per environment (Runtime API server, tasks, buffers), and the kernel's (slab and
+kernel stacks from /proc/meminfo: the namespace, sockets, cgroups, and the function process's
+own kernel objects), against the function's processes' PSS.
 
 ENI/SG: ENI attach is the admin socket's POST /dataplane/interfaces (what `vpclambda vpc-exec`
 does: the ENI record committed, the dataplane reconciled until the kernel reflects it, the
@@ -56,12 +67,19 @@ PAYLOAD = json.dumps({"data": "x" * 53}, separators=(",", ":")).encode()  # 64 b
 WAIT_S = 60.0
 KINDS = {"rust": "Rust (echo-rs, provided.al2023)", "python": "Python 3.11 (awslambdaric)"}
 
+# Warm-invoke functions get one full vCPU (Lambda's CPU share grows with memory: 1,769 MB is
+# one vCPU). At 256 MB the function's own CFS quota (14.5 % of a CPU) throttles a function
+# invoked back to back, and the throttling, not the platform, sets the latency tail.
+WARM_MEMORY_MB = 1769
+
 # Targets from the issue.
 COLD_P50_MS = 5.0
 VPC_PENALTY_MS = 2.0
 ACTIVE_MS = 100.0
 ENI_ATTACH_P50_MS = 2.0
 SG_CHANGE_MS = 1.0
+ENVS_PER_S = {"rust": 200.0, "python": 50.0}
+PLATFORM_MIB_PER_ENV = 0.5
 
 
 def client(endpoint: str, service: str):
@@ -130,7 +148,8 @@ def wait_active(lam, name: str) -> float:
     raise RuntimeError(f"{name} not Active within {WAIT_S:.0f} s")
 
 
-def create(lam, name: str, kind: str, role: str, vpc: dict | None) -> tuple[float, float]:
+def create(lam, name: str, kind: str, role: str, vpc: dict | None,
+           memory_mb: int = 256, timeout_s: int = 30) -> tuple[float, float]:
     """Creates a function; returns (seconds the call took, seconds until seen Active)."""
     runtime, handler = FUNCTIONS[kind]
     extra = {}
@@ -139,8 +158,8 @@ def create(lam, name: str, kind: str, role: str, vpc: dict | None) -> tuple[floa
                               "SecurityGroupIds": [vpc["groups"]["fn"]]}
     t0 = time.perf_counter()
     lam.create_function(FunctionName=name, Runtime=runtime, Handler=handler, Role=role,
-                        Code={"ZipFile": zip_function(kind)}, MemorySize=256, Timeout=30,
-                        **extra)
+                        Code={"ZipFile": zip_function(kind)}, MemorySize=memory_mb,
+                        Timeout=timeout_s, **extra)
     t1 = time.perf_counter()
     return t1 - t0, wait_active(lam, name) - t0
 
@@ -171,7 +190,7 @@ def setup_warm(args) -> int:
     role = ensure_role(args.endpoint)
     lam = client(args.endpoint, "lambda")
     for kind, name in (("rust", "bench-echo-rs"), ("python", "bench-echo-py")):
-        create(lam, name, kind, role, None)
+        create(lam, name, kind, role, None, WARM_MEMORY_MB)
         invoke(lam, name)
         print(f"{kind}={name}")
     return 0
@@ -460,6 +479,188 @@ def eni_sg(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------------------
+# density
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of pid, from /proc (every thread's children file)."""
+    out: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tasks:
+        try:
+            out += [int(c) for c in Path(f"/proc/{pid}/task/{tid}/children").read_text().split()]
+        except OSError:
+            pass
+    return out
+
+
+def descendants(pid: int) -> list[int]:
+    out, todo = [], children(pid)
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += children(p)
+    return out
+
+
+def helpers(daemon_pid: int) -> list[int]:
+    """The environments' sandbox helpers: children of the daemon running sandbox-init."""
+    found = []
+    for p in children(daemon_pid):
+        try:
+            if b"sandbox-init" in Path(f"/proc/{p}/cmdline").read_bytes():
+                found.append(p)
+        except OSError:
+            pass
+    return found
+
+
+def pss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def kernel_kib() -> int:
+    """Slab plus kernel stacks, machine-wide."""
+    info = {}
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        k, _, v = line.partition(":")
+        info[k] = int(v.split()[0])
+    return info["Slab"] + info["KernelStack"]
+
+
+def env_dirs(data_dir: str) -> int:
+    """Environments whose teardown has not finished: the scratch dir goes last."""
+    try:
+        return sum(1 for e in os.listdir(Path(data_dir) / "environments")
+                   if e.startswith("vl-env-"))
+    except OSError:
+        return 0
+
+
+def wait_envs(data_dir: str, want, limit_s: float) -> float:
+    """Waits until want(number of environments) holds; returns when it did (or the time
+    limit)."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if want(env_dirs(data_dir)):
+            break
+        time.sleep(0.02)
+    return time.monotonic()
+
+
+def loadgen(args, function: str, payload: str, connections: int, duration_s: float,
+            requests: int | None = None) -> dict:
+    cmd = [args.loadgen, "--endpoint", args.endpoint, "--op", "lambda-invoke",
+           "--function", function, "--payload", payload, "--connections", str(connections),
+           "--duration", str(duration_s), "--json"]
+    if requests is not None:
+        cmd += ["--requests", str(requests)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True,
+                         timeout=duration_s + 120)
+    return json.loads(out.stdout)["summary"]
+
+
+def density(args) -> int:
+    role = ensure_role(args.endpoint)
+    lam = client(args.endpoint, "lambda")
+    pid = args.daemon_pid
+    churn = []
+    for kind in ("rust", "python"):
+        name = f"bench-density-{kind}"
+        create(lam, name, kind, role, None, 128)
+        print(f"density: churning {kind} environments for {args.churn_s} s", file=sys.stderr)
+        t0 = time.monotonic()
+        s = loadgen(args, name, '{"exit":0}', args.churn_conns, args.churn_s)
+        t1 = time.monotonic()
+        t2 = wait_envs(args.data_dir, lambda n: n == 0, 120)
+        made = s["statuses"].get("200", 0)  # Lambda's answer for a runtime that exited
+        churn.append({"kind": kind, "connections": args.churn_conns, "environments": made,
+                      "ok": s["ok"], "errors": s["errors"], "statuses": s.get("statuses"),
+                      "period_s": t1 - t0, "drain_s": t2 - t1,
+                      "per_s": made / (t2 - t0) if t2 > t0 else 0.0,
+                      "cold_invoke_p50_ms": s["p50_us"] / 1000,
+                      "cold_invoke_p99_ms": s["p99_us"] / 1000})
+    idle_name = "bench-density-idle"
+    create(lam, idle_name, "rust", role, None, 128, 900)
+    wait_envs(args.data_dir, lambda n: n == 0, 120)
+    time.sleep(0.5)
+    daemon0, kernel0 = pss_kib(pid), kernel_kib()
+    memory = []
+    for level in args.levels:
+        # Every invocation sleeps long enough for all of them to be in flight at once, so
+        # each needs an environment of its own; they are idle (and frozen) afterwards.
+        sleep_s = max(5.0, level * 0.08)
+        print(f"density: {level} idle environments", file=sys.stderr)
+        t0 = time.monotonic()
+        loadgen(args, idle_name, json.dumps({"sleep": sleep_s}), level, sleep_s + 300, level)
+        made_s = time.monotonic() - t0 - sleep_s
+        time.sleep(1.0)
+        hs = helpers(pid)
+        helper_kib = [pss_kib(h) for h in hs]
+        function_kib = [sum(pss_kib(p) for p in descendants(h)) for h in hs]
+        n = len(hs)
+        daemon_kib, kern_kib = pss_kib(pid) - daemon0, kernel_kib() - kernel0
+        per = lambda total: total / n / 1024 if n else float("nan")  # noqa: E731
+        memory.append({"requested": level, "environments": n, "made_s": made_s,
+                       "helper_mib": per(sum(helper_kib)), "daemon_mib": per(daemon_kib),
+                       "kernel_mib": per(kern_kib), "function_mib": per(sum(function_kib)),
+                       "helper_kib": helper_kib, "function_kib": function_kib,
+                       "daemon_pss_kib": [daemon0, daemon0 + daemon_kib],
+                       "kernel_kib": [kernel0, kernel0 + kern_kib]})
+    md = ["## Density\n",
+          "*Environments created per second*: one function per runtime (128 MB) asked to exit "
+          "in every invocation (`{\"exit\":0}`), so each invocation makes an environment "
+          "(cgroups, namespace, sandbox helper, the runtime's init), runs it and has it torn "
+          f"down; `loadgen` keeps {args.churn_conns} invocations in flight for "
+          f"{args.churn_s:.0f} s, and the rate counts until the last environment is gone "
+          "(teardown included). *Memory per idle warm environment*: N invocations of a "
+          "sleeping Rust function (128 MB) in flight at once, so N environments, then idle "
+          "(frozen) in the pool: PSS of each environment's sandbox helper; the daemon's PSS "
+          "growth and the kernel's slab + kernel stack growth (machine-wide: other load on "
+          "the machine moves it, and it includes the function processes' own kernel objects) "
+          "divided by N; the function's processes' PSS for comparison. Platform-added = "
+          "helper + daemon share + kernel share.\n",
+          "| runtime | in flight | environments | period + drain | environments/s | "
+          "cold Invoke p50 / p99 | target | ratio |",
+          "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for c in churn:
+        target = ENVS_PER_S[c["kind"]]
+        md.append(f"| {KINDS[c['kind']]} | {c['connections']} | {c['environments']} | "
+                  f"{c['period_s']:.1f} s + {c['drain_s']:.2f} s | **{c['per_s']:.1f}/s** | "
+                  f"{fmt(c['cold_invoke_p50_ms'])} / {fmt(c['cold_invoke_p99_ms'])} | "
+                  f"≥ {target:.0f}/s | {c['per_s'] / target:.2f}× |")
+    md += ["", "| idle environments | made in | sandbox helper PSS | daemon PSS share | "
+           "kernel share (approx.) | platform-added | function's PSS | target | ratio |",
+           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for m in memory:
+        platform = m["helper_mib"] + m["daemon_mib"] + m["kernel_mib"]
+        m["platform_mib"] = platform
+        md.append(f"| {m['environments']} (of {m['requested']}) | {m['made_s']:.1f} s | "
+                  f"{m['helper_mib']:.2f} MiB | {m['daemon_mib']:.2f} MiB | "
+                  f"{m['kernel_mib']:.2f} MiB | **{platform:.2f} MiB** | "
+                  f"{m['function_mib']:.2f} MiB | ≤ {PLATFORM_MIB_PER_ENV} MiB | "
+                  f"{platform / PLATFORM_MIB_PER_ENV:.2f}× |")
+    md.append("")
+    out = Path(args.out_dir)
+    (out / "density.md").write_text("\n".join(md) + "\n")
+    (out / "density.json").write_text(json.dumps({
+        "suite": "density", "churn": churn, "memory": memory,
+        "targets": {"environments_per_s": ENVS_PER_S,
+                    "platform_mib_per_env": PLATFORM_MIB_PER_ENV}}, indent=2))
+    print("\n".join(md))
+    return 0
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -479,9 +680,19 @@ def main() -> int:
     e.add_argument("--levels", type=lambda s: [int(x) for x in s.split(",")], default=[10, 100])
     e.add_argument("--samples", type=int, default=20)
     e.add_argument("--out-dir", required=True)
+    d = sub.add_parser("density")
+    d.add_argument("--endpoint", required=True)
+    d.add_argument("--daemon-pid", type=int, required=True)
+    d.add_argument("--data-dir", required=True)
+    d.add_argument("--loadgen", required=True)
+    d.add_argument("--churn-s", type=float, default=60.0)
+    d.add_argument("--churn-conns", type=int, default=8)
+    d.add_argument("--levels", type=lambda s: [int(x) for x in s.split(",")], default=[100])
+    d.add_argument("--out-dir", required=True)
     args = p.parse_args()
     run = {"setup-warm": setup_warm, "cold-start": cold_start,
-           "cold-start-report": cold_start_report, "eni-sg": eni_sg}[args.cmd]
+           "cold-start-report": cold_start_report, "eni-sg": eni_sg,
+           "density": density}[args.cmd]
     return run(args)
 
 

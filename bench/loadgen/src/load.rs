@@ -10,8 +10,12 @@
 //! Every run is bounded by a duration (at most [`MAX_DURATION`]) and optionally a request
 //! count, whichever comes first, and stops by itself. Latencies of successful responses go
 //! into an HDR histogram in nanoseconds; anything not 2xx is counted as an error by status.
-//! Connections are HTTP/1.1 keep-alive from a pool of `connections`; a server that closes
-//! after each response (HTTP/1.0 servers do) costs a reconnect, as it would for any client.
+//! Each of a run's `connections` is one HTTP/1.1 keep-alive connection of its own, used for
+//! one request at a time: a shared pool (hyper-util's) races the return of a just-used
+//! connection against a new connect and so reconnects every few requests, which would make
+//! the server accept connections a fixed-connection measurement never asked for. A server
+//! that closes after each response (HTTP/1.0 servers do) costs a reconnect, as it would for
+//! any client.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,9 +26,11 @@ use anyhow::{bail, Context, Result};
 use bytes::Bytes;
 use hdrhistogram::Histogram;
 use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde::Serialize;
 
 use crate::ops::Template;
@@ -179,10 +185,11 @@ impl Outcome {
 /// response that is not a success, described as `HTTP <status> <error code>`.
 pub async fn send_once(client: &HttpClient, template: &Template) -> Result<Result<(), String>> {
     let req = template.request()?;
-    Ok(exchange(client, req)
+    let resp = client
+        .request(req)
         .await
-        .map(|_| ())
-        .map_err(|e| e.describe()))
+        .map_err(|e| Failure::Transport(root_cause(&e)));
+    Ok(answer(resp).await.map(|_| ()).map_err(|e| e.describe()))
 }
 
 enum Failure {
@@ -199,12 +206,61 @@ impl Failure {
     }
 }
 
-async fn exchange(client: &HttpClient, req: http::Request<Full<Bytes>>) -> Result<u16, Failure> {
-    let resp = client
-        .request(req)
+/// One load connection's own HTTP/1.1 connection, opened on first use and again after the
+/// server closed it.
+struct Conn {
+    authority: String,
+    sender: Option<SendRequest<Full<Bytes>>>,
+}
+
+impl Conn {
+    fn new(template: &Template) -> Conn {
+        Conn {
+            authority: template.authority().to_owned(),
+            sender: None,
+        }
+    }
+
+    async fn exchange(&mut self, req: http::Request<Full<Bytes>>) -> Result<u16, Failure> {
+        let resp = match self.send(req).await {
+            Ok(resp) => Ok(resp),
+            Err(e) => {
+                self.sender = None;
+                Err(Failure::Transport(e))
+            }
+        };
+        answer(resp).await
+    }
+
+    async fn send(
+        &mut self,
+        req: http::Request<Full<Bytes>>,
+    ) -> Result<http::Response<Incoming>, String> {
+        let sender = match &mut self.sender {
+            Some(s) if !s.is_closed() => s,
+            _ => self.sender.insert(connect(&self.authority).await?),
+        };
+        sender.ready().await.map_err(|e| root_cause(&e))?;
+        sender.send_request(req).await.map_err(|e| root_cause(&e))
+    }
+}
+
+async fn connect(authority: &str) -> Result<SendRequest<Full<Bytes>>, String> {
+    let stream = tokio::net::TcpStream::connect(authority)
         .await
-        .map_err(|e| Failure::Transport(root_cause(&e)))?;
-    let (parts, body) = resp.into_parts();
+        .map_err(|e| e.to_string())?;
+    stream.set_nodelay(true).map_err(|e| e.to_string())?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| root_cause(&e))?;
+    // Ends when the server closes the connection or the sender is dropped.
+    tokio::spawn(conn);
+    Ok(sender)
+}
+
+/// Reads the whole answer; `Ok` with the status for a success.
+async fn answer(resp: Result<http::Response<Incoming>, Failure>) -> Result<u16, Failure> {
+    let (parts, body) = resp?.into_parts();
     let body = body
         .collect()
         .await
@@ -230,7 +286,7 @@ fn root_cause(e: &dyn std::error::Error) -> String {
 
 /// Runs `plan` against what `template` builds: warm-up first (not measured), then the
 /// measured part. Returns when the duration or request count is reached.
-pub async fn run(client: &HttpClient, template: &Arc<Template>, plan: &Plan) -> Result<Outcome> {
+pub async fn run(template: &Arc<Template>, plan: &Plan) -> Result<Outcome> {
     plan.check()?;
     if !plan.warmup.is_zero() {
         let warm = Plan {
@@ -239,12 +295,12 @@ pub async fn run(client: &HttpClient, template: &Arc<Template>, plan: &Plan) -> 
             max_requests: None,
             ..plan.clone()
         };
-        measure(client, template, &warm).await?;
+        measure(template, &warm).await?;
     }
-    measure(client, template, plan).await
+    measure(template, plan).await
 }
 
-async fn measure(client: &HttpClient, template: &Arc<Template>, plan: &Plan) -> Result<Outcome> {
+async fn measure(template: &Arc<Template>, plan: &Plan) -> Result<Outcome> {
     let cpu_before = process_cpu()?;
     let start = Instant::now();
     let deadline = start + plan.duration;
@@ -267,12 +323,11 @@ async fn measure(client: &HttpClient, template: &Arc<Template>, plan: &Plan) -> 
     let slots = Arc::new(slots);
     let mut tasks = Vec::with_capacity(plan.connections);
     for _ in 0..plan.connections {
-        let client = client.clone();
         let template = Arc::clone(template);
         let slots = Arc::clone(&slots);
-        tasks.push(tokio::spawn(async move {
-            connection(&client, &template, &slots).await
-        }));
+        tasks.push(tokio::spawn(
+            async move { connection(&template, &slots).await },
+        ));
     }
     let mut total = Outcome::new()?;
     for task in tasks {
@@ -352,8 +407,9 @@ fn pace(
     }
 }
 
-async fn connection(client: &HttpClient, template: &Template, slots: &Slots) -> Result<Outcome> {
+async fn connection(template: &Template, slots: &Slots) -> Result<Outcome> {
     let mut out = Outcome::new()?;
+    let mut conn = Conn::new(template);
     while let Some(scheduled) = slots.next().await {
         let req = template.request()?;
         // Closed loop: from now, after signing. Open loop: from the scheduled time.
@@ -361,7 +417,7 @@ async fn connection(client: &HttpClient, template: &Template, slots: &Slots) -> 
             Slots::Closed { .. } => Instant::now(),
             Slots::Open(_) => scheduled,
         };
-        match exchange(client, req).await {
+        match conn.exchange(req).await {
             Ok(status) => {
                 let nanos = u64::try_from(begin.elapsed().as_nanos()).unwrap_or(u64::MAX);
                 out.latency.saturating_record(nanos.max(1));
@@ -416,7 +472,7 @@ mod tests {
         let template = echo_template().await;
         let plan =
             Plan::closed(4, Duration::from_millis(250)).with_pace(Pace::Open { rate: 200.0 });
-        let out = run(&client(4), &template, &plan).await.expect("run");
+        let out = run(&template, &plan).await.expect("run");
         assert_eq!((out.ok, out.errors), (50, 0), "{:?}", out.first_error);
         assert!(
             out.elapsed >= Duration::from_millis(245),
@@ -429,7 +485,7 @@ mod tests {
     async fn closed_loop_stops_at_the_request_count() {
         let template = echo_template().await;
         let plan = Plan::closed(3, Duration::from_secs(10)).with_max_requests(Some(20));
-        let out = run(&client(3), &template, &plan).await.expect("run");
+        let out = run(&template, &plan).await.expect("run");
         assert_eq!((out.ok, out.errors), (20, 0));
         assert_eq!(out.latency.len(), 20);
     }
@@ -442,7 +498,7 @@ mod tests {
             Plan::closed(1, Duration::from_secs(601)),
             Plan::closed(1, Duration::from_secs(1)).with_pace(Pace::Open { rate: 0.0 }),
         ] {
-            assert!(run(&client(1), &template, &plan).await.is_err(), "{plan:?}");
+            assert!(run(&template, &plan).await.is_err(), "{plan:?}");
         }
     }
 }

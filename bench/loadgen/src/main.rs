@@ -184,8 +184,7 @@ async fn load_once(a: LoadArgs) -> Result<()> {
     };
     let signer = Signer::new(&a.access_key, &a.secret_key, &a.region);
     let template = Arc::new(Template::new(op, &endpoint, &params, signer)?);
-    let client = load::client(a.connections);
-    let summary = load::run(&client, &template, &plan).await?.summary();
+    let summary = load::run(&template, &plan).await?.summary();
     if a.json {
         let out = json!({ "endpoint": endpoint, "op": op, "plan": plan, "summary": summary });
         println!("{}", serde_json::to_string_pretty(&out)?);

@@ -209,6 +209,11 @@ impl Template {
     }
 
     /// The next request, signed now.
+    /// `host:port` of the endpoint.
+    pub fn authority(&self) -> &str {
+        self.host.to_str().unwrap_or_default()
+    }
+
     pub fn request(&self) -> Result<http::Request<Full<Bytes>>> {
         let (body, sha256) = match &self.body {
             Body::Fixed { bytes, sha256 } => (bytes.clone(), sha256.clone()),

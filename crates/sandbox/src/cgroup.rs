@@ -7,7 +7,9 @@
 
 use std::fs;
 use std::io::ErrorKind;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -26,7 +28,27 @@ const CPU_QUOTA_MIN_US: u64 = 1_000;
 const V1_CONTROLLERS: [&str; 4] = ["memory", "pids", "cpu", "freezer"];
 /// How long teardown waits for killed processes to leave their cgroups.
 const KILL_WAIT: Duration = Duration::from_secs(10);
-const POLL: Duration = Duration::from_millis(5);
+/// Polls of cgroup state start this short (a freeze or an exit usually completes within
+/// tens of microseconds) and double up to [`POLL_MAX`], so a waiter neither spins nor
+/// oversleeps by milliseconds.
+const POLL_FIRST: Duration = Duration::from_micros(20);
+const POLL_MAX: Duration = Duration::from_millis(5);
+
+/// Sleeps between polls of kernel state: short at first, doubling to [`POLL_MAX`].
+struct Backoff {
+    next: Duration,
+}
+
+impl Backoff {
+    fn new() -> Backoff {
+        Backoff { next: POLL_FIRST }
+    }
+
+    fn sleep(&mut self) {
+        sleep(self.next);
+        self.next = (self.next * 2).min(POLL_MAX);
+    }
+}
 
 /// Resource limits of one environment, all derived from its memory size.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,12 +140,13 @@ impl Layout {
             cpu: at("cpu"),
             freezer: at("freezer"),
             unified: self.unified.then(|| at("unified")),
+            max_usage: OnceLock::new(),
         }
     }
 }
 
 /// The cgroups of one environment.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct EnvCgroups {
     name: String,
     memory: PathBuf,
@@ -131,6 +154,9 @@ pub(crate) struct EnvCgroups {
     cpu: PathBuf,
     freezer: PathBuf,
     unified: Option<PathBuf>,
+    /// `memory.max_usage_in_bytes`, opened at its first read: it is read after every
+    /// invocation, and a read at offset 0 of an open cgroup file is current.
+    max_usage: OnceLock<fs::File>,
 }
 
 fn write(path: &Path, value: &str) -> Result<(), SandboxError> {
@@ -239,6 +265,7 @@ impl EnvCgroups {
 
     fn wait_empty(&self, bound: Duration) -> Result<bool, SandboxError> {
         let until = Instant::now() + bound;
+        let mut backoff = Backoff::new();
         loop {
             if self.is_empty()? {
                 return Ok(true);
@@ -246,7 +273,7 @@ impl EnvCgroups {
             if Instant::now() >= until {
                 return Ok(false);
             }
-            sleep(POLL);
+            backoff.sleep();
         }
     }
 
@@ -267,12 +294,13 @@ impl EnvCgroups {
             }
             None => {
                 let until = Instant::now() + KILL_WAIT;
+                let mut backoff = Backoff::new();
                 while Instant::now() < until {
                     if self.is_empty()? {
                         return Ok(());
                     }
                     self.kill_listed()?;
-                    sleep(POLL);
+                    backoff.sleep();
                 }
             }
         }
@@ -300,6 +328,7 @@ impl EnvCgroups {
         let state = self.freezer.join("freezer.state");
         write(&state, "FROZEN")?;
         let until = Instant::now() + KILL_WAIT;
+        let mut backoff = Backoff::new();
         while read(&state)?.trim() != "FROZEN" {
             if Instant::now() >= until {
                 return Err(SandboxError::Io {
@@ -307,7 +336,7 @@ impl EnvCgroups {
                     source: ErrorKind::TimedOut.into(),
                 });
             }
-            sleep(POLL);
+            backoff.sleep();
         }
         Ok(())
     }
@@ -342,6 +371,7 @@ impl EnvCgroups {
         };
         write(&f, "1")?;
         let until = Instant::now() + KILL_WAIT;
+        let mut backoff = Backoff::new();
         loop {
             let ev = read(&u.join("cgroup.events"))?;
             if keyed(&ev, "frozen") == Some(1) || keyed(&ev, "populated") == Some(0) {
@@ -353,7 +383,7 @@ impl EnvCgroups {
                     source: ErrorKind::TimedOut.into(),
                 });
             }
-            sleep(POLL);
+            backoff.sleep();
         }
     }
 
@@ -366,11 +396,26 @@ impl EnvCgroups {
 
     /// High-water mark of memory use since the cgroup was created.
     pub(crate) fn max_memory_bytes(&self) -> Result<u64, SandboxError> {
-        let p = self.memory.join("memory.max_usage_in_bytes");
-        read(&p)?.trim().parse().map_err(|_| SandboxError::Io {
-            context: format!("parsing {}", p.display()),
-            source: ErrorKind::InvalidData.into(),
-        })
+        let path = || self.memory.join("memory.max_usage_in_bytes");
+        let file = match self.max_usage.get() {
+            Some(f) => f,
+            None => {
+                let f = fs::File::open(path())
+                    .map_err(SandboxError::io(format!("opening {}", path().display())))?;
+                self.max_usage.get_or_init(|| f)
+            }
+        };
+        let mut buf = [0u8; 32];
+        let n = file
+            .read_at(&mut buf, 0)
+            .map_err(|e| SandboxError::io(format!("reading {}", path().display()))(e))?;
+        std::str::from_utf8(&buf[..n])
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .ok_or_else(|| SandboxError::Io {
+                context: format!("parsing {}", path().display()),
+                source: ErrorKind::InvalidData.into(),
+            })
     }
 
     /// How many processes the OOM killer has killed in this cgroup.
@@ -394,12 +439,13 @@ impl EnvCgroups {
 /// Removes an empty cgroup directory, retrying while the kernel still reports it busy.
 pub(crate) fn rmdir_retry(dir: &Path) -> Result<(), SandboxError> {
     let until = Instant::now() + KILL_WAIT;
+    let mut backoff = Backoff::new();
     loop {
         match fs::remove_dir(dir) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < until => {
-                sleep(POLL)
+                backoff.sleep()
             }
             Err(e) => return Err(SandboxError::io(format!("removing {}", dir.display()))(e)),
         }

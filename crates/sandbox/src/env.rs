@@ -532,6 +532,11 @@ impl Environment {
         !self.dead.load(Ordering::Acquire) && self.exit.borrow().is_none()
     }
 
+    /// True from a completed [`Environment::freeze`] until the next thaw.
+    pub fn is_frozen(&self) -> bool {
+        self.frozen.load(Ordering::Acquire)
+    }
+
     /// The function's stdout/stderr lines; `None` after the first call.
     pub fn take_logs(&mut self) -> Option<mpsc::Receiver<LogLine>> {
         self.logs.take()

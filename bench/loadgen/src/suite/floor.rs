@@ -157,7 +157,7 @@ pub async fn run(args: &Args) -> Result<Section> {
             eprintln!("floor: warming {CONNS} environments of {function}");
             let warm = Plan::closed(CONNS, Duration::from_secs(120))
                 .with_max_requests(Some(PREWARM_REQUESTS));
-            let w = load::run(&load::client(CONNS), &t, &warm).await?;
+            let w = load::run(&t, &warm).await?;
             if w.errors > 0 {
                 notes.push(format!(
                     "warm-up of {function}: {} errors (first: {})",
@@ -195,10 +195,9 @@ pub async fn run(args: &Args) -> Result<Section> {
             .with_warmup(rounds.warmup);
         for &i in &invoke_paths {
             eprintln!("floor: daemon CPU per invoke, {}", paths[i]);
-            let client = load::client(CONNS);
             let before = daemon_cpu(pid)?;
             let started = Instant::now();
-            let o = load::run(&client, &templates[i], &long).await?;
+            let o = load::run(&templates[i], &long).await?;
             let cpu = daemon_cpu(pid)?.saturating_sub(before);
             // The window includes the plan's warm-up, at the same load on warm environments,
             // so CPU per wall second is that of the measured part.

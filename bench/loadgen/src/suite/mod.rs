@@ -95,7 +95,6 @@ pub async fn interleaved(
     plan: &Plan,
     rounds: usize,
 ) -> Result<Vec<Outcome>> {
-    let client = load::client(plan.connections);
     let mut merged = templates
         .iter()
         .map(|_| Outcome::new())
@@ -106,7 +105,7 @@ pub async fn interleaved(
             order.reverse();
         }
         for i in order {
-            let outcome = load::run(&client, &templates[i], plan).await?;
+            let outcome = load::run(&templates[i], plan).await?;
             merged[i].merge(&outcome)?;
         }
     }

@@ -24,6 +24,8 @@ const FLUSH_DELAY: Duration = Duration::from_millis(50);
 const FLUSH_EVENTS: usize = 5000;
 /// After an invocation ends, how long its last output may still be in the pipe: lines the
 /// runtime printed just before posting its response are read by then, so END follows them.
+/// Counted from the invocation's end, not from when the pump gets to it, so a pump behind
+/// a busy environment catches up instead of waiting this long per invocation.
 const SETTLE: Duration = Duration::from_millis(5);
 
 /// `/aws/lambda/<function>`.
@@ -180,6 +182,8 @@ enum Ctl {
     /// END, REPORT and the like; the captured tail goes back on `reply`.
     End {
         lines: Vec<String>,
+        /// When the invocation ended.
+        at: Instant,
         reply: Option<oneshot::Sender<Vec<String>>>,
     },
 }
@@ -210,7 +214,11 @@ impl EnvLog {
         } else {
             (None, None)
         };
-        let _ = self.ctl.send(Ctl::End { lines, reply });
+        let _ = self.ctl.send(Ctl::End {
+            lines,
+            at: Instant::now(),
+            reply,
+        });
         rx
     }
 }
@@ -245,8 +253,8 @@ impl Pump {
                         self.capture = capture.then(Vec::new);
                         self.platform(vec![line]);
                     }
-                    Some(Ctl::End { lines, reply }) => {
-                        self.settle(&mut output).await;
+                    Some(Ctl::End { lines, at, reply }) => {
+                        self.settle(&mut output, at + SETTLE).await;
                         self.platform(lines);
                         let captured = self.capture.take().unwrap_or_default();
                         if let Some(reply) = reply {
@@ -258,10 +266,9 @@ impl Pump {
         }
     }
 
-    /// Takes what the function wrote just before its invocation ended.
-    async fn settle(&mut self, output: &mut Option<mpsc::Receiver<LogLine>>) {
+    /// Takes what the function wrote just before its invocation ended, until `deadline`.
+    async fn settle(&mut self, output: &mut Option<mpsc::Receiver<LogLine>>, deadline: Instant) {
         let Some(rx) = output.as_mut() else { return };
-        let deadline = Instant::now() + SETTLE;
         loop {
             match tokio::time::timeout_at(deadline, rx.recv()).await {
                 Ok(Some(l)) => self.emit(vec![(millis(l.at), l.line)]),

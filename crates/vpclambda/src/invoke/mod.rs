@@ -3,9 +3,9 @@
 //! [`Invoker`] owns everything between a parsed Invoke request and its answer: resolving
 //! the function (cached until the control plane changes), the function states that refuse
 //! invocations, concurrency (the account limit, reservations, the unreserved pool), pools of
-//! warm environments per (account, function, version) — frozen between invocations,
-//! destroyed after a timeout, crash or idle period, drained when the version's settings or
-//! code change —, the asynchronous queue (durable in the store, retried), and the function
+//! warm environments per (account, function, version) — frozen once idle for a moment
+//! ([`FREEZE_GRACE`]), thawed by the next invocation, destroyed after a timeout, crash or
+//! idle period, drained when the version's settings or code change —, the asynchronous queue (durable in the store, retried), and the function
 //! logs. It knows nothing of HTTP; `services/lambda` maps requests and [`InvokeError`]s.
 //!
 //! A warm invocation spawns no process, touches no disk and takes no lock shared beyond its
@@ -38,7 +38,7 @@ use tracing::Instrument;
 use metrics::{Metric, MetricWriter, Subject};
 use network::Network;
 pub use outcome::Answer;
-use pool::{LiveEnv, StartError, Starter};
+use pool::{Claim, LiveEnv, StartError, Starter};
 use queue::Queue;
 use registry::{FunctionEntry, Registry, Target, Throttle};
 
@@ -77,6 +77,13 @@ pub struct InvokeRequest {
     pub client_context: Option<String>,
     pub request_id: String,
 }
+
+/// How long an environment stays thawed after an invocation. Lambda freezes an environment
+/// between invocations; so do we once it has been idle this long, so an environment that
+/// gets its next invocation soon (a busy function) never pays a freeze and a thaw, while
+/// an idle one's processes are stopped as in Lambda. A function's work after its response
+/// may run on for this long.
+const FREEZE_GRACE: Duration = Duration::from_millis(100);
 
 /// How an Invoke call was answered.
 pub enum Invoked {
@@ -153,6 +160,7 @@ impl Invoker {
         };
         let invoker = Arc::new(Invoker::assemble(settings, store, starter));
         tokio::spawn(reap(Arc::downgrade(&invoker)));
+        tokio::spawn(freeze_idle(Arc::downgrade(&invoker)));
         queue::spawn_worker(invoker.clone());
         invoker
     }
@@ -410,10 +418,7 @@ impl Invoker {
             stale.into_iter().for_each(pool::destroy);
             let warm = found.is_some();
             let env = match found {
-                Some(env) => {
-                    env.ready().await;
-                    env
-                }
+                Some(env) => env,
                 None => match starter.start(target, &self.network, &self.logs).await {
                     Ok(live) => Arc::new(live),
                     Err(StartError::Entrypoint(detail)) => {
@@ -430,6 +435,7 @@ impl Invoker {
                     Err(StartError::Host(m)) => return Err(InvokeError::Host(m)),
                 },
             };
+            let claim = env.claim().await;
             let span = tracing::info_span!(
                 "invoke",
                 request_id = %call.request_id,
@@ -439,7 +445,7 @@ impl Invoker {
                 warm,
             );
             match self
-                .run_on(entry, &env, target, &call)
+                .run_on(entry, &env, claim, target, &call)
                 .instrument(span)
                 .await
             {
@@ -460,6 +466,7 @@ impl Invoker {
         &self,
         entry: &FunctionEntry,
         env: &Arc<LiveEnv>,
+        claim: Claim,
         target: &Target,
         call: &Call,
     ) -> Result<Ran, SandboxError> {
@@ -487,14 +494,18 @@ impl Invoker {
         let drained = env.zone().is_some_and(|z| self.network.is_impaired(z));
         if drained {
             tracing::info!(env = %env.hex, "environment drained after its invocation: its zone is impaired");
+            drop(claim);
             pool::destroy(env.clone());
         } else if outcome::survives(&outcome) {
-            // The gate is taken before the environment is visible in the pool again.
-            pool::freeze(env);
-            if let Some(stale) = entry.put_back(env.clone()) {
+            // Back in the pool while still claimed: the next invocation may take it at
+            // once and waits only for this claim to go.
+            let stale = entry.put_back(env.clone());
+            drop(claim);
+            if let Some(stale) = stale {
                 pool::destroy(stale);
             }
         } else {
+            drop(claim);
             tracing::info!(?outcome, "environment ended by its invocation");
             pool::destroy(env.clone());
         }
@@ -708,6 +719,22 @@ async fn reap(invoker: Weak<Invoker>) {
             for env in entry.expire(Some(invoker.settings.idle_timeout)) {
                 tracing::debug!(env = %env.hex, "idle environment expired");
                 pool::destroy(env);
+            }
+        }
+    }
+}
+
+/// Freezes environments idle for [`FREEZE_GRACE`]; looks a few times per grace period, so
+/// an idle environment is frozen within 1.25 of it.
+async fn freeze_idle(invoker: Weak<Invoker>) {
+    loop {
+        tokio::time::sleep(FREEZE_GRACE / 4).await;
+        let Some(invoker) = invoker.upgrade() else {
+            return;
+        };
+        for entry in invoker.registry.all() {
+            for (env, claim) in entry.freezable(FREEZE_GRACE) {
+                pool::freeze(env, claim);
             }
         }
     }

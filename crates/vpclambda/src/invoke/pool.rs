@@ -1,7 +1,7 @@
 //! Execution environments as the invoke path holds them: starting one for a function
-//! version (code, runtime, variables, network namespace, log stream), returning it frozen
-//! to its pool, destroying it. Owns the choice of namespace, uid and names; the sandbox
-//! owns the isolation itself.
+//! version (code, runtime, variables, network namespace, log stream), claiming one for an
+//! invocation, freezing one that stayed idle, destroying it. Owns the choice of namespace,
+//! uid and names; the sandbox owns the isolation itself.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sandbox::{EnvSpec, Environment, Sandbox, SandboxError};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::code::CodeCache;
 use super::logs::{self, EnvLog, LogWriter};
@@ -31,8 +31,9 @@ pub struct LiveEnv {
     pub memory_mb: u32,
     pub timeout: Duration,
     pub log: EnvLog,
-    /// Held while the environment is being frozen, so the next invocation waits for the
-    /// freeze to finish before it thaws.
+    /// Held by the invocation running on it and by a freeze in progress, so a freeze never
+    /// stops a running invocation and an invocation waits for a freeze to finish (then
+    /// thaws).
     gate: Arc<Mutex<()>>,
     /// Its place in the network; declared after `env`, so it is let go of (detached, its
     /// ENI slot freed) only once the processes are gone.
@@ -215,30 +216,41 @@ fn host(e: SandboxError) -> StartError {
     StartError::Host(e.to_string())
 }
 
+/// The right to run on an environment: one invocation or one freeze at a time.
+pub type Claim = OwnedMutexGuard<()>;
+
 impl LiveEnv {
     /// The Availability Zone of a VPC environment's ENI.
     pub fn zone(&self) -> Option<&str> {
         self.net.zone.as_deref()
     }
 
-    /// Waits until a freeze in progress is over (the invoke thaws the environment).
-    pub async fn ready(&self) {
-        drop(self.gate.lock().await);
+    /// Waits until a freeze in progress is over; the invocation holding the claim thaws a
+    /// frozen environment before it dispatches.
+    pub async fn claim(&self) -> Claim {
+        self.gate.clone().lock_owned().await
+    }
+
+    /// The claim, unless an invocation or a freeze holds it.
+    pub fn try_claim(&self) -> Option<Claim> {
+        self.gate.clone().try_lock_owned().ok()
+    }
+
+    /// Frozen since its last invocation.
+    pub fn is_frozen(&self) -> bool {
+        self.env.is_frozen()
     }
 }
 
-/// Freezes `env` in the background; the next [`LiveEnv::ready`] waits for it.
-pub fn freeze(env: &Arc<LiveEnv>) {
-    let Ok(guard) = env.gate.clone().try_lock_owned() else {
-        return;
-    };
-    let env = env.clone();
+/// Freezes `env`, idle in its pool, in the background; `claim` keeps invocations off it
+/// until the kernel reports it frozen.
+pub fn freeze(env: Arc<LiveEnv>, claim: Claim) {
     tokio::spawn(async move {
         if let Err(e) = env.env.freeze().await {
             tracing::warn!(env = %env.hex, error = %e, "freezing an idle environment failed");
         }
         drop(env);
-        drop(guard);
+        drop(claim);
     });
 }
 
@@ -249,7 +261,7 @@ pub fn destroy(env: Arc<LiveEnv>) {
 
 /// Kills and removes `env` once a freeze in progress is over.
 pub async fn teardown(env: Arc<LiveEnv>) {
-    env.ready().await;
+    drop(env.claim().await);
     let hex = env.hex.clone();
     match Arc::try_unwrap(env) {
         Ok(live) => match live.env.destroy().await {

@@ -15,7 +15,7 @@ use arc_swap::ArcSwap;
 use control::lambda::Runnable;
 use control::Scope;
 
-use super::pool::LiveEnv;
+use super::pool::{Claim, LiveEnv};
 
 /// A resolved function version, as cached between control-plane changes.
 pub struct Target {
@@ -215,6 +215,22 @@ impl FunctionEntry {
                 .partition(|i| i.env.zone() == Some(zone));
             pool.idle = keep;
             out.extend(gone.into_iter().map(|i| i.env));
+        }
+        out
+    }
+
+    /// Idle environments that have not run for `grace` and are not frozen yet, each with
+    /// its claim, so no invocation starts on one before the freeze is over.
+    pub fn freezable(&self, grace: Duration) -> Vec<(Arc<LiveEnv>, Claim)> {
+        let pools = lock(&self.pools);
+        let mut out = Vec::new();
+        for idle in pools.values().flat_map(|p| &p.idle) {
+            if idle.since.elapsed() < grace || idle.env.is_frozen() || !idle.env.env.is_alive() {
+                continue;
+            }
+            if let Some(claim) = idle.env.try_claim() {
+                out.push((idle.env.clone(), claim));
+            }
         }
         out
     }
