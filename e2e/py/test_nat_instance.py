@@ -171,6 +171,15 @@ def test_a_nat_instance_gives_a_private_function_the_internet(execd):
         eventually(lambda: connects(d, "behind-nat", f"{INTERNET}:8080"),
                    "the private function reaches the internet through the NAT instance")
 
+        # The instance's security group applies to what it forwards: without an ingress
+        # rule for the VPC, the private subnet's traffic does not get in.
+        rule = {"IpProtocol": "-1", "IpRanges": [{"CidrIp": net.cidr}]}
+        net.ec2.revoke_security_group_ingress(GroupId=nat_sg, IpPermissions=[rule])
+        eventually(lambda: not connects(d, "behind-nat", f"{INTERNET}:8080"),
+                   "the NAT instance's group admits nothing from the VPC", attempts=3)
+        net.ec2.authorize_security_group_ingress(GroupId=nat_sg, IpPermissions=[rule])
+        eventually(lambda: connects(d, "behind-nat", f"{INTERNET}:8080"), "re-authorized, it does")
+
         # With the check on, the instance may send only from its own address: the
         # internet's replies it forwards to the function are dropped at its port.
         net.ec2.modify_network_interface_attribute(NetworkInterfaceId=eni, SourceDestCheck={"Value": True})

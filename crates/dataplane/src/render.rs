@@ -301,6 +301,10 @@ fn base_rules(batch: &mut Batch, vpc: Ipv4Cidr, igw_link: Option<&str>) {
     line!(batch, "add rule ip {TABLE} {f} ip daddr {LINK_LOCAL} drop");
     line!(batch, "add rule ip {TABLE} {f} ip saddr vmap @v_out");
     line!(batch, "add rule ip {TABLE} {f} ip daddr vmap @v_in");
+    // Traffic routed *through* an interface (a route whose target is an ENI: a NAT
+    // instance) meets that interface's ingress rules too, as on EC2. For traffic to an
+    // interface itself the next hop is its address, already checked above.
+    line!(batch, "add rule ip {TABLE} {f} rt ip nexthop vmap @v_in");
     if let Some(g) = igw_link {
         // The IGW carries only addresses that have a public IP, and lets in only what its
         // 1:1 NAT translated: a private address never reaches the internet as a source.
@@ -707,6 +711,7 @@ add rule ip vl_vpc c_forward meta mark set 0x0
 add rule ip vl_vpc c_forward ip daddr 169.254.0.0/16 drop
 add rule ip vl_vpc c_forward ip saddr vmap @v_out
 add rule ip vl_vpc c_forward ip daddr vmap @v_in
+add rule ip vl_vpc c_forward rt ip nexthop vmap @v_in
 add rule ip vl_vpc c_forward oifname \"vl-gabc\" ip saddr != @s_public drop
 add rule ip vl_vpc c_forward iifname \"vl-gabc\" ct status dnat accept
 add rule ip vl_vpc c_forward iifname \"vl-gabc\" drop
