@@ -26,6 +26,7 @@ use crate::cgroup::{rmdir_retry, EnvCgroups, Layout, Limits};
 use crate::logs::{pump, LogLine, LogStream, LOG_BUFFER_LINES};
 use crate::protocol::{Report, SetupRequest, TmpMount};
 use crate::runtime_api::{ApiEvent, Dispatch, RuntimeApi};
+use crate::tmpimage::{self, Ext4Templates};
 use crate::{
     netns, EnvSpec, HostConfig, Invocation, InvokeStats, NetnsChoice, Outcome, SandboxError,
     TmpBacking,
@@ -52,6 +53,8 @@ fn valid_name(s: &str, max: usize) -> bool {
 pub struct Sandbox {
     cfg: HostConfig,
     layout: Layout,
+    /// The `/tmp` image templates; `None` when `/tmp` is a tmpfs.
+    templates: Option<Ext4Templates>,
 }
 
 impl Sandbox {
@@ -77,12 +80,23 @@ impl Sandbox {
                 "creating {}",
                 cfg.state_dir.display()
             )))?;
-        Ok(Sandbox { cfg, layout })
+        let templates = match &cfg.tmp_backing {
+            TmpBacking::Ext4Image { mkfs } => {
+                Some(Ext4Templates::new(mkfs.clone(), &cfg.state_dir))
+            }
+            TmpBacking::Tmpfs => None,
+        };
+        Ok(Sandbox {
+            cfg,
+            layout,
+            templates,
+        })
     }
 
     /// Kills and removes what a previous run of this instance left behind: environment
     /// cgroups (and every process in them), namespaces the sandbox created, scratch dirs,
-    /// then the instance's own cgroup dirs. Other instances' objects are never touched.
+    /// the `/tmp` image templates (built again when next needed), then the instance's own
+    /// cgroup dirs. Other instances' objects are never touched.
     /// Returns how many environments were cleaned; the first failure after trying all.
     pub fn cleanup_leftovers(&self) -> Result<usize, SandboxError> {
         let mut names = self.layout.leftover_envs(&self.cfg.instance);
@@ -106,6 +120,12 @@ impl Sandbox {
             if let Err(e) = td.run() {
                 first_err.get_or_insert(e);
             }
+        }
+        if let Some(templates) = &self.templates {
+            templates.forget();
+        }
+        if let Err(e) = tmpimage::remove_templates(&self.cfg.state_dir) {
+            first_err.get_or_insert(e);
         }
         for dir in self.layout.instance_dirs(&self.cfg.instance) {
             // Busy for a moment while helpers of just-killed environments exit.
@@ -138,13 +158,13 @@ impl Sandbox {
         fs::create_dir(&root).map_err(SandboxError::io(format!("creating {}", root.display())))?;
         let resolv_conf = write_etc_file(&env_dir, "resolv.conf", spec.resolv_conf.as_deref())?;
         let hosts = write_etc_file(&env_dir, "hosts", spec.hosts.as_deref())?;
-        let tmp = match &self.cfg.tmp_backing {
-            TmpBacking::Tmpfs => TmpMount::Tmpfs {
+        let tmp = match &self.templates {
+            None => TmpMount::Tmpfs {
                 size_mb: spec.ephemeral_mb,
             },
-            TmpBacking::Ext4Image { mkfs } => {
+            Some(templates) => {
                 let image = env_dir.join("tmp.ext4");
-                make_ext4_image(mkfs, &image, spec.ephemeral_mb, spec.uid, spec.gid).await?;
+                templates.create(&image, spec.ephemeral_mb).await?;
                 TmpMount::Ext4Image { image }
             }
         };
@@ -313,55 +333,6 @@ fn write_etc_file(
     fs::set_permissions(&path, fs::Permissions::from_mode(0o644))
         .map_err(SandboxError::io(format!("chmod {}", path.display())))?;
     Ok(Some(path))
-}
-
-/// A sparse file with an ext4 filesystem owned by the function's uid. No journal: the
-/// contents die with the environment anyway.
-async fn make_ext4_image(
-    mkfs: &Path,
-    image: &Path,
-    size_mb: u32,
-    uid: u32,
-    gid: u32,
-) -> Result<(), SandboxError> {
-    let f = fs::File::create_new(image)
-        .map_err(SandboxError::io(format!("creating {}", image.display())))?;
-    f.set_len(u64::from(size_mb) << 20)
-        .map_err(SandboxError::io(format!("sizing {}", image.display())))?;
-    drop(f);
-    let out = Command::new(mkfs)
-        .args([
-            "-q",
-            "-F",
-            "-O",
-            "^has_journal",
-            "-m",
-            "0",
-            "-b",
-            "4096",
-            "-E",
-        ])
-        .arg(format!(
-            "root_owner={uid}:{gid},lazy_itable_init=1,nodiscard"
-        ))
-        .arg(image)
-        .env_clear()
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .map_err(SandboxError::io(format!("running {}", mkfs.display())))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(SandboxError::TmpImage {
-            path: image.to_path_buf(),
-            detail: format!(
-                "{}: {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            ),
-        })
-    }
 }
 
 fn read_netns_marker(env_dir: &Path) -> Option<PathBuf> {

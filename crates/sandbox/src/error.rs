@@ -24,7 +24,7 @@ pub enum SandboxError {
         #[source]
         source: std::io::Error,
     },
-    /// `mkfs.ext4` could not build the `/tmp` image.
+    /// `mkfs.ext4` could not build a `/tmp` image template.
     #[error("building the /tmp image {path}: {detail}")]
     TmpImage {
         /// The image file.

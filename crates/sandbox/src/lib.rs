@@ -12,10 +12,13 @@
 //! * `init`, `mounts`, `harden`, `loopdev` — the re-exec'd helper ([`init_main`]) that builds
 //!   the isolation and execs the function.
 //! * `cgroup`, `netns` — kernel objects created from the daemon side.
+//! * `tmpimage` — `/tmp` ext4 images: a template per size made with mkfs, copied sparsely
+//!   per environment.
 //! * `protocol` — the daemon ↔ helper messages; `logs` — stdout/stderr lines.
 //!
 //! Kernel object names: cgroups `<hierarchy>/vl-<instance>/vl-env-<id>`, network namespace
-//! (when [`NetnsChoice::Isolated`]) `vl-env-<id>`, scratch `<state_dir>/vl-env-<id>/`.
+//! (when [`NetnsChoice::Isolated`]) `vl-env-<id>`, scratch `<state_dir>/vl-env-<id>/`, `/tmp`
+//! image templates `<state_dir>/tmp-templates/ext4-<MiB>m`.
 
 mod cgroup;
 mod env;
@@ -28,6 +31,7 @@ mod mounts;
 mod netns;
 mod protocol;
 mod runtime_api;
+mod tmpimage;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -67,7 +71,7 @@ pub struct HostConfig {
 impl HostConfig {
     /// The standard layout: cgroups at `/sys/fs/cgroup`, namespaces in `/run/netns`, the
     /// host's `/usr`, `/etc` and library directories visible read-only, `/tmp` on ext4
-    /// images made with `/usr/sbin/mkfs.ext4`.
+    /// images copied from templates made with `/usr/sbin/mkfs.ext4`.
     pub fn new(
         instance: impl Into<String>,
         init_exe: impl Into<PathBuf>,
@@ -99,8 +103,10 @@ impl HostConfig {
 pub enum TmpBacking {
     /// A sparse ext4 image per environment, loop-mounted: size-limited, and its pages are
     /// reclaimable page cache rather than memory that counts against the function forever.
+    /// Each image is a copy of a template made once per size (in the state dir, removed by
+    /// [`Sandbox::cleanup_leftovers`]).
     Ext4Image {
-        /// The `mkfs.ext4` executable (e2fsprogs).
+        /// The `mkfs.ext4` executable (e2fsprogs) that makes the templates.
         mkfs: PathBuf,
     },
     /// A size-limited tmpfs. Its pages are charged to the writer's memory cgroup and stay

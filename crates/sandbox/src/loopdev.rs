@@ -8,6 +8,8 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use nix::fcntl::{Flock, FlockArg};
+
 use crate::mounts::SetupResult;
 
 const LOOP_CTL_GET_FREE: libc::c_ulong = 0x4C82;
@@ -16,7 +18,8 @@ const LO_FLAGS_AUTOCLEAR: u32 = 4;
 const LO_FLAGS_DIRECT_IO: u32 = 16;
 /// Matches the 4 KiB ext4 block size of the image.
 const BLOCK_SIZE: u32 = 4096;
-/// Another process may grab the device between GET_FREE and CONFIGURE; that many retries.
+/// A process that does not take the control device's lock may grab the device between
+/// GET_FREE and CONFIGURE; that many retries.
 const ATTACH_ATTEMPTS: u32 = 32;
 
 /// `struct loop_info64` from `<linux/loop.h>`.
@@ -73,6 +76,12 @@ pub(crate) fn attach_autoclear(image: &Path) -> SetupResult<LoopDevice> {
     let backing = open_rw(image).map_err(|e| format!("open {}: {e}", image.display()))?;
     let ctl = open_rw(Path::new("/dev/loop-control"))
         .map_err(|e| format!("open /dev/loop-control: {e}"))?;
+    // Helpers starting together all get the same device from GET_FREE, and all but one lose
+    // the race for it, again and again: a burst of environments ran out of attempts. So the
+    // helpers (of every daemon) take turns; other users of loop devices do not take the
+    // lock, which is what the attempts are still for.
+    let ctl = Flock::lock(ctl, FlockArg::LockExclusive)
+        .map_err(|(_, e)| format!("locking /dev/loop-control: {e}"))?;
     let mut last_err = String::from("no attempt made");
     for _ in 0..ATTACH_ATTEMPTS {
         // SAFETY: LOOP_CTL_GET_FREE takes no argument and returns a device number or -1.
@@ -128,5 +137,39 @@ mod tests {
     fn structs_match_the_kernel_abi() {
         assert_eq!(std::mem::size_of::<LoopInfo64>(), 232);
         assert_eq!(std::mem::size_of::<LoopConfig>(), 304);
+    }
+
+    /// A burst of environments: more helpers attaching at once than one has attempts.
+    #[test]
+    fn simultaneous_attaches_all_succeed() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipping: needs root");
+            return;
+        }
+        const HELPERS: usize = 96;
+        let dir = tempfile::tempdir().expect("dir");
+        let start = std::sync::Arc::new(std::sync::Barrier::new(HELPERS));
+        let helpers: Vec<_> = (0..HELPERS)
+            .map(|i| {
+                let image = dir.path().join(format!("img{i}"));
+                File::create(&image)
+                    .and_then(|f| f.set_len(1 << 20))
+                    .expect("image");
+                let start = start.clone();
+                std::thread::spawn(move || {
+                    start.wait();
+                    attach_autoclear(&image)
+                })
+            })
+            .collect();
+        // Held until all are attached; dropping them detaches them (autoclear, never mounted).
+        let devices: Vec<LoopDevice> = helpers
+            .into_iter()
+            .map(|h| h.join().expect("thread").expect("attach"))
+            .collect();
+        let mut paths: Vec<&Path> = devices.iter().map(LoopDevice::path).collect();
+        paths.sort();
+        paths.dedup();
+        assert_eq!(paths.len(), HELPERS, "one device each");
     }
 }

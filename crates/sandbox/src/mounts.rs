@@ -12,7 +12,7 @@ use std::path::{Component, Path, PathBuf};
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
-use nix::unistd::{chdir, pivot_root};
+use nix::unistd::{chdir, chown, pivot_root, Gid, Uid};
 
 use crate::protocol::{SetupRequest, TmpMount};
 
@@ -184,7 +184,15 @@ fn mount_tmp(req: &SetupRequest, target: &Path) -> SetupResult<()> {
                 "ext4",
                 flags,
                 "noinit_itable",
+            )?;
+            // Images are copies of one template per size, made with a root directory of
+            // root's: the function's uid gets its own here, as with a tmpfs `/tmp`.
+            chown(
+                target,
+                Some(Uid::from_raw(req.uid)),
+                Some(Gid::from_raw(req.gid)),
             )
+            .map_err(ctx(format!("chown {}", target.display())))
         }
     }
 }

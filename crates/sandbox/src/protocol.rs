@@ -49,7 +49,8 @@ pub(crate) struct SetupRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) enum TmpMount {
     /// An ext4 image file, attached to a loop device that detaches itself when the
-    /// environment's mount namespace goes away.
+    /// environment's mount namespace goes away; its root directory is root's until the
+    /// helper gives it to the function's uid.
     Ext4Image { image: PathBuf },
     /// A tmpfs of this many MiB owned by the function's uid.
     Tmpfs { size_mb: u32 },

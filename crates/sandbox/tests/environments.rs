@@ -52,6 +52,9 @@ while :; do
       rm -f /tmp/fill
       printf '%s' "$R" > /tmp/.out ;;
     probe) /var/task/probe.sh > /tmp/.out 2>&1 ;;
+    tmp)
+      { stat -c 'owner=%u:%g mode=%a' /tmp; df -k /tmp | awk 'NR == 2 { print "kib=" $2 }'
+        echo "files=$(ls -A /tmp | grep -v -x -e .h -e .event -e .out | tr '\n' ' ')"; } > /tmp/.out ;;
   esac
   curl -sS -X POST --data-binary @/tmp/.out "$API/invocation/$ID/response" >/dev/null 2>&1
 done
@@ -115,7 +118,7 @@ struct Harness {
     sandbox: Sandbox,
     instance: String,
     code: tempfile::TempDir,
-    _state: tempfile::TempDir,
+    state: tempfile::TempDir,
 }
 
 impl Harness {
@@ -140,7 +143,7 @@ impl Harness {
             sandbox: Sandbox::new(cfg).expect("sandbox"),
             instance,
             code,
-            _state: state,
+            state,
         }
     }
 
@@ -168,6 +171,20 @@ impl Harness {
             .join(hierarchy)
             .join(format!("vl-{}", self.instance))
             .join(format!("vl-env-{env_id}"))
+    }
+
+    /// The `/tmp` image templates in the state dir.
+    fn tmp_templates(&self) -> Vec<String> {
+        let dir = self.state.path().join("state/tmp-templates");
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
     }
 
     async fn start(&self, spec: EnvSpec) -> Environment {
@@ -461,6 +478,57 @@ async fn tmp_on_ext4_image_is_not_function_memory() {
     assert!(oom.contains("oom_kill 0"), "{oom}");
     assert!(env.is_alive());
     env.destroy().await.expect("destroy");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tmp_images_are_private_empty_and_from_one_template() {
+    require_root!();
+    let h = Harness::new(TmpBacking::Ext4Image {
+        mkfs: "/usr/sbin/mkfs.ext4".into(),
+    });
+    let sized = |mb| {
+        let mut spec = h.spec();
+        spec.ephemeral_mb = mb;
+        spec
+    };
+    // Two at once: one template is built, and two copies are mounted side by side (same
+    // filesystem UUID).
+    let (a, b) = tokio::join!(h.start(sized(512)), h.start(sized(512)));
+    assert_eq!(h.tmp_templates(), ["ext4-512m"]);
+    let c = h.start(sized(1024)).await;
+    assert_eq!(h.tmp_templates(), ["ext4-1024m", "ext4-512m"]);
+    for (env, mb) in [(&a, 512u64), (&b, 512), (&c, 1024)] {
+        let info = response(env, "tmp").await;
+        assert!(
+            info.contains(&format!("owner={UID}:{GID} mode=755")),
+            "{info}"
+        );
+        assert!(info.contains("files=lost+found \n"), "empty: {info}");
+        let kib: u64 = info
+            .lines()
+            .find_map(|l| l.strip_prefix("kib="))
+            .expect("size")
+            .parse()
+            .expect("KiB");
+        assert!(
+            kib <= mb << 10 && kib >= (mb << 10) * 95 / 100,
+            "{mb} MiB: {kib} KiB"
+        );
+    }
+    assert!(response(&a, "marker").await.starts_with("new"));
+    assert!(response(&a, "marker").await.starts_with("found"));
+    assert!(
+        response(&b, "marker").await.starts_with("new"),
+        "b's /tmp is not a's"
+    );
+    for env in [a, b, c] {
+        env.destroy().await.expect("destroy");
+    }
+    h.sandbox.cleanup_leftovers().expect("cleanup");
+    assert!(
+        h.tmp_templates().is_empty(),
+        "templates removed with the rest"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
