@@ -537,6 +537,32 @@ impl Dataplane {
         Ok(())
     }
 
+    /// Brings one VPC that this process has realized already to `vpc`, exactly as
+    /// [`Dataplane::apply`] would (the same difference against what was applied), without
+    /// looking at any other VPC or listing namespaces: the fast path for a change confined
+    /// to one VPC, such as interfaces coming and going. Returns `None`, changing nothing,
+    /// when the VPC is not realized here; then only [`Dataplane::apply`] can bring it in.
+    /// On failure the VPC is left for the next [`Dataplane::apply`] to rebuild from scratch.
+    pub async fn apply_realized(&self, vpc: &DesiredVpc) -> Result<Option<ApplyReport>> {
+        let mut state = self.state.lock().await;
+        if state.public.is_none() || !state.vpcs.contains_key(&vpc.id) {
+            return Ok(None);
+        }
+        let mut report = ApplyReport::default();
+        let outcome = match vpc.check() {
+            Ok(()) => self.apply_vpc(&mut state, vpc, &mut report).await,
+            Err(e) => Err(e),
+        };
+        if let Err(error) = outcome {
+            state.vpcs.remove(&vpc.id);
+            return Err(error);
+        }
+        report
+            .nat_gateways_ready
+            .extend(vpc.nat_gateways.iter().map(|n| n.id.clone()));
+        Ok(Some(report))
+    }
+
     /// Applies new rules of one security group of a realized VPC as one small batch of that
     /// group's chains, without looking at anything else: its cost does not grow with the
     /// VPC's interfaces. Returns `false`, changing nothing, when the VPC or the group is not

@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
@@ -702,6 +703,121 @@ fn measure_eni_creation_and_group_changes() {
             );
         }
         dataplane.remove_all().await.unwrap();
+    });
+}
+
+/// The firewall of a router namespace as a comparable value: every table, chain, set and
+/// map with its elements in order-independent form, and each chain's rules in order;
+/// handles (which differ between builds) left out.
+fn firewall(vpc_id: &str) -> (BTreeSet<String>, BTreeMap<String, Vec<String>>) {
+    let out = std::process::Command::new("nsenter")
+        .arg(format!(
+            "--net=/run/netns/{}",
+            namespace_of(vpc_id).unwrap()
+        ))
+        .args(["nft", "-j", "list", "ruleset"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    fn normalize(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                map.remove("handle");
+                for (key, v) in map.iter_mut() {
+                    normalize(v);
+                    if key == "elem" {
+                        if let serde_json::Value::Array(items) = v {
+                            items.sort_by_key(|i| i.to_string());
+                        }
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(normalize),
+            _ => {}
+        }
+    }
+    let (mut objects, mut rules) = (BTreeSet::new(), BTreeMap::<String, Vec<String>>::new());
+    for mut item in json["nftables"].as_array().unwrap().clone() {
+        normalize(&mut item);
+        if let Some(rule) = item.get("rule") {
+            let chain = format!("{} {} {}", rule["family"], rule["table"], rule["chain"]);
+            rules.entry(chain).or_default().push(rule.to_string());
+        } else if item.get("metainfo").is_none() {
+            objects.insert(item.to_string());
+        }
+    }
+    (objects, rules)
+}
+
+#[test]
+fn interfaces_applied_alone_leave_what_a_full_pass_would() {
+    in_test_host(|| async {
+        let dataplane = Dataplane::start(Uplink::None).await.unwrap();
+        let mut v = two_subnets();
+        apply(
+            &dataplane,
+            &Desired {
+                vpcs: vec![v.clone()],
+            },
+        )
+        .await;
+        let srv = ns("eni-srv");
+        let _ref = serve(&srv, at("10.0.1.10", 81)).await;
+
+        // A new group set (new chains) with a resolver name, one sharing the chains of
+        // others, then two deletes, one of them the last user of its group set.
+        v.enis.push(eni(
+            "eni-c4",
+            "subnet-a",
+            "10.0.1.20",
+            &["sg-client", "sg-other"],
+        ));
+        v.names.insert("db.internal".into(), ip("10.0.1.20"));
+        assert!(dataplane.apply_realized(&v).await.unwrap().is_some());
+        v.enis
+            .push(eni("eni-c5", "subnet-b", "10.0.2.20", &["sg-client"]));
+        assert!(dataplane.apply_realized(&v).await.unwrap().is_some());
+        v.enis.retain(|e| e.id != "eni-c1" && e.id != "eni-o");
+        assert!(dataplane.apply_realized(&v).await.unwrap().is_some());
+
+        assert!(
+            connects(&ns("eni-c5"), at("10.0.1.10", 81)).await,
+            "a new member of the referenced group is let in"
+        );
+        assert!(connects(&ns("eni-c4"), at("10.0.1.10", 81)).await);
+        assert_eq!(
+            resolve(&ns("eni-c4"), "10.0.0.2", "db.internal").await,
+            Some(Some(ip("10.0.1.20")))
+        );
+        for gone in ["eni-c1", "eni-o"] {
+            assert!(Netns::open(&namespace_of(gone).unwrap()).is_err(), "{gone}");
+        }
+        let desired = Desired {
+            vpcs: vec![v.clone()],
+        };
+        assert_eq!(
+            apply(&dataplane, &desired).await,
+            0,
+            "a full pass finds nothing to change"
+        );
+        let applied_alone = firewall("vpc-dpt1");
+        assert!(
+            applied_alone.0.iter().any(|o| o.contains("\"10.0.2.20\"")),
+            "the new interface's elements are listed: {applied_alone:?}"
+        );
+        drop(dataplane);
+
+        // A new process rebuilds the VPC's firewall from scratch: the same.
+        let rebuilt = Dataplane::start(Uplink::None).await.unwrap();
+        apply(&rebuilt, &desired).await;
+        assert_eq!(firewall("vpc-dpt1"), applied_alone);
+
+        // A VPC this process has not realized is left to a full pass.
+        let mut other = vpc("vpc-dpt9", "10.9.0.0/16");
+        other.subnets = vec![subnet("subnet-z", "10.9.1.0/24", vec![])];
+        assert!(rebuilt.apply_realized(&other).await.unwrap().is_none());
+        rebuilt.remove_all().await.unwrap();
     });
 }
 

@@ -195,6 +195,7 @@ async fn add_interface(
         ..NewNetworkInterface::default()
     };
     let store = state.store.clone();
+    let owner = scope.clone();
     let eni = tokio::task::spawn_blocking(move || {
         store.write(|tx| {
             let eni = network_interface::create(tx, &scope, &new, None)?;
@@ -223,7 +224,7 @@ async fn add_interface(
     .await
     .map_err(internal)?
     .map_err(bad_request)?;
-    let generation = state.dataplane.changed();
+    let generation = state.dataplane.interface_changed(owner, eni.id.clone());
     state.dataplane.settled(generation).await;
     let name = dataplane::namespace_of(&eni.id).map_err(internal)?;
     let netns = Path::new(dataplane::NETNS_RUN_DIR).join(&name);
@@ -246,13 +247,14 @@ async fn remove_interface(
 ) -> Reply<()> {
     let scope = scope_of(&state, kind::NETWORK_INTERFACE, id.clone()).await?;
     let store = state.store.clone();
+    let (owner, eni) = (scope.clone(), id.clone());
     tokio::task::spawn_blocking(move || {
         store.write(|tx| network_interface::delete(tx, &scope, &id))
     })
     .await
     .map_err(internal)?
     .map_err(bad_request)?;
-    let generation = state.dataplane.changed();
+    let generation = state.dataplane.interface_changed(owner, eni);
     state.dataplane.settled(generation).await;
     Ok(Json(()))
 }

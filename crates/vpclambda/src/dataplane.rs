@@ -6,8 +6,16 @@
 //!
 //! The EC2 record is the intent: it is committed before any kernel object exists, and the
 //! reconcile loop is level-triggered, so a crash at any point converges at the next start.
+//!
+//! Two changes skip the full pass, whose cost grows with every record of every account: a
+//! change of one group's rules (that group's batch alone), and interfaces created or
+//! deleted. For the latter the loop keeps the records of its last full pass, replaces just
+//! the changed interfaces' records with the store's, and applies their VPC's desired state
+//! computed by the very function the full pass uses, to that VPC alone
+//! ([`Dataplane::apply_realized`]): the kernel ends as a full pass would leave it. Anything
+//! else, or a fast path in doubt, is a full pass.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -44,6 +52,8 @@ pub struct Handle {
     full: AtomicU64,
     /// Groups whose rules changed since the loop last looked, for the fast path.
     groups: std::sync::Mutex<Vec<(Scope, String)>>,
+    /// Interfaces created or deleted since the loop last looked, for the fast path.
+    interfaces: std::sync::Mutex<Vec<(Scope, String)>>,
     /// The last `requested` value whose state the kernel reflects.
     done: watch::Sender<u64>,
 }
@@ -63,6 +73,7 @@ impl Handle {
             requested: AtomicU64::new(1),
             full: AtomicU64::new(1),
             groups: std::sync::Mutex::new(Vec::new()),
+            interfaces: std::sync::Mutex::new(Vec::new()),
             done: watch::channel(0).0,
         }
     }
@@ -109,9 +120,19 @@ impl Handle {
         generation
     }
 
+    /// Records that the interface `id` was created or deleted (its record committed): the
+    /// loop applies its VPC alone unless something else needs a full pass. Returns the
+    /// generation.
+    pub fn interface_changed(&self, scope: Scope, id: String) -> u64 {
+        // Queued before the generation is bumped, as in `group_changed`.
+        pending(&self.interfaces).push((scope, id));
+        let generation = self.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        self.wake.notify_one();
+        generation
+    }
+
     fn pending_groups(&self) -> std::sync::MutexGuard<'_, Vec<(Scope, String)>> {
-        // A plain Vec: a panic while holding the lock leaves nothing half-done.
-        self.groups.lock().unwrap_or_else(|p| p.into_inner())
+        pending(&self.groups)
     }
 
     /// Waits until the kernel reflects the store as of `generation`.
@@ -122,6 +143,13 @@ impl Handle {
     }
 }
 
+fn pending(
+    queue: &std::sync::Mutex<Vec<(Scope, String)>>,
+) -> std::sync::MutexGuard<'_, Vec<(Scope, String)>> {
+    // A plain Vec: a panic while holding the lock leaves nothing half-done.
+    queue.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// What a successful EC2 call may have changed in what the dataplane realizes.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Ec2Change {
@@ -129,6 +157,8 @@ pub enum Ec2Change {
     None,
     /// Only the rules of the security group with this id.
     GroupRules(String),
+    /// Only the interface with this id, deleted.
+    Interface(String),
     /// Anything else.
     Other,
 }
@@ -152,6 +182,10 @@ pub fn ec2_change(call: &Call) -> Ec2Change {
             // By name (default VPC): the id is not at hand here.
             None => Ec2Change::Other,
         },
+        Some("DeleteNetworkInterface") => match params.get("NetworkInterfaceId") {
+            Some(id) => Ec2Change::Interface(id.to_owned()),
+            None => Ec2Change::Other,
+        },
         Some(_) => Ec2Change::Other,
     }
 }
@@ -164,31 +198,51 @@ pub fn spawn(state: Arc<AppState>) -> Option<JoinHandle<()>> {
     let dataplane = state.dataplane.dataplane()?.clone();
     Some(tokio::spawn(async move {
         let mut full_done = 0;
+        // The records the last full pass applied, with the fast paths' changes since.
+        let mut cache: Option<Records> = None;
+        // A full pass changed records the dataplane reads: the next pass must be full too.
+        let mut again = false;
         loop {
             let handle = &state.dataplane;
             let target = handle.requested.load(Ordering::SeqCst);
             let full = handle.full.load(Ordering::SeqCst);
             let groups = std::mem::take(&mut *handle.pending_groups());
-            let fast = full <= full_done
-                && match reconcile_groups(&state.store, &dataplane, groups).await {
+            let interfaces = std::mem::take(&mut *pending(&handle.interfaces));
+            let fast = !again
+                && full <= full_done
+                && match reconcile_groups(&state.store, &dataplane, &mut cache, groups).await {
                     Ok(done) => done,
                     Err(error) => {
                         tracing::warn!(%error, "group change not applied alone; reconciling all");
                         false
                     }
-                };
-            let again = if fast {
-                false
-            } else {
-                full_done = full;
-                match reconcile(&state.store, &dataplane).await {
-                    Ok(again) => again,
+                }
+                && match reconcile_interfaces(&state.store, &dataplane, &mut cache, interfaces)
+                    .await
+                {
+                    Ok(done) => done,
                     Err(error) => {
-                        tracing::error!(%error, "dataplane reconcile failed");
+                        tracing::warn!(%error, "interface change not applied alone; reconciling all");
                         false
                     }
+                };
+            if !fast {
+                full_done = full;
+                again = match reconcile(&state.store, &dataplane).await {
+                    Ok((records, again)) => {
+                        cache = Some(records);
+                        again
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "dataplane reconcile failed");
+                        cache = None;
+                        false
+                    }
+                };
+                if again {
+                    cache = None;
                 }
-            };
+            }
             state.dataplane.done.send_replace(target);
             if !again {
                 state.dataplane.wake.notified().await;
@@ -203,8 +257,12 @@ pub fn spawn(state: Arc<AppState>) -> Option<JoinHandle<()>> {
 async fn reconcile_groups(
     store: &Store,
     dataplane: &Dataplane,
+    cache: &mut Option<Records>,
     groups: Vec<(Scope, String)>,
 ) -> anyhow::Result<bool> {
+    if groups.is_empty() {
+        return Ok(true);
+    }
     let started = std::time::Instant::now();
     let count = groups.len();
     let records = {
@@ -231,11 +289,86 @@ async fn reconcile_groups(
         {
             return Ok(false);
         }
+        if let Some(cached) = cache
+            .as_mut()
+            .and_then(|r| r.groups.iter_mut().find(|g| g.id == group.id))
+        {
+            *cached = group;
+        }
     }
     tracing::debug!(
         groups = count,
         micros = started.elapsed().as_micros(),
         "security-group rules applied alone"
+    );
+    Ok(true)
+}
+
+/// The fast path for interfaces created or deleted: replaces their records in `cache` with
+/// the store's and applies each affected VPC alone, from the same desired state a full pass
+/// would compute. Returns `false` when a full pass is due instead: no records cached, a NAT
+/// gateway in transition (only the full pass moves it on), an interface whose VPC, subnet or
+/// groups the cached records do not know, or a VPC not realized.
+async fn reconcile_interfaces(
+    store: &Store,
+    dataplane: &Dataplane,
+    cache: &mut Option<Records>,
+    interfaces: Vec<(Scope, String)>,
+) -> anyhow::Result<bool> {
+    if interfaces.is_empty() {
+        return Ok(true);
+    }
+    let Some(records) = cache.as_mut() else {
+        return Ok(false);
+    };
+    let in_transition = records
+        .nat_gateways
+        .values()
+        .any(|(_, n)| matches!(n.state.as_str(), "pending" | "deleting"));
+    if in_transition {
+        return Ok(false);
+    }
+    let started = std::time::Instant::now();
+    let count = interfaces.len();
+    let fresh = {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || {
+            store.read(|tx| {
+                interfaces
+                    .iter()
+                    .map(|(scope, id)| {
+                        let record =
+                            tx.get_json::<NetworkInterface>(kind::NETWORK_INTERFACE, scope, id)?;
+                        Ok((id.clone(), record))
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()
+            })
+        })
+        .await??
+    };
+    let Some(vpcs) = records.replace_interfaces(fresh) else {
+        return Ok(false);
+    };
+    for id in &vpcs {
+        let Some((scope, vpc)) = records.vpcs.get(id) else {
+            return Ok(false);
+        };
+        let Some(desired) = records.desired_vpc(scope, vpc) else {
+            return Ok(false);
+        };
+        let Some(report) = dataplane.apply_realized(&desired).await? else {
+            return Ok(false);
+        };
+        tracing::debug!(
+            vpc = %id,
+            nft_statements = report.nft_statements,
+            "interface change applied to its VPC alone"
+        );
+    }
+    tracing::debug!(
+        interfaces = count,
+        micros = started.elapsed().as_micros(),
+        "interface changes applied alone"
     );
     Ok(true)
 }
@@ -249,9 +382,10 @@ fn desired_group(group: &SecurityGroup) -> DesiredSecurityGroup {
 }
 
 /// One pass: desired state from the store, apply, then the NAT gateway transitions the
-/// kernel now allows. Returns whether those transitions changed records the dataplane reads
-/// (routes to a NAT gateway become active), so another pass is due.
-async fn reconcile(store: &Store, dataplane: &Dataplane) -> anyhow::Result<bool> {
+/// kernel now allows. Returns the records applied, and whether those transitions changed
+/// records the dataplane reads (routes to a NAT gateway become active), so another pass is
+/// due.
+async fn reconcile(store: &Store, dataplane: &Dataplane) -> anyhow::Result<(Records, bool)> {
     let records = {
         let store = store.clone();
         tokio::task::spawn_blocking(move || Records::load(&store)).await??
@@ -270,7 +404,7 @@ async fn reconcile(store: &Store, dataplane: &Dataplane) -> anyhow::Result<bool>
         }
     }
     if transitions.is_empty() {
-        return Ok(false);
+        return Ok((records, false));
     }
     let store = store.clone();
     tokio::task::spawn_blocking(move || {
@@ -286,7 +420,7 @@ async fn reconcile(store: &Store, dataplane: &Dataplane) -> anyhow::Result<bool>
         })
     })
     .await??;
-    Ok(true)
+    Ok((records, true))
 }
 
 /// The EC2 records of every account and region, by id.
@@ -337,6 +471,44 @@ impl Records {
                 route_tables: values(all(tx, kind::ROUTE_TABLE)?),
             })
         })
+    }
+
+    /// Replaces the records of interfaces by id with the store's (`None`: deleted) and
+    /// returns the VPCs they are in; `None` when one of them names a VPC, subnet or group
+    /// these records do not know (a full load is due).
+    fn replace_interfaces(
+        &mut self,
+        fresh: Vec<(String, Option<NetworkInterface>)>,
+    ) -> Option<BTreeSet<String>> {
+        let mut vpcs = BTreeSet::new();
+        for (id, record) in fresh {
+            if let Some(at) = self.interfaces.iter().position(|e| e.id == id) {
+                vpcs.insert(self.interfaces.remove(at).vpc_id);
+            }
+            if let Some(eni) = record {
+                if !self.knows_placement(&eni) {
+                    return None;
+                }
+                vpcs.insert(eni.vpc_id.clone());
+                self.interfaces.push(eni);
+            }
+        }
+        Some(vpcs)
+    }
+
+    /// Whether the VPC, subnet and groups `eni` names are among these records, so its VPC's
+    /// desired state computed from them is what the store holds.
+    fn knows_placement(&self, eni: &NetworkInterface) -> bool {
+        self.vpcs.contains_key(&eni.vpc_id)
+            && self
+                .subnets
+                .iter()
+                .any(|s| s.id == eni.subnet_id && s.vpc_id == eni.vpc_id)
+            && eni.groups.iter().all(|g| {
+                self.groups
+                    .iter()
+                    .any(|known| known.id == g.id && known.vpc_id == eni.vpc_id)
+            })
     }
 
     fn desired(&self) -> Desired {
@@ -585,6 +757,152 @@ mod tests {
             change("Action=DeleteSecurityGroup&GroupId=sg-1"),
             Ec2Change::Other
         );
+        assert_eq!(
+            change("Action=DeleteNetworkInterface&NetworkInterfaceId=eni-1"),
+            Ec2Change::Interface("eni-1".into())
+        );
+    }
+
+    /// The fast path's records (a full load, then only the changed interfaces replaced)
+    /// give the VPC the same desired state as a full load after the same changes: creates
+    /// with groups, a fixed address and a hostname, and deletes.
+    #[test]
+    fn interfaces_replaced_in_cached_records_desire_what_a_full_load_does() {
+        use control::ec2::network_interface::{self, NewNetworkInterface};
+        use control::ec2::security_group::{self, NewSecurityGroup};
+        use control::ec2::subnet::{self, NewSubnet};
+        use control::ec2::tags::TagSpec;
+        use control::ec2::vpc::{self, NewVpc};
+        use control::ec2::Ec2Error;
+
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite(dir.path()).unwrap();
+        let scope = Scope::new("000000000000", "us-east-1");
+        let eni = |subnet: &str, groups: &[&str], ip: Option<&str>, hostname: Option<&str>| {
+            NewNetworkInterface {
+                subnet_id: Some(subnet.to_owned()),
+                security_groups: Some(groups.iter().map(|g| g.to_string()).collect()),
+                private_ip_address: ip.map(str::to_owned),
+                tag_specs: hostname
+                    .map(|name| TagSpec {
+                        resource_type: "network-interface".into(),
+                        tags: vec![control::ec2::model::Tag {
+                            key: HOSTNAME_TAG.into(),
+                            value: name.into(),
+                        }],
+                    })
+                    .into_iter()
+                    .collect(),
+                ..NewNetworkInterface::default()
+            }
+        };
+        let (vpc_id, subnet_id, groups, old) = store
+            .write(|tx| -> Result<_, Ec2Error> {
+                let v = vpc::create(
+                    tx,
+                    &scope,
+                    &NewVpc {
+                        cidr_block: Some("10.0.0.0/16".into()),
+                        ..NewVpc::default()
+                    },
+                )?;
+                let s = subnet::create(
+                    tx,
+                    &scope,
+                    &NewSubnet {
+                        vpc_id: Some(v.id.clone()),
+                        cidr_block: Some("10.0.1.0/24".into()),
+                        availability_zone: Some("us-east-1a".into()),
+                        ..NewSubnet::default()
+                    },
+                )?;
+                let mut groups = Vec::new();
+                for name in ["web", "client"] {
+                    let g = security_group::create(
+                        tx,
+                        &scope,
+                        &NewSecurityGroup {
+                            name: Some(name.into()),
+                            description: Some(name.into()),
+                            vpc_id: Some(v.id.clone()),
+                            ..NewSecurityGroup::default()
+                        },
+                    )?;
+                    groups.push(g.id);
+                }
+                let mut old = Vec::new();
+                for i in 0..5 {
+                    let new = eni(&s.id, &[&groups[i % 2]], None, None);
+                    old.push(network_interface::create(tx, &scope, &new, None)?.id);
+                }
+                Ok((v.id, s.id, groups, old))
+            })
+            .unwrap();
+        let mut cached = Records::load(&store).unwrap();
+        let (web, client) = (groups[0].as_str(), groups[1].as_str());
+        let changed = store
+            .write(|tx| -> Result<_, Ec2Error> {
+                let a = network_interface::create(
+                    tx,
+                    &scope,
+                    &eni(&subnet_id, &[web, client], Some("10.0.1.200"), Some("db")),
+                    None,
+                )?;
+                let b = network_interface::create(
+                    tx,
+                    &scope,
+                    &eni(&subnet_id, &[client], None, None),
+                    None,
+                )?;
+                network_interface::delete(tx, &scope, &old[2])?;
+                Ok(vec![a.id, b.id, old[2].clone()])
+            })
+            .unwrap();
+        let fresh = store
+            .read(|tx| {
+                changed
+                    .iter()
+                    .map(|id| {
+                        let record =
+                            tx.get_json::<NetworkInterface>(kind::NETWORK_INTERFACE, &scope, id)?;
+                        Ok((id.clone(), record))
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()
+            })
+            .unwrap();
+        let vpcs = cached.replace_interfaces(fresh).unwrap();
+        assert_eq!(vpcs, BTreeSet::from([vpc_id.clone()]));
+        let loaded = Records::load(&store).unwrap();
+        let desired = |records: &Records| {
+            let (scope, vpc) = &records.vpcs[&vpc_id];
+            let mut desired = records.desired_vpc(scope, vpc).unwrap();
+            desired.enis.sort_by(|a, b| a.id.cmp(&b.id));
+            desired
+        };
+        let (fast, full) = (desired(&cached), desired(&loaded));
+        assert_eq!(fast.enis.len(), 6);
+        assert_eq!(fast.names.get("db"), Some(&"10.0.1.200".parse().unwrap()));
+        assert_eq!(fast, full);
+
+        // An interface in a subnet made after the records were loaded: a full load is due.
+        let elsewhere = store
+            .write(|tx| -> Result<_, Ec2Error> {
+                let s = subnet::create(
+                    tx,
+                    &scope,
+                    &NewSubnet {
+                        vpc_id: Some(vpc_id.clone()),
+                        cidr_block: Some("10.0.2.0/24".into()),
+                        availability_zone: Some("us-east-1a".into()),
+                        ..NewSubnet::default()
+                    },
+                )?;
+                network_interface::create(tx, &scope, &eni(&s.id, &[web], None, None), None)
+            })
+            .unwrap();
+        assert!(cached
+            .replace_interfaces(vec![(elsewhere.id.clone(), Some(elsewhere))])
+            .is_none());
     }
 
     fn rule(protocol: &str, from: i32, to: i32, peer: RulePeer) -> SecurityGroupRule {

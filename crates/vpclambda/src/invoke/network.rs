@@ -332,6 +332,7 @@ impl Network {
     ) -> Result<VpcView, Refusal> {
         let per_eni = environments_per_eni(version.settings.memory_size);
         let impaired = state.zones.impaired();
+        let owner = scope.clone();
         let (scope, version, vpc) = (scope.clone(), version.clone(), vpc.clone());
         let (store, uses) = (state.store.clone(), self.uses.clone());
         let quota = knobs.quota;
@@ -392,7 +393,7 @@ impl Network {
         .map_err(|e| Refusal::Host(format!("choosing an ENI: {e}")))?;
         let (mut view, created) = chosen?;
         if created {
-            view.generation = state.dataplane.changed();
+            view.generation = state.dataplane.interface_changed(owner, view.eni.clone());
         }
         Ok(view)
     }

@@ -153,6 +153,13 @@ pub async fn dispatch(
                         );
                         state.dataplane.group_changed(scope, id);
                     }
+                    Ec2Change::Interface(id) => {
+                        let scope = control::Scope::new(
+                            call.account.account_id.clone(),
+                            call.region.clone(),
+                        );
+                        state.dataplane.interface_changed(scope, id);
+                    }
                     Ec2Change::Other => {
                         state.dataplane.changed();
                     }
