@@ -344,6 +344,14 @@ impl Dataplane {
             router.sysctl_set("net.bridge.bridge-nf-call-iptables", "1")?;
             router.sysctl_set("net.ipv4.conf.all.send_redirects", "0")?;
             router.sysctl_set("net.ipv4.conf.default.send_redirects", "0")?;
+            // VPCs are IPv4 only, and nothing but the daemon runs in a router. Without IPv6
+            // on its links (`all` covers those of an earlier run), removing a port does not
+            // walk an IPv6 routing table that grows with every ENI (`fib6_clean_all`, the
+            // largest kernel cost of a detach at 1,000 ENIs).
+            if Path::new("/proc/sys/net/ipv6").exists() {
+                router.sysctl_set("net.ipv6.conf.all.disable_ipv6", "1")?;
+                router.sysctl_set("net.ipv6.conf.default.disable_ipv6", "1")?;
+            }
             // The resolver's address is the router's own, reachable from every subnet.
             nl.add_address("lo", host32(resolver_of(vpc.cidr))).await?;
             let empty = DesiredVpc {

@@ -251,6 +251,14 @@ fn vpcs_cannot_reach_each_other() {
         );
         assert!(blocked(&ns("eni-a2"), at("10.2.1.10", 80)).await, "A to B");
         assert!(blocked(&ns("eni-b1"), at("10.1.1.10", 80)).await, "B to A");
+        // Routers are IPv4 only: no IPv6 routing table to walk when a port goes.
+        if std::path::Path::new("/proc/sys/net/ipv6").exists() {
+            let router = ns("vpc-dpta");
+            for key in ["all", "default"] {
+                let key = format!("net.ipv6.conf.{key}.disable_ipv6");
+                assert_eq!(router.sysctl_get(&key).unwrap(), "1", "{key}");
+            }
+        }
         dataplane.remove_all().await.unwrap();
     });
 }
