@@ -399,7 +399,9 @@ impl Dataplane {
         for s in &vpc.subnets {
             if fresh || !old.subnets.iter().any(|o| o.id == s.id && o.cidr == s.cidr) {
                 let bridge = bridge_of(&s.id)?;
-                vs.nl.add_bridge(&bridge).await?;
+                vs.nl
+                    .add_bridge(&bridge, net::names::mac("b", &s.id))
+                    .await?;
                 vs.nl
                     .add_address(&bridge, Ipv4Cidr::new(gateway_of(s.cidr), s.cidr.prefix())?)
                     .await?;

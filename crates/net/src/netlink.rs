@@ -43,6 +43,8 @@ pub struct Link {
     pub mtu: Option<u32>,
     /// Index of the bridge this link is a port of.
     pub master: Option<u32>,
+    /// Hardware address, for links that have an Ethernet one.
+    pub mac: Option<[u8; 6]>,
 }
 
 /// An IPv4 unicast route. The destination's host bits are ignored.
@@ -150,11 +152,23 @@ impl Netlink {
         Ok(self.find_link(name).await?.as_ref().map(link_from_message))
     }
 
-    /// Creates a bridge; an existing bridge of that name is success.
-    pub async fn add_bridge(&self, name: &str) -> Result<()> {
+    /// Creates a bridge with the hardware address `mac`, which it keeps whatever its ports
+    /// (see [`crate::names::mac`]); an existing bridge of that name is success, and is given
+    /// that address if it has another.
+    pub async fn add_bridge(&self, name: &str, mac: [u8; 6]) -> Result<()> {
         validate_ifname(name)?;
-        let message = LinkBridge::new(name).build();
-        self.create_link(name, message, "bridge").await
+        let message = LinkBridge::new(name).address(mac.to_vec()).build();
+        self.create_link(name, message, "bridge").await?;
+        let Some(existing) = self.link(name).await? else {
+            return Err(Error::LinkNotFound(name.to_owned()));
+        };
+        if existing.mac == Some(mac) {
+            return Ok(());
+        }
+        let message = LinkUnspec::new_with_index(existing.index)
+            .address(mac.to_vec())
+            .build();
+        self.set_link(message, name).await
     }
 
     /// Creates a veth pair with `name` in this connection's namespace and `peer_name` created
@@ -492,12 +506,14 @@ fn link_from_message(message: &LinkMessage) -> Link {
         up: message.header.flags.contains(LinkFlags::Up),
         mtu: None,
         master: None,
+        mac: None,
     };
     for attribute in &message.attributes {
         match attribute {
             LinkAttribute::IfName(name) => link.name = name.clone(),
             LinkAttribute::Mtu(mtu) => link.mtu = Some(*mtu),
             LinkAttribute::Controller(index) => link.master = Some(*index),
+            LinkAttribute::Address(address) => link.mac = address.as_slice().try_into().ok(),
             LinkAttribute::LinkInfo(infos) => {
                 for info in infos {
                     if let LinkInfo::Kind(kind) = info {

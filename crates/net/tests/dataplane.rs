@@ -7,7 +7,7 @@ mod support;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Instant;
 
-use net::names::{ifname, netns_name};
+use net::names::{ifname, mac, netns_name};
 use net::{Error, Ipv4Cidr, Netlink, Netns, Nft, NftFamily, Route, Rule, Step, Teardown};
 use support::{blocked, connects, in_test_host, serve, TEST_MARK};
 
@@ -65,7 +65,10 @@ fn appendix_a_topology_connects_and_blocks() {
             netns: rt_name.clone(),
             name: bridge.clone(),
         });
-        rt_nl.add_bridge(&bridge).await.unwrap();
+        rt_nl
+            .add_bridge(&bridge, mac("b", "subnet-a"))
+            .await
+            .unwrap();
         rt_nl
             .add_address(&bridge, cidr("10.0.1.1/28"))
             .await
@@ -214,7 +217,7 @@ fn creates_and_deletes_are_idempotent() {
             name: veth.clone(),
         });
         for _ in 0..2 {
-            a_nl.add_bridge(&bridge).await.unwrap();
+            a_nl.add_bridge(&bridge, mac("b", "idem")).await.unwrap();
             a_nl.add_veth(&veth, &b, &peer).await.unwrap();
             a_nl.set_master(&veth, &bridge).await.unwrap();
             a_nl.set_up(&veth).await.unwrap();
@@ -245,7 +248,7 @@ fn creates_and_deletes_are_idempotent() {
                 .unwrap();
         }
         assert!(matches!(
-            a_nl.add_bridge(&veth).await,
+            a_nl.add_bridge(&veth, mac("b", "idem")).await,
             Err(Error::LinkKindMismatch { .. })
         ));
 
@@ -325,6 +328,54 @@ fn creates_and_deletes_are_idempotent() {
         teardown.run().await.unwrap();
         Netns::delete(&a_name).unwrap();
         assert!(matches!(Netns::open(&a_name), Err(Error::NetnsNotFound(_))));
+        assert_nothing_left(&nft).await;
+    });
+}
+
+/// A subnet bridge is its hosts' gateway, so its hardware address must not move: a bridge
+/// left to itself takes its lowest port's address, and hosts keep sending to the old one
+/// from their ARP caches until the entries expire. Ports come and go; the address stays.
+#[test]
+fn a_bridge_keeps_its_address_as_ports_come_and_go() {
+    in_test_host(|| async {
+        let nft = Nft::load().unwrap();
+        let mut teardown = Teardown::new();
+        let (name, router, nl) = namespace(&mut teardown, "rt", "mac").await;
+        let (_, host, _host_nl) = namespace(&mut teardown, "env", "mac").await;
+        let bridge = ifname("b", "mac").unwrap();
+        teardown.push(Step::Link {
+            netns: name.clone(),
+            name: bridge.clone(),
+        });
+        let own = mac("b", "mac");
+        let mac_of = |link: &str| {
+            let (nl, link) = (&nl, link.to_owned());
+            async move { nl.link(&link).await.unwrap().unwrap().mac }
+        };
+        nl.add_bridge(&bridge, own).await.unwrap();
+        assert_eq!(mac_of(&bridge).await, Some(own));
+        for i in 0..4 {
+            let port = ifname("h", &format!("mac{i}")).unwrap();
+            nl.add_veth(&port, &host, &format!("eth{i}")).await.unwrap();
+            nl.set_master(&port, &bridge).await.unwrap();
+            assert_ne!(mac_of(&port).await, Some(own));
+            assert_eq!(mac_of(&bridge).await, Some(own), "port {i} joined");
+        }
+        for i in 0..4 {
+            nl.delete_link(&ifname("h", &format!("mac{i}")).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(mac_of(&bridge).await, Some(own), "port {i} left");
+        }
+        // A bridge that exists with another address (made by an older version) gets its own.
+        let other = mac("b", "other");
+        nl.add_bridge(&bridge, other).await.unwrap();
+        assert_eq!(mac_of(&bridge).await, Some(other));
+        assert_eq!(mac("b", "mac"), own, "derived, so stable across restarts");
+        assert_eq!(own[0] & 0x03, 0x02, "locally administered unicast");
+
+        drop((router, nl, host));
+        teardown.run().await.unwrap();
         assert_nothing_left(&nft).await;
     });
 }
@@ -536,7 +587,7 @@ fn measure_setup_and_nft_latency() {
             netns: rt_name.clone(),
             name: bridge.clone(),
         });
-        rt_nl.add_bridge(&bridge).await.unwrap();
+        rt_nl.add_bridge(&bridge, mac("b", "bench")).await.unwrap();
         rt_nl
             .add_address(&bridge, cidr("10.0.0.1/16"))
             .await
