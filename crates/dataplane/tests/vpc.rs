@@ -1,8 +1,6 @@
 //! Privileged tests of the VPC dataplane (L2): each applies a desired state in its own
-//! private test host (see `support`) and checks it with real TCP connects between the
+//! private test host (the `testhost` crate) and checks it with real TCP connects between the
 //! namespaces, always with a positive control next to every "is blocked". Skip when not root.
-
-mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -14,7 +12,10 @@ use dataplane::{
     RouteTarget, SgRule, Uplink,
 };
 use net::{Netlink, Netns, Nft};
-use support::{blocked, connects, in_test_host, serve};
+use testhost::{blocked, connects, in_test_host, serve};
+
+/// Part of the id of every VPC these tests make, so of their routers' namespace names.
+const MARK: &str = "dpt";
 
 fn cidr(text: &str) -> Ipv4Cidr {
     text.parse().unwrap()
@@ -132,7 +133,7 @@ fn two_subnets() -> DesiredVpc {
 
 #[test]
 fn security_groups_govern_same_and_cross_subnet_traffic() {
-    in_test_host(|| async {
+    in_test_host(MARK, || async {
         let dataplane = Dataplane::start(Uplink::None).await.unwrap();
         let mut v = two_subnets();
         let mut desired = Desired {
@@ -238,7 +239,7 @@ fn security_groups_govern_same_and_cross_subnet_traffic() {
 
 #[test]
 fn vpcs_cannot_reach_each_other() {
-    in_test_host(|| async {
+    in_test_host(MARK, || async {
         let dataplane = Dataplane::start(Uplink::None).await.unwrap();
         let open = || group("sg-open", vec![tcp(80, Peer::Cidr(Ipv4Cidr::ANY))]);
         let mut a = vpc("vpc-dpta", "10.1.0.0/16");
@@ -321,7 +322,7 @@ async fn source_seen(
 
 #[test]
 fn internet_only_through_nat_gateways_and_public_ips() {
-    in_test_host(|| async {
+    in_test_host(MARK, || async {
         let dataplane = Dataplane::start(Uplink::None).await.unwrap();
         let mut v = internet_vpc();
         apply(
@@ -423,7 +424,7 @@ fn internet_only_through_nat_gateways_and_public_ips() {
 
 #[test]
 fn environments_go_out_through_their_eni_and_accept_nothing() {
-    in_test_host(|| async {
+    in_test_host(MARK, || async {
         let dataplane = Dataplane::start(Uplink::None).await.unwrap();
         let v = two_subnets();
         apply(&dataplane, &Desired { vpcs: vec![v] }).await;
@@ -477,7 +478,7 @@ fn environments_go_out_through_their_eni_and_accept_nothing() {
 
 #[test]
 fn public_environments_reach_the_internet_and_nothing_else() {
-    in_test_host(|| async {
+    in_test_host(MARK, || async {
         let dataplane = Dataplane::start(Uplink::None).await.unwrap();
         apply(
             &dataplane,
@@ -572,7 +573,7 @@ fn public_environments_reach_the_internet_and_nothing_else() {
 
 #[test]
 fn restart_converges_and_teardown_leaves_nothing() {
-    in_test_host(|| async {
+    in_test_host(MARK, || async {
         let first = Dataplane::start(Uplink::None).await.unwrap();
         let v = internet_vpc();
         apply(
@@ -652,7 +653,7 @@ fn restart_converges_and_teardown_leaves_nothing() {
 /// and 100 interfaces, for BENCHMARKS.md.
 #[test]
 fn measure_eni_creation_and_group_changes() {
-    in_test_host(|| async {
+    in_test_host(MARK, || async {
         let dataplane = Dataplane::start(Uplink::None).await.unwrap();
         let mut v = vpc("vpc-dptm", "10.9.0.0/16");
         v.subnets = vec![subnet("subnet-m", "10.9.0.0/20", vec![])];
@@ -770,7 +771,7 @@ fn firewall(vpc_id: &str) -> (BTreeSet<String>, BTreeMap<String, Vec<String>>) {
 
 #[test]
 fn interfaces_applied_alone_leave_what_a_full_pass_would() {
-    in_test_host(|| async {
+    in_test_host(MARK, || async {
         let dataplane = Dataplane::start(Uplink::None).await.unwrap();
         let mut v = two_subnets();
         apply(
@@ -877,7 +878,7 @@ async fn resolve(netns: &Netns, server: &str, name: &str) -> Option<Option<Ipv4A
 
 #[test]
 fn the_vpc_resolver_answers_its_names_in_every_subnet_and_nothing_else() {
-    in_test_host(|| async {
+    in_test_host(MARK, || async {
         let dataplane = Dataplane::start(Uplink::None).await.unwrap();
         let mut a = two_subnets();
         // No egress rule at all: security groups do not filter the resolver.
@@ -950,7 +951,7 @@ async fn connects_from(netns: &Netns, from: &str, to: SocketAddrV4) -> bool {
 
 #[test]
 fn an_interface_sends_from_its_own_address_only() {
-    in_test_host(|| async {
+    in_test_host(MARK, || async {
         let dataplane = Dataplane::start(Uplink::None).await.unwrap();
         let mut v = two_subnets();
         // eni-o forwards for others (a NAT instance): no source check.

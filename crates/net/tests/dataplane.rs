@@ -1,15 +1,17 @@
 //! Privileged tests of the dataplane primitives (L2): each runs in its own private test host
-//! (see `support`), rebuilds real topologies with the crate's API and checks them with real
+//! (the `testhost` crate), rebuilds real topologies with the crate's API and checks them with real
 //! TCP connects, always with a positive control next to every "is blocked". Skip when not root.
-
-mod support;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Instant;
 
 use net::names::{ifname, mac, netns_name};
 use net::{Error, Ipv4Cidr, Netlink, Netns, Nft, NftFamily, Route, Rule, Step, Teardown};
-use support::{blocked, connects, in_test_host, serve, TEST_MARK};
+use testhost::in_test_host;
+use testhost::{blocked, connects, serve};
+
+/// Part of every namespace name these tests create (`vl-env-nt-fn1`, `vl-nt-race`).
+const TEST_MARK: &str = "nt-";
 
 fn cidr(text: &str) -> Ipv4Cidr {
     text.parse().unwrap()
@@ -52,7 +54,7 @@ async fn assert_nothing_left(nft: &Nft) {
 /// bridge-family rule blocking one port between the functions.
 #[test]
 fn appendix_a_topology_connects_and_blocks() {
-    in_test_host(|| async {
+    in_test_host(TEST_MARK, || async {
         let nft = Nft::load().unwrap();
         let mut teardown = Teardown::new();
         let (rt_name, rt, rt_nl) = namespace(&mut teardown, "rt", "a").await;
@@ -191,7 +193,7 @@ table bridge vl_sg {{
 /// Creating twice and deleting twice succeed and leave one object, then none.
 #[test]
 fn creates_and_deletes_are_idempotent() {
-    in_test_host(|| async {
+    in_test_host(TEST_MARK, || async {
         let nft = Nft::load().unwrap();
         let mut teardown = Teardown::new();
         let (a_name, a, a_nl) = namespace(&mut teardown, "rt", "idem").await;
@@ -337,7 +339,7 @@ fn creates_and_deletes_are_idempotent() {
 /// from their ARP caches until the entries expire. Ports come and go; the address stays.
 #[test]
 fn a_bridge_keeps_its_address_as_ports_come_and_go() {
-    in_test_host(|| async {
+    in_test_host(TEST_MARK, || async {
         let nft = Nft::load().unwrap();
         let mut teardown = Teardown::new();
         let (name, router, nl) = namespace(&mut teardown, "rt", "mac").await;
@@ -383,7 +385,7 @@ fn a_bridge_keeps_its_address_as_ports_come_and_go() {
 /// Teardown removes the rest when the environment's namespace vanished first (netavark#1451).
 #[test]
 fn teardown_survives_a_vanished_namespace() {
-    in_test_host(|| async {
+    in_test_host(TEST_MARK, || async {
         let nft = Nft::load().unwrap();
         let mut teardown = Teardown::new();
         let (rt_name, rt, rt_nl) = namespace(&mut teardown, "rt", "gone").await;
@@ -454,7 +456,7 @@ fn teardown_survives_a_vanished_namespace() {
 /// one namespace changes only that namespace.
 #[test]
 fn sysctls_are_per_namespace() {
-    in_test_host(|| async {
+    in_test_host(TEST_MARK, || async {
         let mut teardown = Teardown::new();
         let (_, a, _a_nl) = namespace(&mut teardown, "rt", "sysctl").await;
         let (_, b, _b_nl) = namespace(&mut teardown, "env", "sysctl").await;
@@ -485,7 +487,7 @@ fn sysctls_are_per_namespace() {
 /// Work runs inside the target namespace and the caller's thread never moves.
 #[test]
 fn run_leaves_the_callers_namespace_alone() {
-    in_test_host(|| async {
+    in_test_host(TEST_MARK, || async {
         let mut teardown = Teardown::new();
         let (_, target, _nl) = namespace(&mut teardown, "env", "run").await;
         let before = Netns::current().unwrap().inode().unwrap();
@@ -511,7 +513,7 @@ fn run_leaves_the_callers_namespace_alone() {
 /// reaches the kernel.
 #[test]
 fn nft_batches_are_atomic_and_confined_to_our_tables() {
-    in_test_host(|| async {
+    in_test_host(TEST_MARK, || async {
         let nft = Nft::load().unwrap();
         let mut teardown = Teardown::new();
         let (_, ns, _nl) = namespace(&mut teardown, "rt", "nft").await;
@@ -578,7 +580,7 @@ fn rules_batch(count: usize) -> String {
 #[test]
 #[ignore]
 fn measure_setup_and_nft_latency() {
-    in_test_host(|| async {
+    in_test_host(TEST_MARK, || async {
         let nft = Nft::load().unwrap();
         let mut teardown = Teardown::new();
         let (rt_name, rt, rt_nl) = namespace(&mut teardown, "rt", "bench").await;
@@ -652,7 +654,7 @@ fn measure_setup_and_nft_latency() {
 /// in this process end with one namespace.
 #[test]
 fn create_recovers_a_half_created_namespace_and_serialises_races() {
-    in_test_host(|| async {
+    in_test_host(TEST_MARK, || async {
         std::fs::create_dir_all(net::NETNS_RUN_DIR).unwrap();
         let stale = format!("{}/vl-nt-stale", net::NETNS_RUN_DIR);
         std::fs::write(&stale, b"").unwrap();
@@ -686,7 +688,7 @@ fn create_recovers_a_half_created_namespace_and_serialises_races() {
 
 #[test]
 fn a_session_applies_in_its_namespace_from_any_thread() {
-    in_test_host(|| async {
+    in_test_host(TEST_MARK, || async {
         let nft = Nft::load().unwrap();
         let netns = Netns::create("vl-nft-session").unwrap();
         let session = nft.session(&netns).await.unwrap();

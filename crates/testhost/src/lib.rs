@@ -1,14 +1,18 @@
-//! Test host for the privileged tests, after netavark's pattern: each test body runs on a
-//! fresh thread that has unshared its network and mount namespaces, with a private tmpfs on
-//! /run (so /run/netns is ours), and drives the crate from a current-thread tokio runtime.
-//! Every thread the crate spawns inherits that test host, so nothing reaches the real host:
-//! no uplink, no routes out, and the whole namespace graph dies with the thread's last
-//! reference even if a test panics halfway. Also: probes, and a snapshot of the root
-//! namespace that must be identical before and after every test.
+//! Test host for the privileged tests of the dataplane crates, after netavark's pattern:
+//! each test body runs on a fresh thread that has unshared its network and mount namespaces,
+//! with a private tmpfs on /run (so /run/netns is its own), and drives the crate under test
+//! from a current-thread tokio runtime. Every thread the crate spawns inherits that test
+//! host, so nothing reaches the real host: no uplink, no routes out, and the whole namespace
+//! graph dies with the thread's last reference even if a test panics halfway. Also: TCP
+//! probes, and a snapshot of the root namespace that must be identical before and after
+//! every test.
 //!
 //! The snapshot compares links, routes, rules, ip_forward and nft tables in full, but only
-//! the namespace names carrying [`TEST_MARK`]: on a shared development machine other
-//! programs may add and remove namespaces of their own in the root while we run.
+//! the namespace names carrying the caller's mark: on a shared development machine other
+//! programs (and other tests of the same run, which start daemons) may add and remove
+//! namespaces of their own in the root while a test runs.
+//!
+//! A dev-dependency only: nothing outside tests may use it.
 
 use std::future::Future;
 use std::net::{SocketAddr, SocketAddrV4};
@@ -19,15 +23,13 @@ use net::{Netns, Nft};
 use nix::mount::{mount, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 
-/// Part of every namespace name these tests create (`vl-env-nt-fn1`, `vl-nt-race`).
-pub const TEST_MARK: &str = "nt-";
-
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
 /// Runs `body` inside a private test host; prints `skipping: needs root` when not root.
-pub fn in_test_host<F, Fut>(body: F)
+/// `mark` is part of every namespace name the caller's tests create.
+pub fn in_test_host<F, Fut>(mark: &'static str, body: F)
 where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: Future<Output = ()>,
@@ -36,7 +38,7 @@ where
         eprintln!("skipping: needs root");
         return;
     }
-    let before = RootSnapshot::take();
+    let before = RootSnapshot::take(mark);
     let outcome = std::thread::spawn(move || {
         enter_private_test_host();
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -46,7 +48,7 @@ where
         runtime.block_on(body());
     })
     .join();
-    let after = RootSnapshot::take();
+    let after = RootSnapshot::take(mark);
     assert_eq!(before, after, "the root namespace changed during the test");
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
@@ -93,7 +95,7 @@ fn ip(args: &[&str]) -> String {
 }
 
 impl RootSnapshot {
-    fn take() -> RootSnapshot {
+    fn take(mark: &str) -> RootSnapshot {
         let links = ip(&["-o", "link", "show"])
             .lines()
             .filter_map(|line| line.split(": ").nth(1).map(str::to_owned))
@@ -119,13 +121,13 @@ impl RootSnapshot {
         RootSnapshot {
             netns: ip(&["netns", "list"])
                 .lines()
-                .filter(|line| line.contains(TEST_MARK))
+                .filter(|line| line.contains(mark))
                 .map(str::to_owned)
                 .collect(),
             run_netns: Netns::list_with_prefix("")
                 .unwrap()
                 .into_iter()
-                .filter(|name| name.contains(TEST_MARK))
+                .filter(|name| name.contains(mark))
                 .collect(),
             links,
             routes: ip(&["route", "show", "table", "all"]),
