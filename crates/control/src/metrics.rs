@@ -9,6 +9,7 @@
 
 use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -367,39 +368,46 @@ pub struct RolledUp {
 /// days ago into that hour, hours that ended more than 455 days ago are deleted, and so is a
 /// metric left without data. Each transaction merges and deletes at most
 /// [`ROLL_UP_BATCH`] buckets of one metric at once, so a pass stopped anywhere (even by
-/// `kill -9`) neither loses nor counts twice, and a second pass finds nothing to do.
-pub fn roll_up(store: &Store, now_ms: i64) -> Result<RolledUp, MetricsError> {
+/// `kill -9`) neither loses nor counts twice, and a second pass finds nothing to do. Once
+/// `stop` is set the pass ends before its next transaction; the next pass goes on.
+pub fn roll_up(store: &Store, now_ms: i64, stop: &AtomicBool) -> Result<RolledUp, MetricsError> {
     let metrics = store.read(|tx| tx.list_all(METRIC))?;
     let mut done = RolledUp::default();
     for (scope, key, _) in &metrics {
         for (fine, coarse) in [(&BY_MINUTE, &BY_FIVE_MINUTES), (&BY_FIVE_MINUTES, &BY_HOUR)] {
             let before = ended_before(now_ms - fine.kept_ms, coarse);
             loop {
+                if stopped(stop) {
+                    return Ok(done);
+                }
                 let n = store.write(|tx| merge_batch(tx, scope, key, fine, coarse, before))?;
                 done.merged += n;
                 if n < ROLL_UP_BATCH {
                     break;
                 }
-                pause();
             }
         }
         let before = ended_before(now_ms - BY_HOUR.kept_ms, &BY_HOUR);
         loop {
+            if stopped(stop) {
+                return Ok(done);
+            }
             let (n, gone) = store.write(|tx| expire_batch(tx, scope, key, before))?;
             done.expired += n;
             done.metrics_deleted += usize::from(gone);
             if n < ROLL_UP_BATCH {
                 break;
             }
-            pause();
         }
     }
     Ok(done)
 }
 
-/// Between two transactions of a pass: lets a writer waiting for the store go first.
-fn pause() {
+/// Before each transaction of a pass: lets a writer waiting for the store go first, then
+/// whether the pass is to stop.
+fn stopped(stop: &AtomicBool) -> bool {
     std::thread::yield_now();
+    stop.load(Ordering::Relaxed)
 }
 
 /// The first minute of the first `resolution` bucket that has not ended at `at_ms`: the
@@ -801,7 +809,7 @@ mod tests {
             read(at(1, 60_000), 1, 60),
         );
 
-        let done = roll_up(&store, NOW).unwrap();
+        let done = roll_up(&store, NOW, &AtomicBool::new(false)).unwrap();
         assert_eq!(
             done,
             RolledUp {
@@ -843,8 +851,26 @@ mod tests {
         assert_eq!(listed, vec![m]);
 
         let state = dump(&store);
-        assert_eq!(roll_up(&store, NOW).unwrap(), RolledUp::default());
+        assert_eq!(
+            roll_up(&store, NOW, &AtomicBool::new(false)).unwrap(),
+            RolledUp::default()
+        );
         assert_eq!(dump(&store), state, "a second pass changes nothing");
+    }
+
+    #[test]
+    fn a_stopped_roll_up_leaves_the_rest_to_the_next_pass() {
+        let (store, _dir) = store();
+        let scope = Scope::new("000000000000", "us-east-1");
+        let m = MetricId::new("MyApp", "Hits", &[]);
+        let samples = [sample(&m, at(20, 300_000), 1.0)];
+        store.write(|tx| record(tx, &scope, &samples)).unwrap();
+        let state = dump(&store);
+        let stopped = roll_up(&store, NOW, &AtomicBool::new(true)).unwrap();
+        assert_eq!(stopped, RolledUp::default());
+        assert_eq!(dump(&store), state);
+        let next = roll_up(&store, NOW, &AtomicBool::new(false)).unwrap();
+        assert_eq!(next.merged, 1);
     }
 
     #[test]
@@ -870,7 +896,7 @@ mod tests {
                 .unwrap()
         };
         let before = read();
-        let done = roll_up(&store, NOW).unwrap();
+        let done = roll_up(&store, NOW, &AtomicBool::new(false)).unwrap();
         assert_eq!(done.merged, n as usize);
         assert_eq!(count(&store, MINUTE), 0);
         let after = read();
@@ -886,7 +912,12 @@ mod tests {
         // batches leaves it) is merged into what the bucket holds.
         let late = [sample(&m, first, 1000.0)];
         store.write(|tx| record(tx, &scope, &late)).unwrap();
-        assert_eq!(roll_up(&store, NOW).unwrap().merged, 1);
+        assert_eq!(
+            roll_up(&store, NOW, &AtomicBool::new(false))
+                .unwrap()
+                .merged,
+            1
+        );
         let first_bucket = read()[0].stats;
         assert_eq!(first_bucket, stats(1000.0 + 3.0, 4.0, 0.0, 1000.0));
     }
@@ -902,7 +933,7 @@ mod tests {
         store
             .write(|tx| record(tx, &scope, &[sample(&m, b, 2.0), bytes]))
             .unwrap();
-        roll_up(&store, NOW).unwrap();
+        roll_up(&store, NOW, &AtomicBool::new(false)).unwrap();
         let w = Window {
             start_ms: b,
             end_ms: b + 300_000,
@@ -956,7 +987,12 @@ mod tests {
                 .unwrap()
         };
         assert_eq!(read()[0].stats, stats(3.0, 2.0, 1.0, 2.0));
-        assert_eq!(roll_up(&store, NOW).unwrap().merged, 1);
+        assert_eq!(
+            roll_up(&store, NOW, &AtomicBool::new(false))
+                .unwrap()
+                .merged,
+            1
+        );
         assert_eq!(read()[0].stats, stats(3.0, 2.0, 1.0, 2.0));
         assert_eq!(count(&store, FIVE_MINUTES), 1);
     }

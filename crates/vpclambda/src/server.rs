@@ -92,7 +92,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         reconciler.abort();
     }
     reclaimer.abort();
-    roll_up.abort();
+    roll_up.stop();
     invoke.shutdown().await;
     // A stopped daemon leaves no kernel objects behind; the next start rebuilds them from
     // the store (as it does after a crash, when they may be stale).

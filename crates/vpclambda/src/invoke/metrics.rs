@@ -9,6 +9,7 @@
 //! Owns which metric has which unit and dimensions; must not decide outcomes.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -221,18 +222,36 @@ fn sample(metric: Metric, dims: &[(&str, &str)], at_ms: i64, value: f64) -> Samp
     }
 }
 
+/// The background roll-up of every metric's old data.
+pub struct RollUpTask {
+    task: JoinHandle<()>,
+    stop: Arc<AtomicBool>,
+}
+
+impl RollUpTask {
+    /// Ends the task; a pass under way stops before its next transaction, so a stopping
+    /// daemon does not wait for a long first pass over an old store.
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.task.abort();
+    }
+}
+
 /// Runs [`control::metrics::roll_up`] at start-up and then every [`ROLL_UP_EVERY`], on a
 /// blocking thread: it takes the store's writer for one small batch at a time.
-pub fn spawn_roll_up(store: Store) -> JoinHandle<()> {
-    tokio::spawn(async move {
+pub fn spawn_roll_up(store: Store) -> RollUpTask {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let task = tokio::spawn(async move {
         let mut tick = tokio::time::interval(ROLL_UP_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let store = store.clone();
-            let pass =
-                tokio::task::spawn_blocking(move || control::metrics::roll_up(&store, now_ms()))
-                    .await;
+            let (store, flag) = (store.clone(), flag.clone());
+            let pass = tokio::task::spawn_blocking(move || {
+                control::metrics::roll_up(&store, now_ms(), &flag)
+            })
+            .await;
             match pass {
                 Ok(Ok(done)) if done != control::metrics::RolledUp::default() => {
                     tracing::info!(
@@ -247,7 +266,8 @@ pub fn spawn_roll_up(store: Store) -> JoinHandle<()> {
                 Err(e) => tracing::error!(error = %e, "the metrics roll-up panicked"),
             }
         }
-    })
+    });
+    RollUpTask { task, stop }
 }
 
 async fn write_batches(store: Store, mut rx: mpsc::UnboundedReceiver<Msg>) {
