@@ -1,7 +1,7 @@
 """CloudWatch metrics end to end: custom metrics through PutMetricData, Lambda's own
 `AWS/Lambda` metrics (Invocations, Errors, Duration, the async ones) as functions run, read
-back with boto3 and `aws cloudwatch get-metric-statistics`; an Event invocation whose ENI
-scale-out fails counts in Errors and writes no function log."""
+back with boto3 and `aws cloudwatch get-metric-statistics`; the period rules of old data; an
+Event invocation whose ENI scale-out fails counts in Errors and writes no function log."""
 
 import datetime
 import json
@@ -100,6 +100,32 @@ def test_custom_metrics_round_trip(daemon):
     r = signed(daemon, "POST", "/", b"Action=ListMetrics&Version=2010-08-01&Namespace=MyApp",
                headers={"Content-Type": "application/x-www-form-urlencoded"}, service="monitoring")
     assert r.status_code == 200 and "<MetricName>Latency</MetricName>" in r.text, r.text
+
+
+def test_old_data_follows_cloudwatch_retention(daemon):
+    """PutMetricData takes timestamps up to two weeks old. Data is kept per minute for 15
+    days, per 5 minutes to 63 days, per hour beyond: a read starting further back needs a
+    period that is a multiple of that, or it gets no datapoints (not an error)."""
+    cw = daemon.client("cloudwatch")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    with pytest.raises(cw.exceptions.InvalidParameterValueException) as e:
+        cw.put_metric_data(Namespace="Retained", MetricData=[
+            {"MetricName": "m", "Value": 1, "Timestamp": now - datetime.timedelta(days=15)}])
+    assert e.value.response["Error"]["Message"] == (
+        "The parameter MetricData.member.1.Timestamp must specify a time within the past two weeks.")
+    cw.put_metric_data(Namespace="Retained", MetricData=[
+        {"MetricName": "m", "Value": 3, "Timestamp": now - datetime.timedelta(days=13)},
+        {"MetricName": "m", "Value": 4}])
+
+    def sums(days, period):
+        return [p["Sum"] for p in cw.get_metric_statistics(
+            Namespace="Retained", MetricName="m", StartTime=now - datetime.timedelta(days=days),
+            EndTime=now + datetime.timedelta(minutes=10), Period=period,
+            Statistics=["Sum"])["Datapoints"]]
+
+    assert sorted(sums(20, 3600)) == [3, 4]
+    assert sums(20, 1260) == []  # a multiple of 60, not of 300
+    assert sorted(sums(70, 7200)) == [3, 4]
 
 
 @pytest.mark.parametrize("protocol", ["json", "smithy-rpc-v2-cbor", "query"])

@@ -1,24 +1,69 @@
 //! CloudWatch metrics as records: each metric (namespace, name, dimension set) is one
 //! record, and its datapoints are kept aggregated per minute (sum, count, minimum, maximum)
-//! — the finest resolution Lambda's own metrics have. Reads aggregate minutes into periods.
-//! Lambda's metrics are recorded by the invoke path (through a batching writer), custom ones
-//! by PutMetricData. Owns validation of names and values; knows nothing of the wire.
+//! — the finest resolution Lambda's own metrics have. Reads aggregate stored buckets into
+//! periods. Lambda's metrics are recorded by the invoke path (through a batching writer),
+//! custom ones by PutMetricData. Retention follows CloudWatch's: minutes are kept for 15
+//! days, then [`roll_up`] merges them into 5-minute buckets, kept for 63 days, then into
+//! hourly ones, kept for 455 days, then deleted. Owns validation of names and values;
+//! knows nothing of the wire.
 
+use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::{Scope, StoreError, Tx, TxExt};
+use crate::store::{Scope, Store, StoreError, Tx, TxExt};
 
 const METRIC: &str = "metric";
 const MINUTE: &str = "metric-minute";
+const FIVE_MINUTES: &str = "metric-5min";
+const HOUR: &str = "metric-hour";
 
 /// Separates the parts of a metric's key: namespace, name, then each dimension.
 const PART: char = '\u{1f}';
 /// Separates a dimension's name from its value in a key.
 const PAIR: char = '\u{1e}';
-/// Separates a metric's key from a minute in a datapoint's key.
+/// Separates a metric's key from a bucket's first minute in a datapoint's key, and that
+/// minute from the unit in the key of a rolled-up bucket.
 const AT: char = '\u{1d}';
+/// The character after [`AT`]: `{key}{AT}` up to `{key}{AFTER_AT}` is every bucket of a key.
+const AFTER_AT: char = '\u{1e}';
+
+const DAY_MS: i64 = 86_400_000;
+
+/// One resolution data is stored at: its record kind, its length, and for how long after
+/// its end CloudWatch keeps data at that resolution.
+struct Resolution {
+    kind: &'static str,
+    minutes: i64,
+    kept_ms: i64,
+}
+
+const BY_MINUTE: Resolution = Resolution {
+    kind: MINUTE,
+    minutes: 1,
+    kept_ms: 15 * DAY_MS,
+};
+const BY_FIVE_MINUTES: Resolution = Resolution {
+    kind: FIVE_MINUTES,
+    minutes: 5,
+    kept_ms: 63 * DAY_MS,
+};
+const BY_HOUR: Resolution = Resolution {
+    kind: HOUR,
+    minutes: 60,
+    kept_ms: 455 * DAY_MS,
+};
+/// Finest first; each is rolled up into the next.
+const RESOLUTIONS: [&Resolution; 3] = [&BY_MINUTE, &BY_FIVE_MINUTES, &BY_HOUR];
+
+/// Data younger than this may be read at any period (high-resolution data is kept for 3
+/// hours); older data only at multiples of the resolution it is kept at.
+const ANY_PERIOD_MS: i64 = 3 * 3_600_000;
+/// How many stored buckets one roll-up transaction reads at most, so that a pass never
+/// holds the store's writer for long.
+const ROLL_UP_BATCH: usize = 1000;
 
 /// Namespaces starting with this are AWS's own; PutMetricData refuses them.
 pub const RESERVED_PREFIX: &str = "AWS/";
@@ -30,6 +75,8 @@ pub const MAX_DATA_DATAPOINTS: i64 = 100_800;
 pub const MAX_DIMENSIONS: usize = 30;
 /// The most metrics one PutMetricData call may carry.
 pub const MAX_PUT_METRICS: usize = 1000;
+/// How far in the past PutMetricData accepts a timestamp: two weeks.
+pub const MAX_PUT_AGE_MS: i64 = 14 * DAY_MS;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MetricsError {
@@ -122,9 +169,10 @@ pub struct Sample {
     pub stats: Stats,
 }
 
-/// One minute of one metric as stored.
+/// One bucket (a minute, 5 minutes or an hour) of one metric as stored; the shape has not
+/// changed since minutes were the only buckets.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-struct Minute {
+struct Bucket {
     unit: Option<String>,
     stats: Stats,
 }
@@ -169,6 +217,25 @@ impl Window {
         }
         Ok(())
     }
+
+    /// Where CloudWatch starts reading this window at `now_ms`: the start rounded down to
+    /// the resolution data of its age is kept at (a minute up to 15 days ago, 5 minutes up
+    /// to 63 days, an hour beyond). `None` when the start is more than 3 hours ago and the
+    /// period is not a multiple of that resolution: AWS documents that "no data points in
+    /// that time range" are returned then, not an error, so reads return none.
+    pub fn readable_start(&self, now_ms: i64) -> Option<i64> {
+        let age_ms = now_ms - self.start_ms;
+        let resolution_ms = RESOLUTIONS
+            .iter()
+            .find(|r| age_ms < r.kept_ms)
+            .unwrap_or(&&BY_HOUR)
+            .minutes
+            * 60_000;
+        if age_ms > ANY_PERIOD_MS && (self.period_s * 1000) % resolution_ms != 0 {
+            return None;
+        }
+        Some(self.start_ms.div_euclid(resolution_ms) * resolution_ms)
+    }
 }
 
 fn minute_of(at_ms: i64) -> i64 {
@@ -178,6 +245,29 @@ fn minute_of(at_ms: i64) -> i64 {
 fn minute_key(metric_key: &str, minute: i64) -> String {
     // Zero-padded, so ids sort by time.
     format!("{metric_key}{AT}{minute:012}")
+}
+
+/// A rolled-up bucket's id: its first minute, then its unit, so that buckets of one time
+/// recorded in different units stay apart as their minutes were.
+fn rolled_key(metric_key: &str, minute: i64, unit: Option<&str>) -> String {
+    format!(
+        "{}{AT}{}",
+        minute_key(metric_key, minute),
+        unit.unwrap_or_default()
+    )
+}
+
+/// The first minute of the bucket whose id is `{prefix}{rest}`.
+fn bucket_minute(rest: &str) -> Option<i64> {
+    rest.split(AT).next()?.parse().ok()
+}
+
+fn decode_bucket(kind: &str, id: &str, body: &[u8]) -> Result<Bucket, StoreError> {
+    serde_json::from_slice(body).map_err(|source| StoreError::Corrupt {
+        kind: kind.into(),
+        id: id.into(),
+        source,
+    })
 }
 
 /// Merges samples into their minutes, creating the metrics they name.
@@ -195,7 +285,7 @@ pub fn record(tx: &mut dyn Tx, scope: &Scope, samples: &[Sample]) -> Result<(), 
             tx.put_json(METRIC, scope, &key, &sample.metric)?;
         }
         let id = minute_key(&key, minute);
-        let m = match tx.get_json::<Minute>(MINUTE, scope, &id)? {
+        let m = match tx.get_json::<Bucket>(MINUTE, scope, &id)? {
             Some(mut m) => {
                 m.stats.merge(&stats);
                 if sample.unit.is_some() {
@@ -203,7 +293,7 @@ pub fn record(tx: &mut dyn Tx, scope: &Scope, samples: &[Sample]) -> Result<(), 
                 }
                 m
             }
-            None => Minute {
+            None => Bucket {
                 unit: sample.unit.clone(),
                 stats,
             },
@@ -213,48 +303,206 @@ pub fn record(tx: &mut dyn Tx, scope: &Scope, samples: &[Sample]) -> Result<(), 
     Ok(())
 }
 
-/// The metric's datapoints in `window` (checked by the caller, whose limit it is), one per
-/// period that has data, oldest first; with `unit`, only minutes recorded in that unit.
+/// The metric's datapoints in `window` (checked by the caller, whose limit it is) as read at
+/// `now_ms` (see [`Window::readable_start`]), one per period that has data, oldest first;
+/// with `unit`, only buckets recorded in that unit. Buckets of every resolution are read,
+/// as a roll-up pass that has not run yet leaves finer ones past their age.
 pub fn statistics(
     tx: &mut dyn Tx,
     scope: &Scope,
     metric: &MetricId,
     window: &Window,
     unit: Option<&str>,
+    now_ms: i64,
 ) -> Result<Vec<Datapoint>, MetricsError> {
+    let Some(start_ms) = window.readable_start(now_ms) else {
+        return Ok(Vec::new());
+    };
     let key = metric.key();
     let prefix = format!("{key}{AT}");
-    let first = minute_key(&key, minute_of(window.start_ms));
+    let first = minute_key(&key, minute_of(start_ms));
     let past_last = minute_key(&key, minute_of(window.end_ms - 1) + 1);
     let period_ms = window.period_s * 1000;
     let mut periods: BTreeMap<i64, Datapoint> = BTreeMap::new();
-    for (id, body) in tx.list_range(MINUTE, scope, &first, &past_last)? {
-        let Some(minute) = id[prefix.len()..].parse::<i64>().ok() else {
-            continue;
-        };
-        let at_ms = minute * 60_000;
-        if at_ms < window.start_ms || at_ms >= window.end_ms {
-            continue;
+    for resolution in RESOLUTIONS {
+        let kind = resolution.kind;
+        for (id, body) in tx.list_range(kind, scope, &first, &past_last, usize::MAX)? {
+            let Some(minute) = bucket_minute(&id[prefix.len()..]) else {
+                continue;
+            };
+            let at_ms = minute * 60_000;
+            if at_ms < start_ms || at_ms >= window.end_ms {
+                continue;
+            }
+            let b = decode_bucket(kind, &id, &body)?;
+            if unit.is_some_and(|u| b.unit.as_deref() != Some(u)) {
+                continue;
+            }
+            let start = at_ms.div_euclid(period_ms) * period_ms;
+            periods
+                .entry(start)
+                .and_modify(|d| d.stats.merge(&b.stats))
+                .or_insert(Datapoint {
+                    at_ms: start,
+                    unit: b.unit.clone(),
+                    stats: b.stats,
+                });
         }
-        let m: Minute = serde_json::from_slice(&body).map_err(|source| StoreError::Corrupt {
-            kind: MINUTE.into(),
-            id: id.clone(),
-            source,
-        })?;
-        if unit.is_some_and(|u| m.unit.as_deref() != Some(u)) {
-            continue;
-        }
-        let start = at_ms.div_euclid(period_ms) * period_ms;
-        periods
-            .entry(start)
-            .and_modify(|d| d.stats.merge(&m.stats))
-            .or_insert(Datapoint {
-                at_ms: start,
-                unit: m.unit.clone(),
-                stats: m.stats,
-            });
     }
     Ok(periods.into_values().collect())
+}
+
+/// What one roll-up pass changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RolledUp {
+    /// Buckets merged into coarser ones (minutes into 5 minutes, 5 minutes into hours).
+    pub merged: usize,
+    /// Hourly buckets deleted after 455 days.
+    pub expired: usize,
+    /// Metrics deleted because no data of theirs is left.
+    pub metrics_deleted: usize,
+}
+
+/// Applies CloudWatch's retention as of `now_ms`: minute buckets whose 5-minute bucket ended
+/// more than 15 days ago are merged into it, 5-minute buckets whose hour ended more than 63
+/// days ago into that hour, hours that ended more than 455 days ago are deleted, and so is a
+/// metric left without data. Each transaction merges and deletes at most
+/// [`ROLL_UP_BATCH`] buckets of one metric at once, so a pass stopped anywhere (even by
+/// `kill -9`) neither loses nor counts twice, and a second pass finds nothing to do. Once
+/// `stop` is set the pass ends before its next transaction; the next pass goes on.
+pub fn roll_up(store: &Store, now_ms: i64, stop: &AtomicBool) -> Result<RolledUp, MetricsError> {
+    let metrics = store.read(|tx| tx.list_all(METRIC))?;
+    let mut done = RolledUp::default();
+    for (scope, key, _) in &metrics {
+        for (fine, coarse) in [(&BY_MINUTE, &BY_FIVE_MINUTES), (&BY_FIVE_MINUTES, &BY_HOUR)] {
+            let before = ended_before(now_ms - fine.kept_ms, coarse);
+            loop {
+                if stopped(stop) {
+                    return Ok(done);
+                }
+                let n = store.write(|tx| merge_batch(tx, scope, key, fine, coarse, before))?;
+                done.merged += n;
+                if n < ROLL_UP_BATCH {
+                    break;
+                }
+            }
+        }
+        let before = ended_before(now_ms - BY_HOUR.kept_ms, &BY_HOUR);
+        loop {
+            if stopped(stop) {
+                return Ok(done);
+            }
+            let (n, gone) = store.write(|tx| expire_batch(tx, scope, key, before))?;
+            done.expired += n;
+            done.metrics_deleted += usize::from(gone);
+            if n < ROLL_UP_BATCH {
+                break;
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// Before each transaction of a pass: lets a writer waiting for the store go first, then
+/// whether the pass is to stop.
+fn stopped(stop: &AtomicBool) -> bool {
+    std::thread::yield_now();
+    stop.load(Ordering::Relaxed)
+}
+
+/// The first minute of the first `resolution` bucket that has not ended at `at_ms`: the
+/// buckets before it ended at or before `at_ms`.
+fn ended_before(at_ms: i64, resolution: &Resolution) -> i64 {
+    minute_of(at_ms).div_euclid(resolution.minutes) * resolution.minutes
+}
+
+/// Merges up to [`ROLL_UP_BATCH`] `fine` buckets of the metric starting before minute
+/// `before` into their `coarse` buckets (into what those already hold) and deletes them;
+/// how many it merged.
+fn merge_batch(
+    tx: &mut dyn Tx,
+    scope: &Scope,
+    key: &str,
+    fine: &Resolution,
+    coarse: &Resolution,
+    before: i64,
+) -> Result<usize, MetricsError> {
+    let prefix = format!("{key}{AT}");
+    let rows = tx.list_range(
+        fine.kind,
+        scope,
+        &prefix,
+        &minute_key(key, before),
+        ROLL_UP_BATCH,
+    )?;
+    let mut merged: BTreeMap<String, Bucket> = BTreeMap::new();
+    for (id, body) in &rows {
+        let minute = bucket_minute(&id[prefix.len()..]).ok_or_else(|| {
+            MetricsError::Store(StoreError::Corrupt {
+                kind: fine.kind.into(),
+                id: id.clone(),
+                source: serde::de::Error::custom("the id names no minute"),
+            })
+        })?;
+        let b = decode_bucket(fine.kind, id, body)?;
+        let start = minute.div_euclid(coarse.minutes) * coarse.minutes;
+        let coarse_id = rolled_key(key, start, b.unit.as_deref());
+        match merged.entry(coarse_id) {
+            Entry::Occupied(mut e) => e.get_mut().stats.merge(&b.stats),
+            Entry::Vacant(e) => {
+                let held: Option<Bucket> = tx.get_json(coarse.kind, scope, e.key())?;
+                e.insert(match held {
+                    Some(mut held) => {
+                        held.stats.merge(&b.stats);
+                        held
+                    }
+                    None => b,
+                });
+            }
+        }
+    }
+    for (id, bucket) in &merged {
+        tx.put_json(coarse.kind, scope, id, bucket)?;
+    }
+    for (id, _) in &rows {
+        tx.delete(fine.kind, scope, id)?;
+    }
+    Ok(rows.len())
+}
+
+/// Deletes up to [`ROLL_UP_BATCH`] hourly buckets of the metric starting before minute
+/// `before`; once none is left, the metric too when it has no data at all. How many
+/// buckets it deleted, and whether it deleted the metric.
+fn expire_batch(
+    tx: &mut dyn Tx,
+    scope: &Scope,
+    key: &str,
+    before: i64,
+) -> Result<(usize, bool), MetricsError> {
+    let prefix = format!("{key}{AT}");
+    let rows = tx.list_range(
+        HOUR,
+        scope,
+        &prefix,
+        &minute_key(key, before),
+        ROLL_UP_BATCH,
+    )?;
+    for (id, _) in &rows {
+        tx.delete(HOUR, scope, id)?;
+    }
+    if rows.len() == ROLL_UP_BATCH {
+        return Ok((rows.len(), false));
+    }
+    let all = format!("{key}{AFTER_AT}");
+    for resolution in RESOLUTIONS {
+        if !tx
+            .list_range(resolution.kind, scope, &prefix, &all, 1)?
+            .is_empty()
+        {
+            return Ok((rows.len(), false));
+        }
+    }
+    Ok((rows.len(), tx.delete(METRIC, scope, key)?))
 }
 
 /// Metrics of the scope, optionally of one namespace and name, having every filter's
@@ -333,6 +581,17 @@ pub fn check_metric(metric: &MetricId) -> Result<(), MetricsError> {
     Ok(())
 }
 
+/// The timestamp of the `n`th datum (from 1) of a PutMetricData at `now_ms`: CloudWatch
+/// accepts them up to two weeks in the past.
+pub fn check_put_time(at_ms: i64, now_ms: i64, n: usize) -> Result<(), MetricsError> {
+    if at_ms < now_ms - MAX_PUT_AGE_MS {
+        return Err(MetricsError::InvalidParameterValue(format!(
+            "The parameter MetricData.member.{n}.Timestamp must specify a time within the past two weeks."
+        )));
+    }
+    Ok(())
+}
+
 /// A datapoint value: CloudWatch refuses NaN, infinities and magnitudes beyond 2^360.
 pub fn check_value(value: f64) -> Result<(), MetricsError> {
     let limit = 2f64.powi(360);
@@ -380,7 +639,7 @@ mod tests {
             period_s,
         };
         let minutes = store
-            .read(|tx| statistics(tx, &scope, &m, &window(60), None))
+            .read(|tx| statistics(tx, &scope, &m, &window(60), None, T0))
             .unwrap();
         assert_eq!(minutes.len(), 2);
         assert_eq!(minutes[0].at_ms, T0);
@@ -395,13 +654,13 @@ mod tests {
         );
         assert_eq!(minutes[1].stats, Stats::one(7.0));
         let whole = store
-            .read(|tx| statistics(tx, &scope, &m, &window(3600), None))
+            .read(|tx| statistics(tx, &scope, &m, &window(3600), None, T0))
             .unwrap();
         assert_eq!(whole.len(), 1);
         assert_eq!(whole[0].stats.count, 4.0);
         assert_eq!(whole[0].stats.average(), 12.25);
         let none = store
-            .read(|tx| statistics(tx, &scope, &m, &window(60), Some("Seconds")))
+            .read(|tx| statistics(tx, &scope, &m, &window(60), Some("Seconds"), T0))
             .unwrap();
         assert!(none.is_empty());
     }
@@ -429,7 +688,7 @@ mod tests {
             period_s: 60,
         };
         let points = store
-            .read(|tx| statistics(tx, &scope, &by_fn, &window, None))
+            .read(|tx| statistics(tx, &scope, &by_fn, &window, None, T0))
             .unwrap();
         assert_eq!(points[0].stats.sum, 1.0);
         let all = store
@@ -472,5 +731,303 @@ mod tests {
             dimensions: vec![("a".into(), "1".into()), ("a".into(), "2".into())],
         };
         assert!(check_metric(&twice).is_err());
+    }
+
+    /// "Now" of the roll-up tests; data is stored days before it.
+    const NOW: i64 = T0 + 600 * DAY_MS;
+
+    fn at(ago_days: i64, resolution_ms: i64) -> i64 {
+        (NOW - ago_days * DAY_MS).div_euclid(resolution_ms) * resolution_ms
+    }
+
+    fn stats(sum: f64, count: f64, min: f64, max: f64) -> Stats {
+        Stats {
+            sum,
+            count,
+            min,
+            max,
+        }
+    }
+
+    /// Every metric record and bucket of the store, to compare whole states.
+    fn dump(store: &Store) -> Vec<(String, Scope, String, Vec<u8>)> {
+        store
+            .read(|tx| -> Result<_, StoreError> {
+                let mut all = Vec::new();
+                for kind in [METRIC, MINUTE, FIVE_MINUTES, HOUR] {
+                    for (scope, id, body) in tx.list_all(kind)? {
+                        all.push((kind.to_string(), scope, id, body));
+                    }
+                }
+                Ok(all)
+            })
+            .unwrap()
+    }
+
+    fn count(store: &Store, kind: &str) -> usize {
+        store.read(|tx| tx.list_all(kind)).unwrap().len()
+    }
+
+    #[test]
+    fn roll_up_merges_exactly_and_deletes_what_is_past_retention() {
+        let (store, _dir) = store();
+        let scope = Scope::new("000000000000", "us-east-1");
+        let m = MetricId::new("MyApp", "Latency", &[("Stage", "prod")]);
+        let gone = MetricId::new("MyApp", "Old", &[]);
+        let (b20, b70) = (at(20, 300_000), at(70, 3_600_000));
+        let samples = [
+            // Two 5-minute buckets 20 days ago; the first from three minutes.
+            sample(&m, b20, 4.0),
+            sample(&m, b20 + 30_000, 6.0),
+            sample(&m, b20 + 60_000, -2.0),
+            sample(&m, b20 + 240_000, 10.0),
+            sample(&m, b20 + 300_000, 1.0),
+            // One hour 70 days ago, from three 5-minute buckets.
+            sample(&m, b70 + 60_000, 3.0),
+            sample(&m, b70 + 17 * 60_000, 5.0),
+            sample(&m, b70 + 59 * 60_000, 7.0),
+            // Past retention.
+            sample(&m, at(500, 60_000), 100.0),
+            sample(&gone, at(500, 60_000), 1.0),
+            // Recent.
+            sample(&m, at(1, 60_000), 9.0),
+        ];
+        store.write(|tx| record(tx, &scope, &samples)).unwrap();
+        let read = |start_ms, minutes: i64, period_s| {
+            let w = Window {
+                start_ms,
+                end_ms: start_ms + minutes * 60_000,
+                period_s,
+            };
+            store
+                .read(|tx| statistics(tx, &scope, &m, &w, None, NOW))
+                .unwrap()
+        };
+        let before = (
+            read(b20, 10, 300),
+            read(b70, 60, 3600),
+            read(at(1, 60_000), 1, 60),
+        );
+
+        let done = roll_up(&store, NOW, &AtomicBool::new(false)).unwrap();
+        assert_eq!(
+            done,
+            RolledUp {
+                // 20 days: 4 minutes; 70 days: 3 minutes, then 3 five-minute buckets;
+                // 500 days: 2 minutes, then 2 five-minute buckets.
+                merged: 4 + 3 + 3 + 2 + 2,
+                expired: 2,
+                metrics_deleted: 1,
+            }
+        );
+        assert_eq!(
+            (
+                count(&store, MINUTE),
+                count(&store, FIVE_MINUTES),
+                count(&store, HOUR)
+            ),
+            (1, 2, 1)
+        );
+        let twenty = read(b20, 10, 300);
+        assert_eq!(twenty.len(), 2);
+        assert_eq!(twenty[0].at_ms, b20);
+        assert_eq!(twenty[0].stats, stats(18.0, 4.0, -2.0, 10.0));
+        assert_eq!(twenty[0].stats.average(), 4.5);
+        assert_eq!(twenty[0].unit.as_deref(), Some("Count"));
+        assert_eq!(twenty[1].stats, Stats::one(1.0));
+        let seventy = read(b70, 60, 3600);
+        assert_eq!(seventy.len(), 1);
+        assert_eq!(seventy[0].stats, stats(15.0, 3.0, 3.0, 7.0));
+        assert_eq!(seventy[0].stats.average(), 5.0);
+        assert_eq!(
+            (twenty, seventy, read(at(1, 60_000), 1, 60)),
+            before,
+            "the same statistics at the periods the data is still kept at"
+        );
+        assert!(read(b20, 10, 60).is_empty(), "no minutes 20 days ago");
+        assert!(read(b70, 60, 300).is_empty(), "no 5 minutes 70 days ago");
+        assert!(read(at(500, 3_600_000), 60, 3600).is_empty());
+        let listed = store.read(|tx| list(tx, &scope, None, None, &[])).unwrap();
+        assert_eq!(listed, vec![m]);
+
+        let state = dump(&store);
+        assert_eq!(
+            roll_up(&store, NOW, &AtomicBool::new(false)).unwrap(),
+            RolledUp::default()
+        );
+        assert_eq!(dump(&store), state, "a second pass changes nothing");
+    }
+
+    #[test]
+    fn a_stopped_roll_up_leaves_the_rest_to_the_next_pass() {
+        let (store, _dir) = store();
+        let scope = Scope::new("000000000000", "us-east-1");
+        let m = MetricId::new("MyApp", "Hits", &[]);
+        let samples = [sample(&m, at(20, 300_000), 1.0)];
+        store.write(|tx| record(tx, &scope, &samples)).unwrap();
+        let state = dump(&store);
+        let stopped = roll_up(&store, NOW, &AtomicBool::new(true)).unwrap();
+        assert_eq!(stopped, RolledUp::default());
+        assert_eq!(dump(&store), state);
+        let next = roll_up(&store, NOW, &AtomicBool::new(false)).unwrap();
+        assert_eq!(next.merged, 1);
+    }
+
+    #[test]
+    fn roll_up_pages_and_merges_into_buckets_already_rolled() {
+        let (store, _dir) = store();
+        let scope = Scope::new("000000000000", "us-east-1");
+        let m = MetricId::new("MyApp", "Depth", &[]);
+        // More minutes than a batch, starting mid-bucket, so a bucket spans two batches.
+        let first = at(20, 300_000) + 2 * 60_000;
+        let n = ROLL_UP_BATCH as i64 + 502;
+        let samples: Vec<Sample> = (0..n)
+            .map(|i| sample(&m, first + i * 60_000, i as f64))
+            .collect();
+        store.write(|tx| record(tx, &scope, &samples)).unwrap();
+        let w = Window {
+            start_ms: first - 120_000,
+            end_ms: first + n * 60_000,
+            period_s: 300,
+        };
+        let read = || {
+            store
+                .read(|tx| statistics(tx, &scope, &m, &w, None, NOW))
+                .unwrap()
+        };
+        let before = read();
+        let done = roll_up(&store, NOW, &AtomicBool::new(false)).unwrap();
+        assert_eq!(done.merged, n as usize);
+        assert_eq!(count(&store, MINUTE), 0);
+        let after = read();
+        assert_eq!(after, before);
+        let mut total = after[0].stats;
+        for p in &after[1..] {
+            total.merge(&p.stats);
+        }
+        let last = (n - 1) as f64;
+        assert_eq!(total, stats(last * (last + 1.0) / 2.0, n as f64, 0.0, last));
+
+        // A minute recorded into a bucket already rolled (as a pass stopped between two
+        // batches leaves it) is merged into what the bucket holds.
+        let late = [sample(&m, first, 1000.0)];
+        store.write(|tx| record(tx, &scope, &late)).unwrap();
+        assert_eq!(
+            roll_up(&store, NOW, &AtomicBool::new(false))
+                .unwrap()
+                .merged,
+            1
+        );
+        let first_bucket = read()[0].stats;
+        assert_eq!(first_bucket, stats(1000.0 + 3.0, 4.0, 0.0, 1000.0));
+    }
+
+    #[test]
+    fn rolled_up_buckets_keep_units_apart() {
+        let (store, _dir) = store();
+        let scope = Scope::new("000000000000", "us-east-1");
+        let m = MetricId::new("MyApp", "Size", &[]);
+        let b = at(20, 300_000);
+        let mut bytes = sample(&m, b + 60_000, 5.0);
+        bytes.unit = Some("Bytes".into());
+        store
+            .write(|tx| record(tx, &scope, &[sample(&m, b, 2.0), bytes]))
+            .unwrap();
+        roll_up(&store, NOW, &AtomicBool::new(false)).unwrap();
+        let w = Window {
+            start_ms: b,
+            end_ms: b + 300_000,
+            period_s: 300,
+        };
+        let sum = |unit| {
+            store
+                .read(|tx| statistics(tx, &scope, &m, &w, unit, NOW))
+                .unwrap()
+                .iter()
+                .map(|p| p.stats.sum)
+                .sum::<f64>()
+        };
+        assert_eq!(
+            (sum(Some("Count")), sum(Some("Bytes")), sum(None)),
+            (2.0, 5.0, 7.0)
+        );
+    }
+
+    #[test]
+    fn records_of_the_previous_version_are_read_and_rolled_up() {
+        let (store, _dir) = store();
+        let scope = Scope::new("000000000000", "us-east-1");
+        let minute = at(20, 300_000) / 60_000;
+        // Written byte for byte as the version that kept minutes only stored them.
+        store
+            .write(|tx| -> Result<(), StoreError> {
+                tx.put(
+                    "metric",
+                    &scope,
+                    "MyApp\u{1f}Hits",
+                    br#"{"namespace":"MyApp","name":"Hits","dimensions":[]}"#,
+                )?;
+                tx.put(
+                    "metric-minute",
+                    &scope,
+                    &format!("MyApp\u{1f}Hits\u{1d}{minute:012}"),
+                    br#"{"unit":"Count","stats":{"sum":3.0,"count":2.0,"min":1.0,"max":2.0}}"#,
+                )
+            })
+            .unwrap();
+        let m = MetricId::new("MyApp", "Hits", &[]);
+        let w = Window {
+            start_ms: minute * 60_000,
+            end_ms: minute * 60_000 + 300_000,
+            period_s: 300,
+        };
+        let read = || {
+            store
+                .read(|tx| statistics(tx, &scope, &m, &w, None, NOW))
+                .unwrap()
+        };
+        assert_eq!(read()[0].stats, stats(3.0, 2.0, 1.0, 2.0));
+        assert_eq!(
+            roll_up(&store, NOW, &AtomicBool::new(false))
+                .unwrap()
+                .merged,
+            1
+        );
+        assert_eq!(read()[0].stats, stats(3.0, 2.0, 1.0, 2.0));
+        assert_eq!(count(&store, FIVE_MINUTES), 1);
+    }
+
+    #[test]
+    fn reads_follow_the_resolution_kept_at_the_start_age() {
+        let window = |start_ms, period_s| Window {
+            start_ms,
+            end_ms: NOW,
+            period_s,
+        };
+        // 12:32:34 on a day so many days ago.
+        let clock = |days| at(days, DAY_MS) + (12 * 3600 + 32 * 60 + 34) * 1000;
+        let start = |days, period_s| window(clock(days), period_s).readable_start(NOW);
+        let day = |days| at(days, DAY_MS);
+        assert_eq!(
+            window(NOW - 3_600_000 + 1_500, 10).readable_start(NOW),
+            Some(NOW - 3_600_000),
+            "any period for the last 3 hours"
+        );
+        assert_eq!(start(5, 60), Some(day(5) + (12 * 60 + 32) * 60_000));
+        assert_eq!(start(5, 90), None);
+        assert_eq!(start(20, 60), None);
+        assert_eq!(start(20, 600), Some(day(20) + (12 * 60 + 30) * 60_000));
+        assert_eq!(start(70, 300), None);
+        assert_eq!(start(70, 7200), Some(day(70) + 12 * 3_600_000));
+    }
+
+    #[test]
+    fn put_timestamps_reach_two_weeks_back() {
+        assert!(check_put_time(NOW - MAX_PUT_AGE_MS, NOW, 1).is_ok());
+        assert!(matches!(
+            check_put_time(NOW - MAX_PUT_AGE_MS - 1, NOW, 3),
+            Err(MetricsError::InvalidParameterValue(m))
+                if m == "The parameter MetricData.member.3.Timestamp must specify a time within the past two weeks."
+        ));
     }
 }

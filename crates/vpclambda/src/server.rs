@@ -61,6 +61,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     });
     let reconciler = crate::dataplane::spawn(state.clone());
     let reclaimer = crate::eni::spawn_reclaimer(state.clone());
+    let roll_up = crate::invoke::spawn_metric_roll_up(store.clone());
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -91,6 +92,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         reconciler.abort();
     }
     reclaimer.abort();
+    roll_up.stop();
     invoke.shutdown().await;
     // A stopped daemon leaves no kernel objects behind; the next start rebuilds them from
     // the store (as it does after a crash, when they may be stale).

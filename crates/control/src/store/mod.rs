@@ -63,14 +63,16 @@ pub trait Tx {
         scope: &Scope,
         prefix: &str,
     ) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
-    /// Records of `kind` in `scope` with `from <= id < to` (byte order), ordered by id: a
-    /// range read that uses the key's index (time-ordered ids such as metric minutes).
+    /// The first `limit` records of `kind` in `scope` with `from <= id < to` (byte order),
+    /// ordered by id: a range read that uses the key's index (time-ordered ids such as
+    /// metric minutes); background work pages through ranges with `limit`.
     fn list_range(
         &mut self,
         kind: &str,
         scope: &Scope,
         from: &str,
         to: &str,
+        limit: usize,
     ) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
     /// Records of `kind` in every scope: start-up reconciliation and background work.
     fn list_all(&mut self, kind: &str) -> Result<Vec<(Scope, String, Vec<u8>)>, StoreError>;

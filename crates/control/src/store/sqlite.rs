@@ -168,15 +168,18 @@ impl Tx for SqliteTx<'_> {
         scope: &Scope,
         from: &str,
         to: &str,
+        limit: usize,
     ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, body FROM objects
              WHERE kind = ?1 AND account = ?2 AND region = ?3 AND id >= ?4 AND id < ?5
-             ORDER BY id",
+             ORDER BY id LIMIT ?6",
         )?;
-        let rows = stmt.query_map(params![kind, scope.account, scope.region, from, to], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(
+            params![kind, scope.account, scope.region, from, to, limit],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -317,13 +320,16 @@ mod tests {
                 tx.put_json("k", &scope("222222222222"), "m:02", &"other")
             })
             .unwrap();
-        let ids: Vec<String> = store
-            .read(|tx| tx.list_range("k", &scope("111111111111"), "m:02", "m:04"))
-            .unwrap()
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect();
-        assert_eq!(ids, vec!["m:02", "m:03"]);
+        let ids = |limit| -> Vec<String> {
+            store
+                .read(|tx| tx.list_range("k", &scope("111111111111"), "m:02", "m:04", limit))
+                .unwrap()
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect()
+        };
+        assert_eq!(ids(usize::MAX), vec!["m:02", "m:03"]);
+        assert_eq!(ids(1), vec!["m:02"]);
     }
 
     #[test]

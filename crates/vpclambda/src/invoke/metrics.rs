@@ -4,15 +4,19 @@
 //! (the account), then `FunctionName`, `FunctionName`+`Resource`, and with a qualifier also
 //! `ExecutedVersion` —, merges a batch per minute and writes it in one store transaction.
 //! The invoke path only sends on a channel; it never waits for the store.
+//! Also runs CloudWatch's retention ([`spawn_roll_up`]) over every metric, Lambda's and
+//! custom ones, off the invoke path.
 //! Owns which metric has which unit and dimensions; must not decide outcomes.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use control::metrics::{MetricId, Sample, Stats};
 use control::{Scope, Store};
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::logs::now_ms;
@@ -22,6 +26,9 @@ pub const NAMESPACE: &str = "AWS/Lambda";
 const FLUSH_DELAY: Duration = Duration::from_millis(200);
 /// A batch this large is written at once.
 const FLUSH_SAMPLES: usize = 10_000;
+/// How often the roll-up runs: the finest retention boundary moves by a minute every
+/// minute, and an hour's lag past it is invisible to reads (they read every resolution).
+const ROLL_UP_EVERY: Duration = Duration::from_secs(3600);
 
 /// Lambda's metrics, each with its CloudWatch unit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -215,6 +222,54 @@ fn sample(metric: Metric, dims: &[(&str, &str)], at_ms: i64, value: f64) -> Samp
     }
 }
 
+/// The background roll-up of every metric's old data.
+pub struct RollUpTask {
+    task: JoinHandle<()>,
+    stop: Arc<AtomicBool>,
+}
+
+impl RollUpTask {
+    /// Ends the task; a pass under way stops before its next transaction, so a stopping
+    /// daemon does not wait for a long first pass over an old store.
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.task.abort();
+    }
+}
+
+/// Runs [`control::metrics::roll_up`] at start-up and then every [`ROLL_UP_EVERY`], on a
+/// blocking thread: it takes the store's writer for one small batch at a time.
+pub fn spawn_roll_up(store: Store) -> RollUpTask {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(ROLL_UP_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let (store, flag) = (store.clone(), flag.clone());
+            let pass = tokio::task::spawn_blocking(move || {
+                control::metrics::roll_up(&store, now_ms(), &flag)
+            })
+            .await;
+            match pass {
+                Ok(Ok(done)) if done != control::metrics::RolledUp::default() => {
+                    tracing::info!(
+                        merged = done.merged,
+                        expired = done.expired,
+                        metrics_deleted = done.metrics_deleted,
+                        "rolled up CloudWatch metrics"
+                    )
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "rolling up metrics failed"),
+                Err(e) => tracing::error!(error = %e, "the metrics roll-up panicked"),
+            }
+        }
+    });
+    RollUpTask { task, stop }
+}
+
 async fn write_batches(store: Store, mut rx: mpsc::UnboundedReceiver<Msg>) {
     while let Some(first) = rx.recv().await {
         let mut pending: HashMap<Scope, Vec<Sample>> = HashMap::new();
@@ -316,20 +371,20 @@ mod tests {
         };
         let by_fn = MetricId::new(NAMESPACE, "Invocations", &[("FunctionName", "f")]);
         let points = store
-            .read(|tx| control::metrics::statistics(tx, &s.scope, &by_fn, &window, None))
+            .read(|tx| control::metrics::statistics(tx, &s.scope, &by_fn, &window, None, now))
             .unwrap();
         assert_eq!(points.len(), 1);
         assert_eq!(points[0].stats.sum, 2.0);
         assert_eq!(points[0].unit.as_deref(), Some("Count"));
         let account = MetricId::new(NAMESPACE, "Duration", &[]);
         let points = store
-            .read(|tx| control::metrics::statistics(tx, &s.scope, &account, &window, None))
+            .read(|tx| control::metrics::statistics(tx, &s.scope, &account, &window, None, now))
             .unwrap();
         assert_eq!(points[0].stats.max, 12.5);
         let max = |dims: &[(&str, &str)]| {
             let m = MetricId::new(NAMESPACE, "ConcurrentExecutions", dims);
             store
-                .read(|tx| control::metrics::statistics(tx, &s.scope, &m, &window, None))
+                .read(|tx| control::metrics::statistics(tx, &s.scope, &m, &window, None, now))
                 .unwrap()
                 .first()
                 .map(|p| p.stats.max)

@@ -14,7 +14,8 @@
 //! Code map: `registry` (functions, cached resolutions, concurrency, idle pools), `pool`
 //! (starting, freezing, destroying environments), `outcome` (the platform's error
 //! answers), `logs` (streams, START/END/REPORT, the writer), `metrics` (Lambda's CloudWatch
-//! metrics, the writer), `queue` (Event invocations), `code` (extracted packages).
+//! metrics, the writer, the roll-up of every metric's old data), `queue` (Event
+//! invocations), `code` (extracted packages).
 
 mod code;
 mod logs;
@@ -35,6 +36,7 @@ use control::{Scope, Store};
 use sandbox::{HostConfig, Invocation, Sandbox, SandboxError, TmpBacking};
 use tracing::Instrument;
 
+pub use metrics::spawn_roll_up as spawn_metric_roll_up;
 use metrics::{Metric, MetricWriter, Subject};
 use network::Network;
 pub use outcome::Answer;

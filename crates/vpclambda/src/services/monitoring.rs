@@ -242,14 +242,15 @@ fn operation(
                 check_statistic(s, "Statistics")?;
             }
             let unit = req.unit("Unit")?;
-            let points = store.read(|tx| metrics::statistics(tx, scope, &metric, &window, unit))?;
+            let points =
+                store.read(|tx| metrics::statistics(tx, scope, &metric, &window, unit, now_ms))?;
             let datapoints = points.iter().map(|p| datapoint_doc(p, &stats)).collect();
             Some(Doc::Map(vec![
                 ("Label", Doc::Str(metric.name.clone())),
                 ("Datapoints", Doc::List(datapoints)),
             ]))
         }
-        "GetMetricData" => Some(metric_data(store, scope, &req)?),
+        "GetMetricData" => Some(metric_data(store, scope, &req, now_ms)?),
         "ListMetrics" => {
             let filters = req
                 .list("Dimensions")?
@@ -340,7 +341,12 @@ fn metric_doc(m: &MetricId) -> Doc {
 
 /// GetMetricData with `MetricStat` queries, at most `MaxDatapoints` datapoints a page;
 /// metric math is refused plainly.
-fn metric_data(store: &control::Store, scope: &Scope, req: &Input) -> Result<Doc, Failure> {
+fn metric_data(
+    store: &control::Store,
+    scope: &Scope,
+    req: &Input,
+    now_ms: i64,
+) -> Result<Doc, Failure> {
     let queries = req.list("MetricDataQueries")?;
     if queries.is_empty() {
         return Err(MetricsError::MissingParameter(
@@ -411,8 +417,8 @@ fn metric_data(store: &control::Store, scope: &Scope, req: &Input) -> Result<Doc
         };
         window.check(metrics::MAX_DATA_DATAPOINTS)?;
         let unit = stat.unit("Unit")?;
-        let mut points =
-            store.read(|tx| metrics::statistics(tx, scope, &id_of_metric, &window, unit))?;
+        let mut points = store
+            .read(|tx| metrics::statistics(tx, scope, &id_of_metric, &window, unit, now_ms))?;
         if q.bool("ReturnData")? == Some(false) {
             continue;
         }
@@ -494,6 +500,7 @@ fn put_samples(req: &Input, now_ms: i64) -> Result<Vec<Sample>, Failure> {
         );
         metrics::check_metric(&metric)?;
         let at_ms = d.time("Timestamp")?.unwrap_or(now_ms);
+        metrics::check_put_time(at_ms, now_ms, n)?;
         let unit = d.unit("Unit")?.map(str::to_string);
         let value = d.float("Value")?;
         let statistic = d.field("StatisticValues");
@@ -776,6 +783,42 @@ mod tests {
             (status, out["__type"].as_str()),
             (404, Some("UnknownOperationException"))
         );
+    }
+
+    #[tokio::test]
+    async fn old_data_follows_cloudwatch_retention() {
+        let (app, _dir) = crate::testing::app();
+        let now = chrono::Utc::now().timestamp();
+        let day = 86_400;
+        let put = |at| {
+            json!({"Namespace": "Old", "MetricData": [
+            {"MetricName": "m", "Value": 2, "Timestamp": at}]})
+        };
+        let (status, _, out) = cbor_call(&app, "PutMetricData", &put(now - 15 * day)).await;
+        assert_eq!(
+            (status, out["__type"].as_str()),
+            (400, Some("InvalidParameterValue"))
+        );
+        assert_eq!(
+            out["message"],
+            "The parameter MetricData.member.1.Timestamp must specify a time within the past two weeks."
+        );
+        let (status, _, _) = cbor_call(&app, "PutMetricData", &put(now - 60)).await;
+        assert_eq!(status, 200);
+        // From 20 days ago data is kept per 5 minutes: a period of 60 s gives no datapoints.
+        let values = |period| {
+            let get = json!({"StartTime": now - 20 * day, "EndTime": now + 600,
+                "MetricDataQueries": [{"Id": "q", "MetricStat": {"Metric": {"Namespace": "Old",
+                "MetricName": "m"}, "Period": period, "Stat": "Sum"}}]});
+            let app = app.clone();
+            async move {
+                let (status, _, out) = cbor_call(&app, "GetMetricData", &get).await;
+                assert_eq!(status, 200, "{out}");
+                out["MetricDataResults"][0]["Values"].clone()
+            }
+        };
+        assert_eq!(values(60).await, json!([]));
+        assert_eq!(values(300).await, json!([2.0]));
     }
 
     #[test]
