@@ -128,6 +128,24 @@ def test_old_data_follows_cloudwatch_retention(daemon):
     assert sorted(sums(70, 7200)) == [3, 4]
 
 
+def test_list_metrics_shows_recently_active_metrics(daemon):
+    """ListMetrics lists metrics with data in the past two weeks; RecentlyActive=PT3H only
+    those with data in the past three hours; another value is refused."""
+    cw = daemon.client("cloudwatch")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cw.put_metric_data(Namespace="Active", MetricData=[
+        {"MetricName": "fresh", "Value": 1},
+        {"MetricName": "hours-old", "Value": 1, "Timestamp": now - datetime.timedelta(hours=5)}])
+
+    def names(**kw):
+        return sorted(m["MetricName"] for m in cw.list_metrics(Namespace="Active", **kw)["Metrics"])
+
+    assert names() == ["fresh", "hours-old"]
+    assert names(RecentlyActive="PT3H") == ["fresh"]
+    with pytest.raises(cw.exceptions.InvalidParameterValueException):
+        cw.list_metrics(Namespace="Active", RecentlyActive="PT1H")
+
+
 @pytest.mark.parametrize("protocol", ["json", "smithy-rpc-v2-cbor", "query"])
 def test_each_protocol_of_the_model_is_served(daemon, monkeypatch, protocol):
     """botocore picks JSON 1.0; other SDKs send RPC v2 CBOR or the query protocol. botocore

@@ -505,14 +505,23 @@ fn expire_batch(
     Ok((rows.len(), tx.delete(METRIC, scope, key)?))
 }
 
-/// Metrics of the scope, optionally of one namespace and name, having every filter's
-/// dimension (with its value, when the filter gives one); sorted.
+/// How far back ListMetrics looks for a metric's data: "ListMetrics doesn't return
+/// information about metrics if those metrics haven't reported data in the past two weeks."
+pub const LIST_ACTIVE_MS: i64 = 14 * DAY_MS;
+/// ListMetrics' `RecentlyActive=PT3H`: data in the past three hours.
+pub const RECENTLY_ACTIVE_MS: i64 = 3 * 3_600_000;
+
+/// Metrics of the scope that have data at or after `active_since_ms` (minute buckets are
+/// kept longer than ListMetrics looks back, so they alone decide), optionally of one
+/// namespace and name, having every filter's dimension (with its value, when the filter
+/// gives one); sorted.
 pub fn list(
     tx: &mut dyn Tx,
     scope: &Scope,
     namespace: Option<&str>,
     name: Option<&str>,
     filters: &[(String, Option<String>)],
+    active_since_ms: i64,
 ) -> Result<Vec<MetricId>, MetricsError> {
     let prefix = match (namespace, name) {
         (Some(ns), Some(n)) => format!("{ns}{PART}{n}"),
@@ -528,8 +537,18 @@ pub fn list(
                     .any(|(n, v)| n == fname && fvalue.as_ref().is_none_or(|fv| fv == v))
             })
     });
-    out.sort();
-    Ok(out)
+    let since = minute_of(active_since_ms);
+    let mut active = Vec::with_capacity(out.len());
+    for m in out {
+        let key = m.key();
+        // The ids' 12 digits hold every minute up to the year 1,900,000 or so.
+        let (from, to) = (minute_key(&key, since), minute_key(&key, 999_999_999_999));
+        if !tx.list_range(MINUTE, scope, &from, &to, 1)?.is_empty() {
+            active.push(m);
+        }
+    }
+    active.sort();
+    Ok(active)
 }
 
 /// A custom namespace: 1–255 characters, not starting with ':', not AWS's.
@@ -692,19 +711,49 @@ mod tests {
             .unwrap();
         assert_eq!(points[0].stats.sum, 1.0);
         let all = store
-            .read(|tx| list(tx, &scope, Some("AWS/Lambda"), None, &[]))
+            .read(|tx| list(tx, &scope, Some("AWS/Lambda"), None, &[], T0))
             .unwrap();
         assert_eq!(all.len(), 3);
         let f = [("FunctionName".to_string(), Some("f".to_string()))];
         let of_f = store
-            .read(|tx| list(tx, &scope, Some("AWS/Lambda"), Some("Invocations"), &f))
+            .read(|tx| list(tx, &scope, Some("AWS/Lambda"), Some("Invocations"), &f, T0))
             .unwrap();
         assert_eq!(of_f, vec![by_fn.clone(), by_res]);
         let other_scope = Scope::new("111111111111", "us-east-1");
         let none = store
-            .read(|tx| list(tx, &other_scope, None, None, &[]))
+            .read(|tx| list(tx, &other_scope, None, None, &[], T0))
             .unwrap();
         assert!(none.is_empty());
+    }
+
+    /// ListMetrics shows what reported in the past two weeks (or, with `RecentlyActive`,
+    /// three hours), including a minute written just now, and not what is only older.
+    #[test]
+    fn listing_shows_recently_active_metrics_only() {
+        let (store, _dir) = store();
+        let scope = Scope::new("000000000000", "us-east-1");
+        let metric = |name: &str| MetricId::new("Custom", name, &[]);
+        let hour = 3_600_000;
+        let samples = [
+            sample(&metric("now"), T0, 1.0),
+            sample(&metric("two-hours"), T0 - 2 * hour, 1.0),
+            sample(&metric("four-hours"), T0 - 4 * hour, 1.0),
+            sample(&metric("ten-days"), T0 - 10 * DAY_MS, 1.0),
+            sample(&metric("fifteen-days"), T0 - 15 * DAY_MS, 1.0),
+        ];
+        store.write(|tx| record(tx, &scope, &samples)).unwrap();
+        let names = |since: i64| -> Vec<String> {
+            let listed = store
+                .read(|tx| list(tx, &scope, Some("Custom"), None, &[], since))
+                .unwrap();
+            listed.into_iter().map(|m| m.name).collect()
+        };
+        assert_eq!(
+            names(T0 - LIST_ACTIVE_MS),
+            ["four-hours", "now", "ten-days", "two-hours"]
+        );
+        assert_eq!(names(T0 - RECENTLY_ACTIVE_MS), ["now", "two-hours"]);
+        assert!(names(T0 + 60_000).is_empty());
     }
 
     #[test]
@@ -847,7 +896,9 @@ mod tests {
         assert!(read(b20, 10, 60).is_empty(), "no minutes 20 days ago");
         assert!(read(b70, 60, 300).is_empty(), "no 5 minutes 70 days ago");
         assert!(read(at(500, 3_600_000), 60, 3600).is_empty());
-        let listed = store.read(|tx| list(tx, &scope, None, None, &[])).unwrap();
+        let listed = store
+            .read(|tx| list(tx, &scope, None, None, &[], NOW - LIST_ACTIVE_MS))
+            .unwrap();
         assert_eq!(listed, vec![m]);
 
         let state = dump(&store);

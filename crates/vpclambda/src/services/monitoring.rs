@@ -264,7 +264,19 @@ fn operation(
                 })
                 .collect::<Result<Vec<_>, Failure>>()?;
             let (namespace, name) = (req.str("Namespace")?, req.str("MetricName")?);
-            let found = store.read(|tx| metrics::list(tx, scope, namespace, name, &filters))?;
+            let active_ms = match req.str("RecentlyActive")? {
+                None => metrics::LIST_ACTIVE_MS,
+                Some("PT3H") => metrics::RECENTLY_ACTIVE_MS,
+                Some(other) => {
+                    return Err(invalid(&format!(
+                        "The value {other} for parameter RecentlyActive is invalid."
+                    ))
+                    .into())
+                }
+            };
+            let since = now_ms - active_ms;
+            let found =
+                store.read(|tx| metrics::list(tx, scope, namespace, name, &filters, since))?;
             let start = match req.str("NextToken")? {
                 Some(t) => t.parse::<usize>().map_err(|_| invalid_next_token())?,
                 None => 0,
