@@ -244,6 +244,13 @@ pub fn namespace_of(id: &str) -> Result<String> {
     Ok(name)
 }
 
+/// Whether the kernel has IPv6, looked up once: a path under `/proc/sys/net` costs a
+/// lookup that grows with the number of namespaces.
+fn ipv6_present() -> bool {
+    static PRESENT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *PRESENT.get_or_init(|| Path::new("/proc/sys/net/ipv6").exists())
+}
+
 fn path_of(name: &str) -> PathBuf {
     Path::new(net::NETNS_RUN_DIR).join(name)
 }
@@ -478,7 +485,7 @@ impl Dataplane {
             // on its links (`all` covers those of an earlier run), removing a port does not
             // walk an IPv6 routing table that grows with every ENI (`fib6_clean_all`, the
             // largest kernel cost of a detach at 1,000 ENIs).
-            if Path::new("/proc/sys/net/ipv6").exists() {
+            if ipv6_present() {
                 router.sysctl_set("net.ipv6.conf.all.disable_ipv6", "1")?;
                 router.sysctl_set("net.ipv6.conf.default.disable_ipv6", "1")?;
             }
@@ -1140,6 +1147,12 @@ async fn realize_eni(
     router.set_up(&link).await?;
     nl.add_address("eth0", Ipv4Cidr::new(ip, subnet.prefix())?)
         .await?;
+    // VPCs are IPv4 only. An `eth0` with IPv6 addresses sends duplicate address detection
+    // and router solicitations as it comes up, which the subnet bridge floods to every
+    // other port and namespace: a cost per attach that grows with the subnet's interfaces.
+    if ipv6_present() {
+        nl.no_ipv6_addresses("eth0").await?;
+    }
     nl.set_up("eth0").await?;
     nl.add_route(&Route::default_via(gateway_of(subnet)))
         .await?;

@@ -268,6 +268,17 @@ fn vpcs_cannot_reach_each_other() {
                 let key = format!("net.ipv6.conf.{key}.disable_ipv6");
                 assert_eq!(router.sysctl_get(&key).unwrap(), "1", "{key}");
             }
+            // Nor is an interface's eth0 (no IPv6 address of its own): nothing it sends as
+            // it comes up is flooded to the subnet's other ports.
+            let eni = ns("eni-a1");
+            let key = "net.ipv6.conf.eth0.addr_gen_mode";
+            assert_eq!(eni.sysctl_get(key).unwrap(), "1", "{key}");
+            let addresses = eni
+                .spawn(|| std::fs::read_to_string("/proc/net/if_inet6"))
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(!addresses.contains("eth0"), "{addresses}");
         }
         dataplane.remove_all().await.unwrap();
     });
