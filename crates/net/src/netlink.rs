@@ -11,8 +11,8 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd};
 use futures::TryStreamExt;
 use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage};
 use rtnetlink::packet_route::link::{
-    AfSpecInet6, AfSpecUnspec, In6AddrGenMode, InfoData, InfoVeth, LinkAttribute, LinkFlags,
-    LinkInfo, LinkMessage,
+    AfSpecInet6, AfSpecUnspec, In6AddrGenMode, InfoBridge, InfoData, InfoVeth, LinkAttribute,
+    LinkFlags, LinkInfo, LinkMessage,
 };
 use rtnetlink::packet_route::route::{
     RouteAddress, RouteAttribute, RouteMessage, RouteScope, RouteType,
@@ -155,10 +155,15 @@ impl Netlink {
 
     /// Creates a bridge with the hardware address `mac`, which it keeps whatever its ports
     /// (see [`crate::names::mac`]); an existing bridge of that name is success, and is given
-    /// that address if it has another.
+    /// that address if it has another. Without multicast snooping: when a port leaves, the
+    /// kernel re-enables snooping on every other port, one timer each, a cost that grows
+    /// with the ports (and nothing here uses multicast).
     pub async fn add_bridge(&self, name: &str, mac: [u8; 6]) -> Result<()> {
         validate_ifname(name)?;
-        let message = LinkBridge::new(name).address(mac.to_vec()).build();
+        let message = LinkBridge::new(name)
+            .append_info_data(InfoBridge::MulticastSnooping(false))
+            .address(mac.to_vec())
+            .build();
         self.create_link(name, message, "bridge").await?;
         let Some(existing) = self.link(name).await? else {
             return Err(Error::LinkNotFound(name.to_owned()));
