@@ -182,6 +182,21 @@ impl Resolver {
             *guard = names;
         }
     }
+
+    /// Changes some names: answers the new address of each, or stops answering a name
+    /// whose address is `None`.
+    pub(crate) fn update_names(&self, changes: &[(String, Option<Ipv4Addr>)]) {
+        if changes.is_empty() {
+            return;
+        }
+        let mut guard = self.names.write().unwrap_or_else(|p| p.into_inner());
+        for (name, ip) in changes {
+            match ip {
+                Some(ip) => guard.insert(name.clone(), *ip),
+                None => guard.remove(name),
+            };
+        }
+    }
 }
 
 impl Drop for Resolver {

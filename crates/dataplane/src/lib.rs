@@ -28,8 +28,8 @@ pub use dns::{valid_name, Names};
 pub use error::{Error, Result};
 pub use model::{
     gateway_of, resolv_conf, resolver_of, Desired, DesiredEni, DesiredIgw, DesiredNat,
-    DesiredRoute, DesiredSecurityGroup, DesiredSubnet, DesiredVpc, Peer, PortRange, Protocol,
-    RouteTarget, SgRule,
+    DesiredRoute, DesiredSecurityGroup, DesiredSubnet, DesiredVpc, EniDelta, Peer, PortRange,
+    Protocol, RouteTarget, SgRule,
 };
 pub use net::{Ipv4Cidr, NETNS_RUN_DIR};
 pub use plane::{namespace_of, ApplyReport, Dataplane, PUBLIC_NETNS};

@@ -90,6 +90,21 @@ pub struct DesiredEni {
     pub source_dest_check: bool,
 }
 
+/// One interface's change in a VPC: what [`crate::Dataplane::apply_eni`] applies without
+/// looking at the VPC's other interfaces. The caller computes the names from the same
+/// records as the VPC's [`DesiredVpc::names`], so that applying the delta leaves the VPC as
+/// applying the whole desired VPC would.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EniDelta {
+    pub vpc: String,
+    pub id: String,
+    /// The interface as it should be now (its `id` is `id`); `None` when it is gone.
+    pub eni: Option<DesiredEni>,
+    /// The resolver's names that change with it: the new address, or `None` for a name no
+    /// longer answered.
+    pub names: Vec<(String, Option<Ipv4Addr>)>,
+}
+
 /// A security group: allow-only rules, evaluated statefully.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DesiredSecurityGroup {
@@ -155,12 +170,20 @@ fn nth(cidr: Ipv4Cidr, n: u32) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(cidr.network().addr()).wrapping_add(n))
 }
 
-fn contains(cidr: Ipv4Cidr, ip: Ipv4Addr) -> bool {
+pub(crate) fn contains(cidr: Ipv4Cidr, ip: Ipv4Addr) -> bool {
     Ipv4Cidr::new(ip, cidr.prefix()).is_ok_and(|c| c.network() == cidr.network())
 }
 
 fn inside(outer: Ipv4Cidr, inner: Ipv4Cidr) -> bool {
     inner.prefix() >= outer.prefix() && contains(outer, inner.network().addr())
+}
+
+/// Whether an interface may have `ip` in `subnet`: inside it, neither one of the four
+/// addresses AWS reserves at the bottom nor the broadcast address.
+pub(crate) fn usable(subnet: Ipv4Cidr, ip: Ipv4Addr) -> bool {
+    let offset = u32::from(ip).wrapping_sub(u32::from(subnet.network().addr()));
+    let last = (1u64 << (32 - subnet.prefix())) - 1;
+    contains(subnet, ip) && offset >= 4 && u64::from(offset) != last
 }
 
 /// Checks that an id can name kernel objects: non-empty `[A-Za-z0-9-]`, at most 64 bytes.
@@ -229,9 +252,7 @@ impl DesiredVpc {
             let cidr = subnets
                 .get(subnet)
                 .ok_or_else(|| bad(format!("{id} is in unknown subnet {subnet}")))?;
-            let offset = u32::from(ip).wrapping_sub(u32::from(cidr.addr()));
-            let last = (1u64 << (32 - cidr.prefix())) - 1;
-            if !contains(*cidr, ip) || offset < 4 || u64::from(offset) == last {
+            if !usable(*cidr, ip) {
                 return Err(bad(format!(
                     "{id}: {ip} is not a usable address of {subnet}"
                 )));

@@ -12,7 +12,7 @@
 //! not applied yet (start-up, or after a failure) is rebuilt idempotently from scratch and
 //! its leftovers removed, so a restart converges whatever a crash left behind.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
@@ -20,9 +20,11 @@ use net::names::{ifname, netns_name, validate_netns_name};
 use net::{Ipv4Cidr, Netlink, Netns, Nft, NftSession, Route, Rule, MAIN_TABLE};
 use tokio::sync::Mutex;
 
+use crate::dns::valid_name;
 use crate::dns::Resolver;
 use crate::model::{
-    gateway_of, resolver_of, DesiredEni, DesiredNat, DesiredSecurityGroup, DesiredVpc, RouteTarget,
+    check_id, contains, gateway_of, resolver_of, usable, DesiredEni, DesiredNat,
+    DesiredSecurityGroup, DesiredVpc, EniDelta, RouteTarget,
 };
 use crate::render;
 use crate::uplink::{self, HostUplink, Uplink};
@@ -69,12 +71,140 @@ struct VpcState {
     firewall: NftSession,
     /// What the router's table, links and namespaces currently hold.
     applied: DesiredVpc,
+    /// Lookups into `applied`; set with it (`set_applied`, `replace_eni`).
+    index: Index,
     /// The internet gateway's link and its router-side address.
     igw: Option<(String, Ipv4Addr)>,
     /// Routes of each subnet's table as last written.
     tables: BTreeMap<String, Vec<Route>>,
     /// Public addresses routed from `vl-pub` to this VPC's IGW.
     published: BTreeSet<Ipv4Addr>,
+}
+
+/// What the one-interface path ([`Dataplane::apply_eni`]) looks up in a VPC's applied
+/// state without going through every interface.
+#[derive(Default)]
+struct Index {
+    /// Where each interface is in `applied.enis`.
+    enis: HashMap<String, usize>,
+    /// How many interfaces carry each group set: the set's dispatch chains exist while
+    /// one does.
+    group_sets: HashMap<Vec<String>, usize>,
+    /// The private addresses of the interfaces and NAT gateways.
+    addresses: HashSet<Ipv4Addr>,
+}
+
+impl Index {
+    fn of(vpc: &DesiredVpc) -> Index {
+        let mut index = Index {
+            enis: HashMap::with_capacity(vpc.enis.len()),
+            group_sets: HashMap::new(),
+            addresses: vpc.nat_gateways.iter().map(|n| n.private_ip).collect(),
+        };
+        for (at, eni) in vpc.enis.iter().enumerate() {
+            index.enis.insert(eni.id.clone(), at);
+            index.count(eni, true);
+        }
+        index
+    }
+
+    /// Counts `eni` in (or, with `add` false, out of) its group set and addresses.
+    fn count(&mut self, eni: &DesiredEni, add: bool) {
+        if add {
+            *self
+                .group_sets
+                .entry(eni.security_groups.clone())
+                .or_default() += 1;
+            self.addresses.insert(eni.ip);
+        } else {
+            if let Some(n) = self.group_sets.get_mut(&eni.security_groups) {
+                *n -= 1;
+                if *n == 0 {
+                    self.group_sets.remove(&eni.security_groups);
+                }
+            }
+            self.addresses.remove(&eni.ip);
+        }
+    }
+
+    fn users(&self, groups: &[String]) -> usize {
+        self.group_sets.get(groups).copied().unwrap_or(0)
+    }
+}
+
+impl VpcState {
+    fn set_applied(&mut self, vpc: DesiredVpc) {
+        self.index = Index::of(&vpc);
+        self.applied = vpc;
+    }
+
+    fn eni(&self, id: &str) -> Option<&DesiredEni> {
+        self.index
+            .enis
+            .get(id)
+            .and_then(|&at| self.applied.enis.get(at))
+    }
+
+    /// Replaces interface `id` of `applied` with `eni` (`None`: removes it), keeping the
+    /// index; the other interfaces may change places.
+    fn replace_eni(&mut self, id: &str, eni: Option<DesiredEni>) {
+        if let Some(at) = self.index.enis.remove(id) {
+            let old = self.applied.enis.swap_remove(at);
+            self.index.count(&old, false);
+            if let Some(moved) = self.applied.enis.get(at) {
+                self.index.enis.insert(moved.id.clone(), at);
+            }
+        }
+        if let Some(eni) = eni {
+            self.index.count(&eni, true);
+            self.index
+                .enis
+                .insert(eni.id.clone(), self.applied.enis.len());
+            self.applied.enis.push(eni);
+        }
+    }
+
+    /// Whether `delta` is a change [`Dataplane::apply_eni`] can apply alone, with the
+    /// outcome a whole-VPC pass would have: an interface without a public address that no
+    /// route leads through, and a VPC that [`DesiredVpc::check`] would still accept.
+    fn accepts(&self, delta: &EniDelta) -> bool {
+        let applied = &self.applied;
+        if check_id(&delta.id).is_err() || !delta.id.starts_with("eni-") {
+            return false;
+        }
+        if self.eni(&delta.id).is_some_and(|o| o.public_ip.is_some()) {
+            return false;
+        }
+        let routed = applied
+            .subnets
+            .iter()
+            .flat_map(|s| &s.routes)
+            .any(|r| matches!(&r.target, RouteTarget::Eni(id) if *id == delta.id));
+        if routed {
+            return false;
+        }
+        if let Some(new) = &delta.eni {
+            if new.id != delta.id || new.public_ip.is_some() {
+                return false;
+            }
+            let Some(subnet) = applied.subnets.iter().find(|s| s.id == new.subnet) else {
+                return false;
+            };
+            let taken = self.index.addresses.contains(&new.ip)
+                && self.eni(&delta.id).map(|o| o.ip) != Some(new.ip);
+            let groups_known = new
+                .security_groups
+                .iter()
+                .all(|g| applied.security_groups.iter().any(|k| k.id == *g));
+            if !usable(subnet.cidr, new.ip) || taken || !groups_known {
+                return false;
+            }
+        }
+        delta
+            .names
+            .iter()
+            .all(|(name, ip)| ip.is_none_or(|ip| valid_name(name) && contains(applied.cidr, ip)))
+    }
 }
 
 /// Where an environment is attached: an ENI's namespace, or `vl-pub` (`eni` is `None`).
@@ -112,6 +242,13 @@ pub fn namespace_of(id: &str) -> Result<String> {
     let name = format!("vl-{id}");
     validate_netns_name(&name)?;
     Ok(name)
+}
+
+/// Whether the kernel has IPv6, looked up once: a path under `/proc/sys/net` costs a
+/// lookup that grows with the number of namespaces.
+fn ipv6_present() -> bool {
+    static PRESENT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *PRESENT.get_or_init(|| Path::new("/proc/sys/net/ipv6").exists())
 }
 
 fn path_of(name: &str) -> PathBuf {
@@ -348,7 +485,7 @@ impl Dataplane {
             // on its links (`all` covers those of an earlier run), removing a port does not
             // walk an IPv6 routing table that grows with every ENI (`fib6_clean_all`, the
             // largest kernel cost of a detach at 1,000 ENIs).
-            if Path::new("/proc/sys/net/ipv6").exists() {
+            if ipv6_present() {
                 router.sysctl_set("net.ipv6.conf.all.disable_ipv6", "1")?;
                 router.sysctl_set("net.ipv6.conf.default.disable_ipv6", "1")?;
             }
@@ -371,6 +508,7 @@ impl Dataplane {
                     nl,
                     firewall,
                     applied: empty,
+                    index: Index::default(),
                     igw: None,
                     tables: BTreeMap::new(),
                     published: BTreeSet::new(),
@@ -540,7 +678,7 @@ impl Dataplane {
         }
 
         publish(vs, public, vpc, fresh).await?;
-        vs.applied = vpc.clone();
+        vs.set_applied(vpc.clone());
         for eni in removed_enis {
             self.forget_environments(state, &eni)?;
         }
@@ -571,6 +709,57 @@ impl Dataplane {
             .nat_gateways_ready
             .extend(vpc.nat_gateways.iter().map(|n| n.id.clone()));
         Ok(Some(report))
+    }
+
+    /// Applies one interface's change to a realized VPC as [`Dataplane::apply_realized`]
+    /// would apply the whole VPC with that change, at a cost that does not grow with the
+    /// VPC's other interfaces: the interface's namespace and veth, its firewall elements
+    /// (and its group set's chains when it is the first or last to carry it), the names
+    /// that change. Returns `None`, changing nothing, when the change is more than that
+    /// (the VPC not realized here; a public address or a route through the interface, which
+    /// reach beyond it; anything [`DesiredVpc::check`] would refuse): then the caller
+    /// applies the whole VPC. On failure the VPC is left for the next [`Dataplane::apply`]
+    /// to rebuild from scratch.
+    pub async fn apply_eni(&self, delta: &EniDelta) -> Result<Option<ApplyReport>> {
+        let mut state = self.state.lock().await;
+        let State {
+            public,
+            vpcs,
+            resolvers,
+            ..
+        } = &mut *state;
+        let (Some(_), Some(vs), Some(resolver)) = (
+            public.as_ref(),
+            vpcs.get_mut(&delta.vpc),
+            resolvers.get(&delta.vpc),
+        ) else {
+            return Ok(None);
+        };
+        if !vs.accepts(delta) {
+            return Ok(None);
+        }
+        match apply_one_eni(vs, resolver, delta).await {
+            Ok(removed) => {
+                let report = ApplyReport {
+                    nat_gateways_ready: vs
+                        .applied
+                        .nat_gateways
+                        .iter()
+                        .map(|n| n.id.clone())
+                        .collect(),
+                    failures: Vec::new(),
+                    nft_statements: removed.nft_statements,
+                };
+                if removed.namespace {
+                    self.forget_environments(&mut state, &delta.id)?;
+                }
+                Ok(Some(report))
+            }
+            Err(error) => {
+                state.vpcs.remove(&delta.vpc);
+                Err(error)
+            }
+        }
     }
 
     /// Applies new rules of one security group of a realized VPC as one small batch of that
@@ -616,11 +805,7 @@ impl Dataplane {
             }
             return Err(already_attached(env_id, existing));
         }
-        if !state
-            .vpcs
-            .values()
-            .any(|v| v.applied.enis.iter().any(|e| e.id == eni_id))
-        {
+        if !state.vpcs.values().any(|v| v.eni(eni_id).is_some()) {
             return Err(Error::UnknownInterface(eni_id.to_owned()));
         }
         let eni_ns = Netns::open(&namespace_of(eni_id)?)?;
@@ -770,6 +955,83 @@ impl Dataplane {
     }
 }
 
+/// What [`apply_one_eni`] did.
+struct EniApplied {
+    nft_statements: usize,
+    /// The interface's namespace was removed.
+    namespace: bool,
+}
+
+/// The kernel side of [`Dataplane::apply_eni`] for a change `vs` accepts, in the order
+/// `apply_vpc` follows: the interface's links first, then the firewall, the names, and a
+/// removed interface's links last, once nothing refers to it.
+async fn apply_one_eni(
+    vs: &mut VpcState,
+    resolver: &Resolver,
+    delta: &EniDelta,
+) -> Result<EniApplied> {
+    let old = vs.eni(&delta.id).cloned();
+    let new = delta.eni.as_ref();
+    let link = ifname(render::ENI_PORT_ROLE, &delta.id)?;
+    if let Some(n) = new {
+        let placed = old
+            .as_ref()
+            .is_some_and(|o| o.subnet == n.subnet && o.ip == n.ip);
+        if !placed {
+            if old.is_some() {
+                delete_attached(&vs.nl, &link, &n.id).await?;
+            }
+            let cidr = vs
+                .applied
+                .subnets
+                .iter()
+                .find(|s| s.id == n.subnet)
+                .map(|s| s.cidr)
+                .ok_or_else(|| Error::invalid(&vs.applied.id, "subnet vanished"))?;
+            realize_eni(&vs.nl, render::ENI_PORT_ROLE, cidr, &n.subnet, &n.id, n.ip).await?;
+        }
+    }
+    let batch = {
+        let known: BTreeSet<&str> = vs
+            .applied
+            .security_groups
+            .iter()
+            .map(|g| g.id.as_str())
+            .collect();
+        let new_set = new.is_some_and(|n| vs.index.users(&n.security_groups) == 0);
+        let unused_set = old.as_ref().is_some_and(|o| {
+            vs.index.users(&o.security_groups) == 1
+                && new.is_none_or(|n| n.security_groups != o.security_groups)
+        });
+        render::eni_change(old.as_ref(), new, &known, new_set, unused_set)
+    };
+    vs.replace_eni(&delta.id, new.cloned());
+    for (name, ip) in &delta.names {
+        match ip {
+            Some(ip) => vs.applied.names.insert(name.clone(), *ip),
+            None => vs.applied.names.remove(name),
+        };
+    }
+    if !batch.is_empty() {
+        if let Err(error) = vs.firewall.apply(batch.text()).await {
+            tracing::warn!(vpc = %vs.applied.id, %error, "interface's nft batch refused; rebuilding the table");
+            let igw_link = vs.igw.as_ref().map(|(link, _)| link.as_str());
+            vs.firewall
+                .apply(render::full(&vs.applied, igw_link).text())
+                .await?;
+        }
+    }
+    resolver.update_names(&delta.names);
+    let removed = old.is_some() && new.is_none();
+    if removed {
+        delete_attached(&vs.nl, &link, &delta.id).await?;
+    }
+    Ok(EniApplied {
+        nft_statements: batch.text().lines().count(),
+        namespace: removed,
+    })
+}
+
 fn already_attached(env: &str, existing: &Attachment) -> Error {
     Error::AlreadyAttached {
         env: env.to_owned(),
@@ -885,6 +1147,12 @@ async fn realize_eni(
     router.set_up(&link).await?;
     nl.add_address("eth0", Ipv4Cidr::new(ip, subnet.prefix())?)
         .await?;
+    // VPCs are IPv4 only. An `eth0` with IPv6 addresses sends duplicate address detection
+    // and router solicitations as it comes up, which the subnet bridge floods to every
+    // other port and namespace: a cost per attach that grows with the subnet's interfaces.
+    if ipv6_present() {
+        nl.no_ipv6_addresses("eth0").await?;
+    }
     nl.set_up("eth0").await?;
     nl.add_route(&Route::default_via(gateway_of(subnet)))
         .await?;

@@ -553,6 +553,46 @@ pub(crate) fn incremental(
     b
 }
 
+/// The statements `incremental` renders when one interface of the VPC changes from `old`
+/// to `new` (`None`: absent) and nothing else does, without looking at the other
+/// interfaces: the caller says whether `new`'s group set is new to the table
+/// (`new_set`) and whether `old`'s is left unused (`unused_set`). `known` is the VPC's
+/// groups, which carry every group of both interfaces.
+pub(crate) fn eni_change(
+    old: Option<&DesiredEni>,
+    new: Option<&DesiredEni>,
+    known: &BTreeSet<&str>,
+    new_set: bool,
+    unused_set: bool,
+) -> Batch {
+    let mut b = Batch::default();
+    let same = match (old, new) {
+        (Some(o), Some(n)) => {
+            o.ip == n.ip
+                && o.public_ip == n.public_ip
+                && o.source_dest_check == n.source_dest_check
+                && groups_of(o, known) == groups_of(n, known)
+        }
+        _ => false,
+    };
+    if same {
+        return b;
+    }
+    if let Some(n) = new.filter(|_| new_set) {
+        add_dispatch(&mut b, &groups_of(n, known));
+    }
+    if let Some(o) = old {
+        delete_eni(&mut b, o, known);
+    }
+    if let Some(n) = new {
+        add_eni(&mut b, n, known);
+    }
+    if let Some(o) = old.filter(|_| unused_set) {
+        delete_dispatch(&mut b, &groups_of(o, known));
+    }
+    b
+}
+
 /// The NAT gateway namespace's table: forward what comes from the VPC, masquerade it to the
 /// gateway's private address, and accept nothing addressed to the gateway itself.
 pub(crate) fn nat_gateway(vpc: Ipv4Cidr, private_ip: Ipv4Addr) -> String {
@@ -831,5 +871,52 @@ add rule ip vl_vpc c_input ct state established,related accept
         assert!(text.contains("add element ip vl_vpc pub_dnat { 198.51.100.10 : 10.0.1.5 }"));
         assert!(text.contains("add element ip vl_vpc pub_snat { 10.0.1.4 : 198.51.100.9 }"));
         assert!(text.contains("flush chain ip vl_vpc c_forward"));
+    }
+
+    /// `eni_change` renders, for one interface added, removed or changed, exactly what
+    /// `incremental` renders for the whole VPC before and after: with a group set that is
+    /// new or already used, and one left unused or still used by others.
+    #[test]
+    fn one_interface_renders_as_incremental_does() {
+        let mut before = vpc();
+        before.security_groups.push(sg("sg-b", vec![]));
+        before.enis[0].public_ip = Some(Ipv4Addr::new(198, 51, 100, 9));
+        let eni = |id: &str, ip: [u8; 4], groups: &[&str]| DesiredEni {
+            id: id.into(),
+            subnet: "subnet-1".into(),
+            ip: ip.into(),
+            security_groups: groups.iter().map(|g| g.to_string()).collect(),
+            public_ip: None,
+            source_dest_check: id != "eni-3",
+        };
+        before.enis.push(eni("eni-2", [10, 0, 1, 5], &["sg-a"]));
+        let known = known_groups(&before);
+        let count = |vpc: &DesiredVpc, e: &DesiredEni| {
+            vpc.enis
+                .iter()
+                .filter(|o| o.security_groups == e.security_groups)
+                .count()
+        };
+        let cases = [
+            (None, Some(eni("eni-3", [10, 0, 1, 6], &["sg-a"]))),
+            (None, Some(eni("eni-3", [10, 0, 1, 6], &["sg-b", "sg-a"]))),
+            (Some("eni-2"), None),
+            (Some("eni-1"), None),
+            (Some("eni-2"), Some(eni("eni-2", [10, 0, 1, 5], &["sg-b"]))),
+            (Some("eni-2"), Some(eni("eni-2", [10, 0, 1, 7], &["sg-a"]))),
+            (Some("eni-2"), Some(eni("eni-2", [10, 0, 1, 5], &["sg-a"]))),
+        ];
+        for (i, (old_id, new)) in cases.into_iter().enumerate() {
+            let old = old_id.map(|id| before.enis.iter().find(|e| e.id == id).unwrap().clone());
+            let mut after = before.clone();
+            after.enis.retain(|e| Some(e.id.as_str()) != old_id);
+            after.enis.extend(new.clone());
+            let new_set = new.as_ref().is_some_and(|n| count(&before, n) == 0);
+            let unused_set = old.as_ref().is_some_and(|o| count(&after, o) == 0);
+            let delta = eni_change(old.as_ref(), new.as_ref(), &known, new_set, unused_set);
+            let whole = incremental(&before, None, &after, None);
+            assert_eq!(delta.text(), whole.text(), "case {i}");
+            assert_eq!(delta.is_empty(), i == 6, "case {i}");
+        }
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use dataplane::{
     namespace_of, Dataplane, Desired, DesiredEni, DesiredIgw, DesiredNat, DesiredRoute,
-    DesiredSecurityGroup, DesiredSubnet, DesiredVpc, Ipv4Cidr, Peer, PortRange, Protocol,
+    DesiredSecurityGroup, DesiredSubnet, DesiredVpc, EniDelta, Ipv4Cidr, Peer, PortRange, Protocol,
     RouteTarget, SgRule, Uplink,
 };
 use net::{Netlink, Netns, Nft};
@@ -269,6 +269,17 @@ fn vpcs_cannot_reach_each_other() {
                 let key = format!("net.ipv6.conf.{key}.disable_ipv6");
                 assert_eq!(router.sysctl_get(&key).unwrap(), "1", "{key}");
             }
+            // Nor is an interface's eth0 (no IPv6 address of its own): nothing it sends as
+            // it comes up is flooded to the subnet's other ports.
+            let eni = ns("eni-a1");
+            let key = "net.ipv6.conf.eth0.addr_gen_mode";
+            assert_eq!(eni.sysctl_get(key).unwrap(), "1", "{key}");
+            let addresses = eni
+                .spawn(|| std::fs::read_to_string("/proc/net/if_inet6"))
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(!addresses.contains("eth0"), "{addresses}");
         }
         dataplane.remove_all().await.unwrap();
     });
@@ -836,6 +847,130 @@ fn interfaces_applied_alone_leave_what_a_full_pass_would() {
         let mut other = vpc("vpc-dpt9", "10.9.0.0/16");
         other.subnets = vec![subnet("subnet-z", "10.9.1.0/24", vec![])];
         assert!(rebuilt.apply_realized(&other).await.unwrap().is_none());
+        rebuilt.remove_all().await.unwrap();
+    });
+}
+
+#[test]
+fn one_interface_applied_alone_leaves_what_a_full_pass_would() {
+    in_test_host(MARK, || async {
+        let dataplane = Dataplane::start(Uplink::None).await.unwrap();
+        let mut v = two_subnets();
+        v.subnets[1].routes = vec![default_to(RouteTarget::Eni("eni-o".into()))];
+        apply(
+            &dataplane,
+            &Desired {
+                vpcs: vec![v.clone()],
+            },
+        )
+        .await;
+        let srv = ns("eni-srv");
+        let _ref = serve(&srv, at("10.0.1.10", 81)).await;
+        // Applies one interface's change to the dataplane and to `v`, as the daemon does.
+        async fn change(
+            dataplane: &Dataplane,
+            v: &mut DesiredVpc,
+            id: &str,
+            now: Option<DesiredEni>,
+            names: Vec<(String, Option<Ipv4Addr>)>,
+        ) -> bool {
+            let delta = EniDelta {
+                vpc: v.id.clone(),
+                id: id.into(),
+                eni: now.clone(),
+                names: names.clone(),
+            };
+            if dataplane.apply_eni(&delta).await.unwrap().is_none() {
+                return false;
+            }
+            v.enis.retain(|e| e.id != id);
+            v.enis.extend(now);
+            for (name, ip) in names {
+                match ip {
+                    Some(ip) => v.names.insert(name, ip),
+                    None => v.names.remove(&name),
+                };
+            }
+            true
+        }
+
+        // A new group set (new chains) with a resolver name, one sharing the chains of
+        // others, a change of groups, then two deletes, one the last user of its group set.
+        let c4 = eni(
+            "eni-c4",
+            "subnet-a",
+            "10.0.1.20",
+            &["sg-client", "sg-other"],
+        );
+        let name = vec![("db.internal".to_owned(), Some(ip("10.0.1.20")))];
+        assert!(change(&dataplane, &mut v, "eni-c4", Some(c4), name).await);
+        let c5 = eni("eni-c5", "subnet-b", "10.0.2.20", &["sg-other"]);
+        assert!(change(&dataplane, &mut v, "eni-c5", Some(c5.clone()), vec![]).await);
+        assert!(
+            blocked(&ns("eni-c5"), at("10.0.1.10", 81)).await,
+            "not yet a member of the referenced group"
+        );
+        let c5 = DesiredEni {
+            security_groups: vec!["sg-client".into()],
+            ..c5
+        };
+        assert!(change(&dataplane, &mut v, "eni-c5", Some(c5), vec![]).await);
+        assert!(change(&dataplane, &mut v, "eni-c1", None, vec![]).await);
+
+        // Changes that reach beyond the interface are declined, and change nothing.
+        let declined = [
+            ("eni-o", None),
+            (
+                "eni-c6",
+                Some(DesiredEni {
+                    public_ip: Some(ip("198.51.100.5")),
+                    ..eni("eni-c6", "subnet-a", "10.0.1.30", &["sg-client"])
+                }),
+            ),
+            (
+                "eni-c6",
+                Some(eni("eni-c6", "subnet-a", "10.0.1.10", &["sg-client"])),
+            ),
+            (
+                "eni-c6",
+                Some(eni("eni-c6", "subnet-a", "10.0.1.30", &["sg-gone"])),
+            ),
+            ("eni-c6", Some(eni("eni-c6", "subnet-z", "10.0.1.30", &[]))),
+        ];
+        for (id, now) in declined {
+            assert!(!change(&dataplane, &mut v, id, now, vec![]).await, "{id}");
+        }
+        assert!(Netns::open(&namespace_of("eni-c6").unwrap()).is_err());
+
+        assert!(
+            connects(&ns("eni-c5"), at("10.0.1.10", 81)).await,
+            "a new member of the referenced group is let in"
+        );
+        assert!(connects(&ns("eni-c4"), at("10.0.1.10", 81)).await);
+        assert_eq!(
+            resolve(&ns("eni-c4"), "10.0.0.2", "db.internal").await,
+            Some(Some(ip("10.0.1.20")))
+        );
+        assert!(Netns::open(&namespace_of("eni-c1").unwrap()).is_err());
+        let desired = Desired {
+            vpcs: vec![v.clone()],
+        };
+        assert_eq!(
+            apply(&dataplane, &desired).await,
+            0,
+            "a full pass finds nothing to change"
+        );
+        let applied_alone = firewall("vpc-dpt1");
+        assert!(
+            applied_alone.0.iter().any(|o| o.contains("\"10.0.2.20\"")),
+            "the new interface's elements are listed: {applied_alone:?}"
+        );
+        drop(dataplane);
+
+        // A new process rebuilds the VPC's firewall from scratch: the same.
+        let rebuilt = Dataplane::start(Uplink::None).await.unwrap();
+        apply(&rebuilt, &desired).await;
+        assert_eq!(firewall("vpc-dpt1"), applied_alone);
         rebuilt.remove_all().await.unwrap();
     });
 }

@@ -11,7 +11,8 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd};
 use futures::TryStreamExt;
 use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage};
 use rtnetlink::packet_route::link::{
-    InfoData, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    AfSpecInet6, AfSpecUnspec, In6AddrGenMode, InfoBridge, InfoData, InfoVeth, LinkAttribute,
+    LinkFlags, LinkInfo, LinkMessage,
 };
 use rtnetlink::packet_route::route::{
     RouteAddress, RouteAttribute, RouteMessage, RouteScope, RouteType,
@@ -154,10 +155,15 @@ impl Netlink {
 
     /// Creates a bridge with the hardware address `mac`, which it keeps whatever its ports
     /// (see [`crate::names::mac`]); an existing bridge of that name is success, and is given
-    /// that address if it has another.
+    /// that address if it has another. Without multicast snooping: when a port leaves, the
+    /// kernel re-enables snooping on every other port, one timer each, a cost that grows
+    /// with the ports (and nothing here uses multicast).
     pub async fn add_bridge(&self, name: &str, mac: [u8; 6]) -> Result<()> {
         validate_ifname(name)?;
-        let message = LinkBridge::new(name).address(mac.to_vec()).build();
+        let message = LinkBridge::new(name)
+            .append_info_data(InfoBridge::MulticastSnooping(false))
+            .address(mac.to_vec())
+            .build();
         self.create_link(name, message, "bridge").await?;
         let Some(existing) = self.link(name).await? else {
             return Err(Error::LinkNotFound(name.to_owned()));
@@ -193,6 +199,20 @@ impl Netlink {
         let index = self.index(name).await?;
         self.set_link(LinkUnspec::new_with_index(index).up().build(), name)
             .await
+    }
+
+    /// Gives the link no IPv6 address of its own, not even a link-local one, so that coming
+    /// up it sends nothing of IPv6 (duplicate address detection, router solicitations):
+    /// `addr_gen_mode` none, through netlink rather than `/proc/sys`, whose lookups grow
+    /// with the number of namespaces. Takes effect when the link next comes up. Fails where
+    /// the kernel has no IPv6.
+    pub async fn no_ipv6_addresses(&self, name: &str) -> Result<()> {
+        let index = self.index(name).await?;
+        let ipv6 = AfSpecUnspec::Inet6(vec![AfSpecInet6::AddrGenMode(In6AddrGenMode::None)]);
+        let message = LinkUnspec::new_with_index(index)
+            .append_extra_attribute(LinkAttribute::AfSpecUnspec(vec![ipv6]))
+            .build();
+        self.set_link(message, name).await
     }
 
     /// Sets the link administratively down.

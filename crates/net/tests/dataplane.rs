@@ -356,6 +356,13 @@ fn a_bridge_keeps_its_address_as_ports_come_and_go() {
         };
         nl.add_bridge(&bridge, own).await.unwrap();
         assert_eq!(mac_of(&bridge).await, Some(own));
+        let details = std::process::Command::new("nsenter")
+            .arg(format!("--net={}/{name}", net::NETNS_RUN_DIR))
+            .args(["ip", "-d", "link", "show", &bridge])
+            .output()
+            .unwrap();
+        let details = String::from_utf8_lossy(&details.stdout);
+        assert!(details.contains("mcast_snooping 0"), "{details}");
         for i in 0..4 {
             let port = ifname("h", &format!("mac{i}")).unwrap();
             nl.add_veth(&port, &host, &format!("eth{i}")).await.unwrap();

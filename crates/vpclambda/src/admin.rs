@@ -143,19 +143,10 @@ async fn scope_of(
     id: String,
 ) -> Result<Scope, (StatusCode, String)> {
     let store = state.store.clone();
-    let found = tokio::task::spawn_blocking(move || {
-        store.read(|tx| {
-            Ok::<_, control::StoreError>(
-                tx.list_all(kind)?
-                    .into_iter()
-                    .find(|(_, record, _)| *record == id)
-                    .map(|(scope, _, _)| scope),
-            )
-        })
-    })
-    .await
-    .map_err(internal)?
-    .map_err(internal)?;
+    let found = tokio::task::spawn_blocking(move || store.read(|tx| tx.scope_of(kind, &id)))
+        .await
+        .map_err(internal)?
+        .map_err(internal)?;
     found.ok_or_else(|| (StatusCode::NOT_FOUND, format!("no {kind} with that id\n")))
 }
 

@@ -10,10 +10,13 @@
 //! Two changes skip the full pass, whose cost grows with every record of every account: a
 //! change of one group's rules (that group's batch alone), and interfaces created or
 //! deleted. For the latter the loop keeps the records of its last full pass, replaces just
-//! the changed interfaces' records with the store's, and applies their VPC's desired state
-//! computed by the very function the full pass uses, to that VPC alone
-//! ([`Dataplane::apply_realized`]): the kernel ends as a full pass would leave it. Anything
-//! else, or a fast path in doubt, is a full pass.
+//! the changed interface's record with the store's, and applies that one interface's change
+//! ([`Dataplane::apply_eni`], with the resolver names it changes, from an index of the
+//! names every interface claims): nothing on that path grows with the VPC's interfaces.
+//! When the dataplane declines a change as reaching beyond the interface, the VPC's
+//! desired state, computed by the very function the full pass uses, is applied to that VPC
+//! alone ([`Dataplane::apply_realized`]); either way the kernel ends as a full pass would
+//! leave it. Anything else, or a fast path in doubt, is a full pass.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -28,7 +31,8 @@ use control::store::{StoreError, TxExt};
 use control::{Scope, Store};
 use dataplane::{
     Dataplane, Desired, DesiredEni, DesiredIgw, DesiredNat, DesiredRoute, DesiredSecurityGroup,
-    DesiredSubnet, DesiredVpc, Ipv4Cidr, Names, Peer, PortRange, Protocol, SgRule, Uplink,
+    DesiredSubnet, DesiredVpc, EniDelta, Ipv4Cidr, Names, Peer, PortRange, Protocol, SgRule,
+    Uplink,
 };
 use serde::de::DeserializeOwned;
 use tokio::sync::{watch, Notify};
@@ -157,14 +161,19 @@ pub enum Ec2Change {
     None,
     /// Only the rules of the security group with this id.
     GroupRules(String),
-    /// Only the interface with this id, deleted.
+    /// Only the interface with this id, created or deleted.
     Interface(String),
     /// Anything else.
     Other,
 }
 
-/// Classifies a successful EC2 call for the reconcile loop.
-pub fn ec2_change(call: &Call) -> Ec2Change {
+/// Set by CreateNetworkInterface on its response: the id of the interface it made, which
+/// the request does not name.
+#[derive(Clone, Debug)]
+pub struct InterfaceCreated(pub String);
+
+/// Classifies a successful EC2 call, given its response, for the reconcile loop.
+pub fn ec2_change(call: &Call, response: &http::Response<bytes::Bytes>) -> Ec2Change {
     let Ok(params) = call.query_params() else {
         return Ec2Change::Other;
     };
@@ -184,6 +193,10 @@ pub fn ec2_change(call: &Call) -> Ec2Change {
         },
         Some("DeleteNetworkInterface") => match params.get("NetworkInterfaceId") {
             Some(id) => Ec2Change::Interface(id.to_owned()),
+            None => Ec2Change::Other,
+        },
+        Some("CreateNetworkInterface") => match response.extensions().get::<InterfaceCreated>() {
+            Some(created) => Ec2Change::Interface(created.0.clone()),
             None => Ec2Change::Other,
         },
         Some(_) => Ec2Change::Other,
@@ -305,10 +318,11 @@ async fn reconcile_groups(
 }
 
 /// The fast path for interfaces created or deleted: replaces their records in `cache` with
-/// the store's and applies each affected VPC alone, from the same desired state a full pass
-/// would compute. Returns `false` when a full pass is due instead: no records cached, a NAT
-/// gateway in transition (only the full pass moves it on), an interface whose VPC, subnet or
-/// groups the cached records do not know, or a VPC not realized.
+/// the store's and applies each change alone, or, when the dataplane declines it, the
+/// interface's VPC alone, from the same desired state a full pass would compute. Returns
+/// `false` when a full pass is due instead: no records cached, a NAT gateway in transition
+/// (only the full pass moves it on), an interface whose VPC, subnet or groups the cached
+/// records do not know, or a VPC not realized.
 async fn reconcile_interfaces(
     store: &Store,
     dataplane: &Dataplane,
@@ -346,27 +360,30 @@ async fn reconcile_interfaces(
         })
         .await??
     };
-    let Some(vpcs) = records.replace_interfaces(fresh) else {
-        return Ok(false);
-    };
-    for id in &vpcs {
-        let Some((scope, vpc)) = records.vpcs.get(id) else {
+    let mut whole_vpcs = 0;
+    for (id, record) in fresh {
+        let Some(deltas) = records.replace_interface(&id, record) else {
             return Ok(false);
         };
-        let Some(desired) = records.desired_vpc(scope, vpc) else {
-            return Ok(false);
-        };
-        let Some(report) = dataplane.apply_realized(&desired).await? else {
-            return Ok(false);
-        };
-        tracing::debug!(
-            vpc = %id,
-            nft_statements = report.nft_statements,
-            "interface change applied to its VPC alone"
-        );
+        for delta in deltas {
+            if dataplane.apply_eni(&delta).await?.is_some() {
+                continue;
+            }
+            let Some((_, vpc)) = records.vpcs.get(&delta.vpc) else {
+                return Ok(false);
+            };
+            let Some(desired) = records.desired_vpc(vpc) else {
+                return Ok(false);
+            };
+            if dataplane.apply_realized(&desired).await?.is_none() {
+                return Ok(false);
+            }
+            whole_vpcs += 1;
+        }
     }
     tracing::debug!(
         interfaces = count,
+        whole_vpcs,
         micros = started.elapsed().as_micros(),
         "interface changes applied alone"
     );
@@ -428,10 +445,13 @@ struct Records {
     vpcs: BTreeMap<String, (Scope, Vpc)>,
     subnets: Vec<Subnet>,
     groups: Vec<SecurityGroup>,
-    interfaces: Vec<NetworkInterface>,
+    interfaces: BTreeMap<String, NetworkInterface>,
     igws: Vec<InternetGateway>,
     nat_gateways: BTreeMap<String, (Scope, NatGateway)>,
     route_tables: Vec<RouteTable>,
+    /// The names each interface claims in its VPC's resolver, by VPC and name: interface →
+    /// address. The resolver answers the claim of the lowest interface id.
+    claims: BTreeMap<String, BTreeMap<String, BTreeMap<String, Ipv4Addr>>>,
 }
 
 fn all<T: DeserializeOwned>(
@@ -454,46 +474,162 @@ fn values<T>(records: Vec<(Scope, T)>) -> Vec<T> {
 
 impl Records {
     fn load(store: &Store) -> Result<Records, StoreError> {
-        store.read(|tx| {
-            Ok(Records {
+        let mut records = store.read(|tx| {
+            Ok::<_, StoreError>(Records {
                 vpcs: all::<Vpc>(tx, kind::VPC)?
                     .into_iter()
                     .map(|(s, v)| (v.id.clone(), (s, v)))
                     .collect(),
                 subnets: values(all(tx, kind::SUBNET)?),
                 groups: values(all(tx, kind::SECURITY_GROUP)?),
-                interfaces: values(all(tx, kind::NETWORK_INTERFACE)?),
+                interfaces: values(all::<NetworkInterface>(tx, kind::NETWORK_INTERFACE)?)
+                    .into_iter()
+                    .map(|e| (e.id.clone(), e))
+                    .collect(),
                 igws: values(all(tx, kind::INTERNET_GATEWAY)?),
                 nat_gateways: all::<NatGateway>(tx, kind::NAT_GATEWAY)?
                     .into_iter()
                     .map(|(s, n)| (n.id.clone(), (s, n)))
                     .collect(),
                 route_tables: values(all(tx, kind::ROUTE_TABLE)?),
+                claims: BTreeMap::new(),
             })
-        })
-    }
-
-    /// Replaces the records of interfaces by id with the store's (`None`: deleted) and
-    /// returns the VPCs they are in; `None` when one of them names a VPC, subnet or group
-    /// these records do not know (a full load is due).
-    fn replace_interfaces(
-        &mut self,
-        fresh: Vec<(String, Option<NetworkInterface>)>,
-    ) -> Option<BTreeSet<String>> {
-        let mut vpcs = BTreeSet::new();
-        for (id, record) in fresh {
-            if let Some(at) = self.interfaces.iter().position(|e| e.id == id) {
-                vpcs.insert(self.interfaces.remove(at).vpc_id);
-            }
-            if let Some(eni) = record {
-                if !self.knows_placement(&eni) {
-                    return None;
-                }
-                vpcs.insert(eni.vpc_id.clone());
-                self.interfaces.push(eni);
+        })?;
+        let mut claims: BTreeMap<String, BTreeMap<String, BTreeMap<String, Ipv4Addr>>> =
+            BTreeMap::new();
+        for eni in records.interfaces.values() {
+            for (name, ip) in records.claims_of(eni) {
+                claims
+                    .entry(eni.vpc_id.clone())
+                    .or_default()
+                    .entry(name)
+                    .or_default()
+                    .insert(eni.id.clone(), ip);
             }
         }
-        Some(vpcs)
+        records.claims = claims;
+        Ok(records)
+    }
+
+    /// The names `eni` claims in its VPC's resolver, each with its first address: the
+    /// names registered with [`HOSTNAME_TAG`] (its primary address), then the AWS private
+    /// DNS name of each of its addresses.
+    fn claims_of(&self, eni: &NetworkInterface) -> BTreeMap<String, Ipv4Addr> {
+        let mut claims = BTreeMap::new();
+        let (Some((scope, _)), Ok(primary)) = (
+            self.vpcs.get(&eni.vpc_id),
+            eni.private_ip_address.parse::<Ipv4Addr>(),
+        ) else {
+            return claims;
+        };
+        for tag in eni.tags.iter().filter(|t| t.key == HOSTNAME_TAG) {
+            let name = tag.value.to_ascii_lowercase();
+            if dataplane::valid_name(&name) {
+                claims.entry(name).or_insert(primary);
+            }
+        }
+        let secondary = eni
+            .secondary_private_ip_addresses
+            .iter()
+            .filter_map(|a| a.parse::<Ipv4Addr>().ok());
+        for ip in std::iter::once(primary).chain(secondary) {
+            claims
+                .entry(control::ec2::ids::private_dns_name(&scope.region, ip))
+                .or_insert(ip);
+        }
+        claims
+    }
+
+    /// Replaces the record of interface `id` with the store's (`None`: deleted) and returns
+    /// the change for the dataplane of each VPC it was or is in; `None` when it names a
+    /// VPC, subnet or group these records do not know (a full load is due).
+    fn replace_interface(
+        &mut self,
+        id: &str,
+        record: Option<NetworkInterface>,
+    ) -> Option<Vec<EniDelta>> {
+        if record
+            .as_ref()
+            .is_some_and(|eni| !self.knows_placement(eni))
+        {
+            return None;
+        }
+        let old = self.interfaces.remove(id);
+        let mut deltas = Vec::new();
+        let vpcs: BTreeSet<&str> = old
+            .iter()
+            .chain(&record)
+            .map(|e| e.vpc_id.as_str())
+            .collect();
+        for vpc in vpcs {
+            let before = old
+                .as_ref()
+                .filter(|e| e.vpc_id == vpc)
+                .map(|e| self.claims_of(e))
+                .unwrap_or_default();
+            let now = record
+                .as_ref()
+                .filter(|e| e.vpc_id == vpc)
+                .map(|e| self.claims_of(e))
+                .unwrap_or_default();
+            let names = self.change_claims(vpc, id, &before, &now);
+            deltas.push(EniDelta {
+                vpc: vpc.to_owned(),
+                id: id.to_owned(),
+                eni: record
+                    .as_ref()
+                    .filter(|e| e.vpc_id == vpc)
+                    .and_then(desired_eni),
+                names,
+            });
+        }
+        if let Some(eni) = record {
+            self.interfaces.insert(id.to_owned(), eni);
+        }
+        Some(deltas)
+    }
+
+    /// Replaces the names interface `id` claims in `vpc` (`before`) with `now`, and returns
+    /// the names whose answer changes with it.
+    fn change_claims(
+        &mut self,
+        vpc: &str,
+        id: &str,
+        before: &BTreeMap<String, Ipv4Addr>,
+        now: &BTreeMap<String, Ipv4Addr>,
+    ) -> Vec<(String, Option<Ipv4Addr>)> {
+        let claims = self.claims.entry(vpc.to_owned()).or_default();
+        let winner = |claims: &BTreeMap<String, BTreeMap<String, Ipv4Addr>>, name: &str| {
+            claims
+                .get(name)
+                .and_then(|c| c.first_key_value())
+                .map(|(_, ip)| *ip)
+        };
+        let mut changes = Vec::new();
+        for name in before.keys().chain(now.keys()).collect::<BTreeSet<_>>() {
+            let was = winner(claims, name);
+            match now.get(name) {
+                Some(ip) => {
+                    claims
+                        .entry(name.clone())
+                        .or_default()
+                        .insert(id.to_owned(), *ip);
+                }
+                None => {
+                    if let Some(c) = claims.get_mut(name) {
+                        c.remove(id);
+                        if c.is_empty() {
+                            claims.remove(name);
+                        }
+                    }
+                }
+            }
+            let answer = winner(claims, name);
+            if answer != was {
+                changes.push((name.clone(), answer));
+            }
+        }
+        changes
     }
 
     /// Whether the VPC, subnet and groups `eni` names are among these records, so its VPC's
@@ -516,12 +652,12 @@ impl Records {
             vpcs: self
                 .vpcs
                 .values()
-                .filter_map(|(scope, vpc)| self.desired_vpc(scope, vpc))
+                .filter_map(|(_, vpc)| self.desired_vpc(vpc))
                 .collect(),
         }
     }
 
-    fn desired_vpc(&self, scope: &Scope, vpc: &Vpc) -> Option<DesiredVpc> {
+    fn desired_vpc(&self, vpc: &Vpc) -> Option<DesiredVpc> {
         let cidr: Ipv4Cidr = match vpc.cidr_block.parse() {
             Ok(cidr) => cidr,
             Err(error) => {
@@ -565,21 +701,9 @@ impl Records {
             .collect();
         let enis: Vec<DesiredEni> = self
             .interfaces
-            .iter()
-            .filter(|e| e.vpc_id == vpc.id && e.interface_type != "nat_gateway")
-            .filter_map(|e| {
-                Some(DesiredEni {
-                    id: e.id.clone(),
-                    subnet: e.subnet_id.clone(),
-                    ip: e.private_ip_address.parse::<Ipv4Addr>().ok()?,
-                    security_groups: e.groups.iter().map(|g| g.id.clone()).collect(),
-                    public_ip: e
-                        .association
-                        .as_ref()
-                        .and_then(|a| a.public_ip.parse().ok()),
-                    source_dest_check: e.source_dest_check,
-                })
-            })
+            .values()
+            .filter(|e| e.vpc_id == vpc.id)
+            .filter_map(desired_eni)
             .collect();
         let main = self
             .route_tables
@@ -646,43 +770,40 @@ impl Records {
             nat_gateways,
             enis,
             security_groups: groups,
-            names: self.names(scope, vpc),
+            names: self.names(vpc),
         })
     }
 
     /// What the VPC's resolver answers: the AWS private DNS name of every address of every
     /// interface of the VPC (NAT gateways' included), and the names registered with
     /// [`HOSTNAME_TAG`]; the first interface by id wins a name two of them claim.
-    fn names(&self, scope: &Scope, vpc: &Vpc) -> Names {
-        let mut names = Names::new();
-        let mut interfaces: Vec<&NetworkInterface> = self
-            .interfaces
-            .iter()
-            .filter(|e| e.vpc_id == vpc.id)
-            .collect();
-        interfaces.sort_by(|a, b| a.id.cmp(&b.id));
-        for eni in interfaces {
-            let Ok(primary) = eni.private_ip_address.parse::<Ipv4Addr>() else {
-                continue;
-            };
-            for tag in eni.tags.iter().filter(|t| t.key == HOSTNAME_TAG) {
-                let name = tag.value.to_ascii_lowercase();
-                if dataplane::valid_name(&name) {
-                    names.entry(name).or_insert(primary);
-                }
-            }
-            let secondary = eni
-                .secondary_private_ip_addresses
-                .iter()
-                .filter_map(|a| a.parse::<Ipv4Addr>().ok());
-            for ip in std::iter::once(primary).chain(secondary) {
-                names
-                    .entry(control::ec2::ids::private_dns_name(&scope.region, ip))
-                    .or_insert(ip);
-            }
-        }
-        names
+    fn names(&self, vpc: &Vpc) -> Names {
+        self.claims
+            .get(&vpc.id)
+            .into_iter()
+            .flatten()
+            .filter_map(|(name, claims)| Some((name.clone(), *claims.values().next()?)))
+            .collect()
     }
+}
+
+/// An interface as the dataplane realizes it; `None` for one it does not give a namespace of
+/// its own (a NAT gateway's: the gateway's namespace holds that address).
+fn desired_eni(e: &NetworkInterface) -> Option<DesiredEni> {
+    if e.interface_type == "nat_gateway" {
+        return None;
+    }
+    Some(DesiredEni {
+        id: e.id.clone(),
+        subnet: e.subnet_id.clone(),
+        ip: e.private_ip_address.parse::<Ipv4Addr>().ok()?,
+        security_groups: e.groups.iter().map(|g| g.id.clone()).collect(),
+        public_ip: e
+            .association
+            .as_ref()
+            .and_then(|a| a.public_ip.parse().ok()),
+        source_dest_check: e.source_dest_check,
+    })
 }
 
 /// A security-group rule as the dataplane enforces it; IPv6 and prefix-list peers have
@@ -732,7 +853,8 @@ mod tests {
 
     #[test]
     fn group_rule_changes_take_the_fast_path_and_the_rest_a_full_pass() {
-        let change = |body: &str| ec2_change(&ec2_call(body));
+        let response = http::Response::new(bytes::Bytes::new());
+        let change = |body: &str| ec2_change(&ec2_call(body), &response);
         assert_eq!(change("Action=DescribeVpcs"), Ec2Change::None);
         for action in [
             "AuthorizeSecurityGroupIngress",
@@ -751,7 +873,19 @@ mod tests {
         );
         assert_eq!(
             change("Action=CreateNetworkInterface&SubnetId=subnet-1"),
-            Ec2Change::Other
+            Ec2Change::Other,
+            "no interface made"
+        );
+        let mut created = http::Response::new(bytes::Bytes::new());
+        created
+            .extensions_mut()
+            .insert(InterfaceCreated("eni-2".into()));
+        assert_eq!(
+            ec2_change(
+                &ec2_call("Action=CreateNetworkInterface&SubnetId=subnet-1"),
+                &created
+            ),
+            Ec2Change::Interface("eni-2".into())
         );
         assert_eq!(
             change("Action=DeleteSecurityGroup&GroupId=sg-1"),
@@ -764,8 +898,9 @@ mod tests {
     }
 
     /// The fast path's records (a full load, then only the changed interfaces replaced)
-    /// give the VPC the same desired state as a full load after the same changes: creates
-    /// with groups, a fixed address and a hostname, and deletes.
+    /// give the VPC the same desired state as a full load after the same changes, and so do
+    /// the interface deltas they return applied to the desired state before: creates with
+    /// groups, a fixed address and a hostname, a hostname claimed twice, and deletes.
     #[test]
     fn interfaces_replaced_in_cached_records_desire_what_a_full_load_does() {
         use control::ec2::network_interface::{self, NewNetworkInterface};
@@ -839,6 +974,14 @@ mod tests {
             })
             .unwrap();
         let mut cached = Records::load(&store).unwrap();
+        let desired = |records: &Records| {
+            let (_, vpc) = &records.vpcs[&vpc_id];
+            let mut desired = records.desired_vpc(vpc).unwrap();
+            desired.enis.sort_by(|a, b| a.id.cmp(&b.id));
+            desired
+        };
+        // What the dataplane holds: the deltas are applied to it as `apply_eni` does.
+        let mut applied = desired(&cached);
         let (web, client) = (groups[0].as_str(), groups[1].as_str());
         let changed = store
             .write(|tx| -> Result<_, Ec2Error> {
@@ -854,14 +997,32 @@ mod tests {
                     &eni(&subnet_id, &[client], None, None),
                     None,
                 )?;
+                // Two claims of one name: the lower id answers, the other takes over after.
+                let c = network_interface::create(
+                    tx,
+                    &scope,
+                    &eni(&subnet_id, &[web], None, Some("dup")),
+                    None,
+                )?;
+                let d = network_interface::create(
+                    tx,
+                    &scope,
+                    &eni(&subnet_id, &[web], None, Some("dup")),
+                    None,
+                )?;
                 network_interface::delete(tx, &scope, &old[2])?;
-                Ok(vec![a.id, b.id, old[2].clone()])
+                Ok(vec![a.id, b.id, c.id, d.id, old[2].clone()])
             })
+            .unwrap();
+        let first_dup = changed[2].clone().min(changed[3].clone());
+        store
+            .write(|tx| network_interface::delete(tx, &scope, &first_dup))
             .unwrap();
         let fresh = store
             .read(|tx| {
                 changed
                     .iter()
+                    .chain([&first_dup])
                     .map(|id| {
                         let record =
                             tx.get_json::<NetworkInterface>(kind::NETWORK_INTERFACE, &scope, id)?;
@@ -870,19 +1031,29 @@ mod tests {
                     .collect::<Result<Vec<_>, StoreError>>()
             })
             .unwrap();
-        let vpcs = cached.replace_interfaces(fresh).unwrap();
-        assert_eq!(vpcs, BTreeSet::from([vpc_id.clone()]));
+        for (id, record) in fresh {
+            for delta in cached.replace_interface(&id, record).unwrap() {
+                assert_eq!(delta.vpc, vpc_id);
+                applied.enis.retain(|e| e.id != delta.id);
+                applied.enis.extend(delta.eni);
+                for (name, ip) in delta.names {
+                    match ip {
+                        Some(ip) => applied.names.insert(name, ip),
+                        None => applied.names.remove(&name),
+                    };
+                }
+            }
+        }
+        applied.enis.sort_by(|a, b| a.id.cmp(&b.id));
         let loaded = Records::load(&store).unwrap();
-        let desired = |records: &Records| {
-            let (scope, vpc) = &records.vpcs[&vpc_id];
-            let mut desired = records.desired_vpc(scope, vpc).unwrap();
-            desired.enis.sort_by(|a, b| a.id.cmp(&b.id));
-            desired
-        };
         let (fast, full) = (desired(&cached), desired(&loaded));
-        assert_eq!(fast.enis.len(), 6);
+        assert_eq!(fast.enis.len(), 7);
         assert_eq!(fast.names.get("db"), Some(&"10.0.1.200".parse().unwrap()));
+        let second_dup = changed[2].clone().max(changed[3].clone());
+        let second_ip = &loaded.interfaces[&second_dup].private_ip_address;
+        assert_eq!(fast.names.get("dup"), Some(&second_ip.parse().unwrap()));
         assert_eq!(fast, full);
+        assert_eq!(applied, full);
 
         // An interface in a subnet made after the records were loaded: a full load is due.
         let elsewhere = store
@@ -901,7 +1072,7 @@ mod tests {
             })
             .unwrap();
         assert!(cached
-            .replace_interfaces(vec![(elsewhere.id.clone(), Some(elsewhere))])
+            .replace_interface(&elsewhere.id.clone(), Some(elsewhere))
             .is_none());
     }
 

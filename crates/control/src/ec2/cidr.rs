@@ -1,5 +1,5 @@
 //! IPv4 CIDR arithmetic for VPCs and subnets: parsing in EC2's strict form, containment,
-//! overlap, AWS's five reserved addresses per subnet, and the lowest-free-address search.
+//! overlap, and AWS's five reserved addresses per subnet.
 
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -82,15 +82,6 @@ impl Cidr {
     pub fn usable(&self) -> u64 {
         self.size().saturating_sub(RESERVED_PER_SUBNET)
     }
-
-    /// The lowest usable address for which `taken` is false.
-    pub fn lowest_free(&self, taken: impl Fn(Ipv4Addr) -> bool) -> Option<Ipv4Addr> {
-        let last = u64::from(u32::from(self.broadcast()));
-        (u64::from(self.network) + 4..last)
-            .filter_map(|n| u32::try_from(n).ok())
-            .map(Ipv4Addr::from)
-            .find(|ip| !taken(*ip))
-    }
 }
 
 impl fmt::Display for Cidr {
@@ -162,20 +153,6 @@ mod tests {
             assert!(!s.is_reserved(Ipv4Addr::new(10, 0, 0, free)), "{free}");
         }
         assert_eq!(s.broadcast(), Ipv4Addr::new(10, 0, 0, 15));
-    }
-
-    #[test]
-    fn lowest_free_skips_reserved_and_taken() {
-        let s = c("10.0.0.16/28");
-        assert_eq!(s.lowest_free(|_| false), Some(Ipv4Addr::new(10, 0, 0, 20)));
-        let taken = |ip: Ipv4Addr| ip.octets()[3] < 25;
-        assert_eq!(s.lowest_free(taken), Some(Ipv4Addr::new(10, 0, 0, 25)));
-        assert_eq!(s.lowest_free(|_| true), None);
-        let all: Vec<_> = (0..=255).collect();
-        assert_eq!(
-            s.lowest_free(|ip| all.contains(&ip.octets()[3]) && ip.octets()[3] != 30),
-            Some(Ipv4Addr::new(10, 0, 0, 30))
-        );
     }
 
     #[test]

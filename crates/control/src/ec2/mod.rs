@@ -24,6 +24,7 @@ pub mod ids;
 pub mod lookup;
 pub mod model;
 pub mod network_interface;
+pub mod pool;
 pub mod route_table;
 pub mod security_group;
 pub mod subnet;

@@ -6,6 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::cidr::{parse_ipv4, Cidr};
+use super::pool::AddressPool;
+
 /// Store kinds, one per resource type.
 pub mod kind {
     pub const VPC: &str = "ec2.vpc";
@@ -46,6 +49,7 @@ pub struct Vpc {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "StoredSubnet")]
 pub struct Subnet {
     pub id: String,
     pub owner_id: String,
@@ -58,10 +62,58 @@ pub struct Subnet {
     pub map_public_ip_on_launch: bool,
     pub arn: String,
     pub tags: Vec<Tag>,
-    /// Addresses handed out in this subnet, dotted quad → the id holding it (`eni-…`).
-    /// Kept in the subnet record so that allocation and the free count change in the same
-    /// write as the holder's record.
-    pub allocated: BTreeMap<String, String>,
+    /// Addresses handed out in this subnet. Kept in the subnet record so that allocation
+    /// and the free count change in the same write as the holder's record; its size grows
+    /// with the holes releases leave, not with the addresses handed out.
+    pub addresses: AddressPool,
+}
+
+/// A subnet record as stored by this version or an earlier one, which kept every address
+/// handed out in `allocated` (dotted quad → holder): read, such a record becomes a pool
+/// with the same addresses taken, and is written back in the new shape.
+#[derive(Deserialize)]
+struct StoredSubnet {
+    id: String,
+    owner_id: String,
+    vpc_id: String,
+    cidr_block: String,
+    availability_zone: String,
+    availability_zone_id: String,
+    state: String,
+    default_for_az: bool,
+    map_public_ip_on_launch: bool,
+    arn: String,
+    tags: Vec<Tag>,
+    #[serde(default)]
+    addresses: AddressPool,
+    #[serde(default)]
+    allocated: BTreeMap<String, String>,
+}
+
+impl From<StoredSubnet> for Subnet {
+    fn from(s: StoredSubnet) -> Subnet {
+        let mut addresses = s.addresses;
+        if let Some(cidr) = Cidr::parse(&s.cidr_block) {
+            for ip in s.allocated.keys().filter_map(|ip| parse_ipv4(ip)) {
+                // Taken twice or unusable: nothing to carry over.
+                let _ = addresses.take(&cidr, ip);
+            }
+        }
+        Subnet {
+            id: s.id,
+            owner_id: s.owner_id,
+            vpc_id: s.vpc_id,
+            cidr_block: s.cidr_block,
+            availability_zone: s.availability_zone,
+            availability_zone_id: s.availability_zone_id,
+            state: s.state,
+            default_for_az: s.default_for_az,
+            map_public_ip_on_launch: s.map_public_ip_on_launch,
+            arn: s.arn,
+            tags: s.tags,
+            addresses,
+        }
+    }
 }
 
 /// One rule of a security group, as `DescribeSecurityGroupRules` reports it; the grouped
@@ -267,7 +319,7 @@ impl Subnet {
     /// AWS's `availableIpAddressCount`: the block minus the five reserved addresses minus
     /// what is handed out.
     pub fn available_ip_address_count(&self) -> u32 {
-        let usable = super::cidr::Cidr::parse(&self.cidr_block).map_or(0, |c| c.usable());
-        u32::try_from(usable.saturating_sub(self.allocated.len() as u64)).unwrap_or(u32::MAX)
+        let usable = Cidr::parse(&self.cidr_block).map_or(0, |c| c.usable());
+        u32::try_from(usable.saturating_sub(self.addresses.taken())).unwrap_or(u32::MAX)
     }
 }

@@ -1,5 +1,5 @@
 //! Network interfaces and the subnet IP allocation behind them. Allocation happens in the
-//! same transaction as the ENI record: the subnet record's `allocated` map and the ENI are
+//! same transaction as the ENI record: the subnet record's address pool and the ENI are
 //! written together, so an address is never handed out twice, the free count is always
 //! exact, and a failed call leaves nothing behind. The lowest free address goes first.
 //!
@@ -20,6 +20,7 @@ use super::ids;
 use super::model::{
     Address, EniAttachment, GroupRef, NetworkInterface, SecurityGroup, Subnet, Tag, Vpc,
 };
+use super::pool::Refused;
 use super::tags::{self, TagSpec};
 use super::{flag, list, load, remove, route_table, save};
 use crate::store::{Scope, Tx};
@@ -86,16 +87,12 @@ fn resolve_groups(
     Ok(out)
 }
 
-/// Takes `ip` (or the lowest free address) in `subnet` for `holder`. The caller saves the
-/// subnet in the same transaction as the holder's record.
-pub(crate) fn allocate(
-    subnet: &mut Subnet,
-    requested: Option<&str>,
-    holder: &str,
-) -> Result<Ipv4Addr, Ec2Error> {
+/// Takes `ip` (or the lowest free address) in `subnet`. The caller saves the subnet in the
+/// same transaction as the record holding the address.
+pub(crate) fn allocate(subnet: &mut Subnet, requested: Option<&str>) -> Result<Ipv4Addr, Ec2Error> {
     let cidr = Cidr::parse(&subnet.cidr_block)
         .ok_or_else(|| Ec2Error::SubnetRange(subnet.cidr_block.clone()))?;
-    let ip = match requested {
+    match requested {
         Some(text) => {
             let ip = parse_ipv4(text)
                 .ok_or_else(|| Ec2Error::invalid_value("privateIpAddress", text))?;
@@ -109,29 +106,35 @@ pub(crate) fn allocate(
                     "Address {ip} is in subnet's reserved address range"
                 )));
             }
-            if subnet.allocated.contains_key(&ip.to_string()) {
-                return Err(Ec2Error::AddressInUse);
+            match subnet.addresses.take(&cidr, ip) {
+                Ok(()) => Ok(ip),
+                Err(Refused::InUse) => Err(Ec2Error::AddressInUse),
+                Err(Refused::Unusable) => Err(Ec2Error::invalid_value("privateIpAddress", text)),
             }
-            ip
         }
-        None => cidr
-            .lowest_free(|ip| subnet.allocated.contains_key(&ip.to_string()))
-            .ok_or_else(|| Ec2Error::InsufficientFreeAddresses(subnet.id.clone()))?,
-    };
-    subnet.allocated.insert(ip.to_string(), holder.to_string());
-    Ok(ip)
+        None => subnet
+            .addresses
+            .take_lowest(&cidr)
+            .ok_or_else(|| Ec2Error::InsufficientFreeAddresses(subnet.id.clone())),
+    }
 }
 
-/// Gives back every address `holder` has in `subnet_id`.
+/// Gives back the addresses of `eni` in its subnet.
 pub(crate) fn release(
     tx: &mut dyn Tx,
     scope: &Scope,
-    subnet_id: &str,
-    holder: &str,
+    eni: &NetworkInterface,
 ) -> Result<(), Ec2Error> {
-    let mut subnet: Subnet = load(tx, scope, ids::SUBNET, subnet_id)?;
-    subnet.allocated.retain(|_, h| h != holder);
-    save(tx, scope, ids::SUBNET, subnet_id, &subnet)
+    let mut subnet: Subnet = load(tx, scope, ids::SUBNET, &eni.subnet_id)?;
+    let cidr = Cidr::parse(&subnet.cidr_block)
+        .ok_or_else(|| Ec2Error::SubnetRange(subnet.cidr_block.clone()))?;
+    let addresses = std::iter::once(&eni.private_ip_address)
+        .chain(&eni.secondary_private_ip_addresses)
+        .filter_map(|ip| parse_ipv4(ip));
+    for ip in addresses {
+        subnet.addresses.release(&cidr, ip);
+    }
+    save(tx, scope, ids::SUBNET, &eni.subnet_id, &subnet)
 }
 
 /// Creates an ENI: CreateNetworkInterface, and the ENIs Lambda and NAT gateways make for a
@@ -169,10 +172,10 @@ pub fn create(
     }
     let tags = tags::for_new(&req.tag_specs, ids::NETWORK_INTERFACE)?;
     let id = ids::NETWORK_INTERFACE.new_id();
-    let primary = allocate(&mut subnet, req.private_ip_address.as_deref(), &id)?;
+    let primary = allocate(&mut subnet, req.private_ip_address.as_deref())?;
     let mut secondary = Vec::new();
     for _ in 0..secondaries {
-        secondary.push(allocate(&mut subnet, None, &id)?.to_string());
+        secondary.push(allocate(&mut subnet, None)?.to_string());
     }
     let attachment = req.attachment.as_ref().map(|a| EniAttachment {
         attachment_id: format!("{}-{}", a.id_prefix, ids::random_hex17()),
@@ -247,7 +250,7 @@ pub fn delete(tx: &mut dyn Tx, scope: &Scope, id: &str) -> Result<(), Ec2Error> 
 
 /// Removes an interface whatever its state: addresses, EIP association, routes to it.
 fn destroy(tx: &mut dyn Tx, scope: &Scope, eni: &NetworkInterface) -> Result<(), Ec2Error> {
-    release(tx, scope, &eni.subnet_id, &eni.id)?;
+    release(tx, scope, eni)?;
     for mut a in list::<Address>(tx, scope, ids::ADDRESS)? {
         if a.network_interface_id.as_deref() == Some(eni.id.as_str()) {
             super::gateway::clear_association(&mut a);
@@ -448,9 +451,8 @@ pub fn public_dns_names(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
+    use crate::ec2::pool::AddressPool;
 
     fn subnet(cidr: &str) -> Subnet {
         Subnet {
@@ -465,7 +467,7 @@ mod tests {
             map_public_ip_on_launch: false,
             arn: String::new(),
             tags: Vec::new(),
-            allocated: BTreeMap::new(),
+            addresses: AddressPool::default(),
         }
     }
 
@@ -475,59 +477,46 @@ mod tests {
         assert_eq!(s.available_ip_address_count(), 11);
         let mut got = Vec::new();
         for i in 0..11 {
-            got.push(allocate(&mut s, None, &format!("eni-{i}")).unwrap());
+            got.push(allocate(&mut s, None).unwrap());
             assert_eq!(s.available_ip_address_count(), 10 - i);
         }
         assert_eq!(got[0], Ipv4Addr::new(10, 0, 0, 4));
         assert_eq!(got[10], Ipv4Addr::new(10, 0, 0, 14));
         assert_eq!(
-            allocate(&mut s, None, "eni-x").unwrap_err().code(),
+            allocate(&mut s, None).unwrap_err().code(),
             "InsufficientFreeAddressesInSubnet"
         );
-        s.allocated.remove("10.0.0.9");
+        let cidr = Cidr::parse("10.0.0.0/28").unwrap();
+        s.addresses.release(&cidr, Ipv4Addr::new(10, 0, 0, 9));
         assert_eq!(s.available_ip_address_count(), 1);
-        assert_eq!(
-            allocate(&mut s, None, "eni-y").unwrap(),
-            Ipv4Addr::new(10, 0, 0, 9)
-        );
+        assert_eq!(allocate(&mut s, None).unwrap(), Ipv4Addr::new(10, 0, 0, 9));
     }
 
     #[test]
     fn requested_addresses_are_checked() {
         let mut s = subnet("10.0.1.0/24");
         assert_eq!(
-            allocate(&mut s, Some("10.0.1.50"), "eni-1")
-                .unwrap()
-                .to_string(),
+            allocate(&mut s, Some("10.0.1.50")).unwrap().to_string(),
             "10.0.1.50"
         );
         assert_eq!(
-            allocate(&mut s, Some("10.0.1.50"), "eni-2")
-                .unwrap_err()
-                .code(),
+            allocate(&mut s, Some("10.0.1.50")).unwrap_err().code(),
             "InvalidIPAddress.InUse"
         );
         for reserved in ["10.0.1.0", "10.0.1.1", "10.0.1.2", "10.0.1.3", "10.0.1.255"] {
             assert_eq!(
-                allocate(&mut s, Some(reserved), "eni-3")
-                    .unwrap_err()
-                    .code(),
+                allocate(&mut s, Some(reserved)).unwrap_err().code(),
                 "InvalidParameterValue"
             );
         }
         assert_eq!(
-            allocate(&mut s, Some("10.0.2.5"), "eni-3")
-                .unwrap_err()
-                .code(),
+            allocate(&mut s, Some("10.0.2.5")).unwrap_err().code(),
             "InvalidParameterValue"
         );
         assert_eq!(
-            allocate(&mut s, Some("bogus"), "eni-3").unwrap_err().code(),
+            allocate(&mut s, Some("bogus")).unwrap_err().code(),
             "InvalidParameterValue"
         );
-        assert_eq!(
-            allocate(&mut s, None, "eni-4").unwrap().to_string(),
-            "10.0.1.4"
-        );
+        assert_eq!(allocate(&mut s, None).unwrap().to_string(), "10.0.1.4");
     }
 }

@@ -2,14 +2,13 @@
 //! attributes, and DescribeSubnets' filters. The subnet record also holds the addresses
 //! handed out in it (see `network_interface` for allocation).
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 
 use super::error::Ec2Error;
 use super::filter::{self, Filter, Filterable, Page};
 use super::ids;
 use super::model::{NatGateway, NetworkInterface, RouteTable, Subnet, Tag, Vpc};
+use super::pool::AddressPool;
 use super::tags::{self, TagSpec};
 use super::vpc::{parse_cidr, MAX_PREFIX, MIN_PREFIX};
 use super::zones::{self, Zone};
@@ -39,7 +38,7 @@ pub(crate) fn build(scope: &Scope, vpc_id: &str, cidr_block: &str, zone: &Zone) 
         default_for_az: false,
         map_public_ip_on_launch: false,
         tags: Vec::new(),
-        allocated: BTreeMap::new(),
+        addresses: AddressPool::default(),
         id,
     }
 }

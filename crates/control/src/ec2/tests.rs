@@ -136,6 +136,86 @@ fn concurrent_allocation_is_exact() {
     assert_eq!(info.available_ip_address_count, 251 - 160);
 }
 
+/// A subnet record of the previous version, which listed every address handed out
+/// (`allocated`), keeps its allocations: the free count is exact, taken addresses stay
+/// taken, the lowest free one goes next, releasing works, and the record is written back
+/// in the new shape.
+#[test]
+fn subnets_stored_by_the_previous_version_keep_their_allocations() {
+    use super::model::{kind, Subnet};
+    use crate::store::TxExt;
+
+    let (_d, store) = store();
+    let (_, subnet_id) = network(&store, "10.0.1.0/24");
+    let s = scope();
+    let legacy = store
+        .write(|tx| -> Result<_, Ec2Error> {
+            let mut record: serde_json::Value = tx.get_json(kind::SUBNET, &s, &subnet_id)?.unwrap();
+            let object = record.as_object_mut().unwrap();
+            object.remove("addresses");
+            // As the previous version wrote it: in string order, not address order.
+            object.insert(
+                "allocated".into(),
+                serde_json::json!({
+                    "10.0.1.10": "eni-a",
+                    "10.0.1.4": "eni-b",
+                    "10.0.1.5": "eni-b",
+                    "10.0.1.7": "eni-c",
+                }),
+            );
+            tx.put_json(kind::SUBNET, &s, &subnet_id, &record)?;
+            Ok(record)
+        })
+        .unwrap();
+    assert!(legacy.get("addresses").is_none());
+    let free = |store: &Store| {
+        store
+            .read(|tx| lookup::subnet(tx, &s, &subnet_id).map_err(Ec2Error::from))
+            .unwrap()
+            .unwrap()
+            .available_ip_address_count
+    };
+    assert_eq!(free(&store), 251 - 4);
+    let create = |ip: Option<&str>| {
+        store.write(|tx| {
+            let new = NewNetworkInterface {
+                private_ip_address: ip.map(str::to_owned),
+                ..eni(&subnet_id)
+            };
+            network_interface::create(tx, &s, &new, None)
+        })
+    };
+    assert_eq!(
+        create(Some("10.0.1.7")).unwrap_err().code(),
+        "InvalidIPAddress.InUse"
+    );
+    let next: Vec<String> = (0..4)
+        .map(|_| create(None).unwrap().private_ip_address)
+        .collect();
+    assert_eq!(next, ["10.0.1.6", "10.0.1.8", "10.0.1.9", "10.0.1.11"]);
+    assert_eq!(free(&store), 251 - 8);
+    let rewritten: serde_json::Value = store
+        .read(|tx| tx.get_json(kind::SUBNET, &s, &subnet_id))
+        .unwrap()
+        .unwrap();
+    assert!(rewritten.get("allocated").is_none(), "{rewritten}");
+    assert!(rewritten.get("addresses").is_some(), "{rewritten}");
+    let subnet: Subnet = serde_json::from_value(rewritten).unwrap();
+    assert_eq!(subnet.available_ip_address_count(), 251 - 8);
+    let eni = store
+        .read(|tx| network_interface::describe(tx, &s, &[], &[], &Page::default()))
+        .unwrap()
+        .0
+        .into_iter()
+        .find(|e| e.private_ip_address == "10.0.1.8")
+        .unwrap();
+    store
+        .write(|tx| network_interface::delete(tx, &s, &eni.id))
+        .unwrap();
+    assert_eq!(free(&store), 251 - 7);
+    assert_eq!(create(None).unwrap().private_ip_address, "10.0.1.8");
+}
+
 #[test]
 fn failed_calls_leave_nothing_behind() {
     let (_d, store) = store();

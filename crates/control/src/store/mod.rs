@@ -76,6 +76,9 @@ pub trait Tx {
     ) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
     /// Records of `kind` in every scope: start-up reconciliation and background work.
     fn list_all(&mut self, kind: &str) -> Result<Vec<(Scope, String, Vec<u8>)>, StoreError>;
+    /// The scope holding record `id` of `kind` (the first, should several), found through an
+    /// index, for callers that have an id and no account (the admin socket).
+    fn scope_of(&mut self, kind: &str, id: &str) -> Result<Option<Scope>, StoreError>;
 
     /// Appends an entry to the ordered stream `(kind, scope, stream)` (log events) and
     /// returns its sequence number, which grows within a stream.

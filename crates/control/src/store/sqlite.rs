@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
         body BLOB NOT NULL,
         PRIMARY KEY (kind, account, region, stream, seq)
     ) WITHOUT ROWID;",
+    "CREATE INDEX objects_by_id ON objects (kind, id);",
 ];
 
 pub struct SqliteBackend {
@@ -197,6 +198,18 @@ impl Tx for SqliteTx<'_> {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    fn scope_of(&mut self, kind: &str, id: &str) -> Result<Option<Scope>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT account, region FROM objects WHERE kind = ?1 AND id = ?2
+             ORDER BY account, region LIMIT 1",
+        )?;
+        Ok(stmt
+            .query_row(params![kind, id], |r| {
+                Ok(Scope::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .optional()?)
+    }
+
     fn append(
         &mut self,
         kind: &str,
@@ -345,6 +358,67 @@ mod tests {
             store.read(|tx| tx.get("k", &scope("1"), "x")).unwrap(),
             None
         );
+    }
+
+    #[test]
+    fn scope_of_finds_a_record_by_id_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite(dir.path()).unwrap();
+        store
+            .write(|tx| -> Result<(), StoreError> {
+                tx.put_json("fn", &scope("222222222222"), "a", &1)?;
+                tx.put_json("fn", &scope("111111111111"), "b", &2)?;
+                tx.put_json("other", &scope("111111111111"), "c", &3)
+            })
+            .unwrap();
+        let found = |kind: &str, id: &str| store.read(|tx| tx.scope_of(kind, id)).unwrap();
+        assert_eq!(found("fn", "a"), Some(scope("222222222222")));
+        assert_eq!(found("fn", "b"), Some(scope("111111111111")));
+        assert_eq!(found("fn", "c"), None);
+        let plan: String = {
+            let backend = SqliteBackend::open(&dir.path().join("vpclambda.db")).unwrap();
+            let conn = backend.lock().unwrap();
+            conn.query_row(
+                "EXPLAIN QUERY PLAN SELECT account, region FROM objects WHERE kind = 'fn' AND id = 'a'",
+                [],
+                |r| r.get(3),
+            )
+            .unwrap()
+        };
+        assert!(plan.contains("objects_by_id"), "{plan}");
+    }
+
+    /// A database made by the previous schema (objects and streams only) opens with its
+    /// records, and gets the index.
+    #[test]
+    fn an_older_schema_migrates() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vpclambda.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(&format!(
+                "{}; {}; PRAGMA user_version = 2;",
+                MIGRATIONS[0], MIGRATIONS[1]
+            ))
+            .unwrap();
+            conn.execute(
+                "INSERT INTO objects (kind, account, region, id, body) VALUES ('k', '1', 'us-east-1', 'x', ?1)",
+                [b"\"v\"".as_slice()],
+            )
+            .unwrap();
+        }
+        let store = Store::open_sqlite(dir.path()).unwrap();
+        let v: Option<String> = store.read(|tx| tx.get_json("k", &scope("1"), "x")).unwrap();
+        assert_eq!(v.as_deref(), Some("v"));
+        assert_eq!(
+            store.read(|tx| tx.scope_of("k", "x")).unwrap(),
+            Some(scope("1"))
+        );
+        let version: i64 = Connection::open(&path)
+            .unwrap()
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
     }
 
     #[test]

@@ -143,8 +143,8 @@ pub async fn dispatch(
         Service::Iam => iam::handle(state, &call).await,
         Service::Ec2 => {
             let out = ec2::handle(state, &call).await;
-            if out.is_ok() {
-                match crate::dataplane::ec2_change(&call) {
+            if let Ok(response) = &out {
+                match crate::dataplane::ec2_change(&call, response) {
                     Ec2Change::None => {}
                     Ec2Change::GroupRules(id) => {
                         let scope = control::Scope::new(

@@ -40,12 +40,17 @@ pub fn create_network_interface(req: &Req) -> Result<Response<Bytes>, AwsError> 
         .transpose()
         .map_err(errors::to_aws)?;
     let eni = req.write(|tx| network_interface::create(tx, &req.scope, &new, token.as_ref()))?;
-    req.respond(|w| {
+    let mut response = req.respond(|w| {
         w.open("networkInterface");
         render::network_interface(w, &eni, &req.scope.region, None);
         w.close();
         w.opt_elem("clientToken", token.as_ref().map(|t| t.token.as_str()));
-    })
+    })?;
+    // The dataplane applies this one interface instead of reconciling everything.
+    response
+        .extensions_mut()
+        .insert(crate::dataplane::InterfaceCreated(eni.id));
+    Ok(response)
 }
 
 pub fn describe_network_interfaces(req: &Req) -> Result<Response<Bytes>, AwsError> {
