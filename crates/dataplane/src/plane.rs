@@ -1145,6 +1145,15 @@ async fn realize_eni(
     router.add_veth(&link, &netns, "eth0").await?;
     router.set_master(&link, &bridge_of(subnet_id)?).await?;
     router.set_up(&link).await?;
+    // The hardware address follows the IP address, not the interface: lowest-free
+    // allocation hands a deleted interface's address straight to the next one, and the
+    // router and the subnet's hosts keep the old holder's entry in their ARP caches for
+    // tens of seconds. With the same hardware address those entries stay right.
+    nl.set_mac(
+        "eth0",
+        net::names::mac("host", &format!("{subnet_id}/{ip}")),
+    )
+    .await?;
     nl.add_address("eth0", Ipv4Cidr::new(ip, subnet.prefix())?)
         .await?;
     // VPCs are IPv4 only. An `eth0` with IPv6 addresses sends duplicate address detection

@@ -237,6 +237,60 @@ fn security_groups_govern_same_and_cross_subnet_traffic() {
     });
 }
 
+/// Lowest-free allocation hands a deleted interface's address to the next one at once. Hosts
+/// that talked to the old holder keep its hardware address in their ARP caches (the
+/// router for routed traffic, the subnet's hosts for bridged); the new holder must be
+/// reachable all the same, from both, before those entries would expire.
+#[test]
+fn a_reused_address_is_reachable_at_once() {
+    in_test_host(MARK, || async {
+        let dataplane = Dataplane::start(Uplink::None).await.unwrap();
+        let mut v = two_subnets();
+        apply(
+            &dataplane,
+            &Desired {
+                vpcs: vec![v.clone()],
+            },
+        )
+        .await;
+        let (c1, c2) = (ns("eni-c1"), ns("eni-c2"));
+        let _old = serve(&ns("eni-srv"), at("10.0.1.10", 80)).await;
+        assert!(connects(&c1, at("10.0.1.10", 80)).await, "same subnet");
+        assert!(
+            connects(&c2, at("10.0.1.10", 80)).await,
+            "through the router"
+        );
+
+        v.enis.retain(|e| e.id != "eni-srv");
+        apply(
+            &dataplane,
+            &Desired {
+                vpcs: vec![v.clone()],
+            },
+        )
+        .await;
+        v.enis
+            .push(eni("eni-srv2", "subnet-a", "10.0.1.10", &["sg-web"]));
+        apply(
+            &dataplane,
+            &Desired {
+                vpcs: vec![v.clone()],
+            },
+        )
+        .await;
+        let _new = serve(&ns("eni-srv2"), at("10.0.1.10", 80)).await;
+        assert!(
+            connects(&c2, at("10.0.1.10", 80)).await,
+            "the new holder, through the router"
+        );
+        assert!(
+            connects(&c1, at("10.0.1.10", 80)).await,
+            "the new holder, same subnet"
+        );
+        dataplane.remove_all().await.unwrap();
+    });
+}
+
 #[test]
 fn vpcs_cannot_reach_each_other() {
     in_test_host(MARK, || async {

@@ -47,12 +47,13 @@ pub fn ifname(role: &str, store_id: &str) -> Result<String> {
 }
 
 /// Derives a hardware address for the object `store_id` in the role `role`: locally
-/// administered, unicast, first octet `0x06` (ENI addresses, as EC2 reports them, start
-/// with `0x02`, so the two never meet on one bridge), the rest from SHA-256(role, id).
+/// administered, unicast, first octet `0x06`, the rest from SHA-256(role, id).
 ///
-/// Why: a bridge without an address of its own takes its lowest port's, so it changes as
-/// ports come and go, and every host on the segment keeps sending to the old one from its
-/// ARP cache until that entry expires (tens of seconds of silent loss).
+/// Why: hosts cache IP → hardware address for tens of seconds and lose traffic silently
+/// while an entry is stale. A bridge without an address of its own takes its lowest
+/// port's, so its address would move as ports come and go; an interface made anew for an
+/// address (after a crash, or for the next holder of a reused one) would get another.
+/// Deriving the address from what the IP address belongs to keeps every cache right.
 pub fn mac(role: &str, store_id: &str) -> [u8; 6] {
     let digest = Sha256::digest(format!("{role}:{store_id}").as_bytes());
     [0x06, digest[0], digest[1], digest[2], digest[3], digest[4]]

@@ -165,6 +165,11 @@ impl Netlink {
             .address(mac.to_vec())
             .build();
         self.create_link(name, message, "bridge").await?;
+        self.set_mac(name, mac).await
+    }
+
+    /// Gives the link the hardware address `mac`, unless it has it already.
+    pub async fn set_mac(&self, name: &str, mac: [u8; 6]) -> Result<()> {
         let Some(existing) = self.link(name).await? else {
             return Err(Error::LinkNotFound(name.to_owned()));
         };
