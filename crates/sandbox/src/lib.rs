@@ -38,7 +38,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-pub use env::{Environment, Sandbox};
+pub use env::{Environment, Reservation, Sandbox};
 pub use error::SandboxError;
 pub use init::init_main;
 pub use logs::{LogLine, LogStream, MAX_LINE_BYTES};
