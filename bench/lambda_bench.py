@@ -14,10 +14,13 @@ namespace `bench/run` creates (the ENI/SG suite enters ENI namespaces with nsent
 
 Cold start (one fresh function per sample: CreateFunction, wait until Active, Invoke):
 the client-side latency of the first Invoke (cold) and of the next ones (warm), the
-REPORT line's Init Duration (sandbox helper spawned → the runtime's first /next: sandbox set-up
-plus the runtime's own start) and Duration. cold − warm is what a cold start adds over a warm
+REPORT line's Init Duration (setup request sent to the sandbox helper → the runtime's first
+/next: the helper's set-up plus the runtime's own start) and Duration. cold − warm is what a cold start adds over a warm
 invoke as a caller sees it, with the client's own overhead cancelled; cold − warm − Init is the
-platform's work before the runtime process exists (code, cgroup, namespaces, ENI).
+platform's work before the helper gets its request (code, credentials, namespaces, ENI, the
+/tmp image, cgroup limits; the helper itself is usually a spare, spawned beforehand) plus the
+5 ms the cold Invoke waits for the function's last log lines (LogType=Tail, which the warm
+ones do not ask for).
 
 Density: environments created per second, each one made, run and torn down (the function is
 asked to exit, so every invocation is a cold start and its environment is destroyed at once),
@@ -241,10 +244,12 @@ def cold_start_report(args) -> int:
           "One fresh function per sample (CreateFunction, polled until Active, then Invoke of a "
           "64 byte payload), boto3 client, daemon pinned to one CPU. *cold* and *warm* are the "
           "client's Invoke latencies (warm: median of the 5 invokes after the cold one, same "
-          "function); *Init* is the REPORT line's Init Duration (sandbox helper spawned → the "
-          "runtime's first `/next`: sandbox set-up, exec and the runtime's own start); "
-          "*pre-spawn* = cold − warm − Init is the platform's work before the runtime process "
-          "exists (code, cgroup, namespaces, ENI). Values are p50 / p99 over the samples "
+          "function); *Init* is the REPORT line's Init Duration (setup request sent to the sandbox "
+          "helper → the runtime's first `/next`: the helper's set-up, exec and the runtime's "
+          "own start); *pre-spawn* = cold − warm − Init is the platform's work before the "
+          "helper gets its request (code, credentials, namespaces, ENI, `/tmp` image, cgroup "
+          "limits) plus the 5 ms the cold Invoke waits for the function's last log lines "
+          "(`LogType=Tail`; the warm ones do not ask for it). Values are p50 / p99 over the samples "
           f"(p99 of so few samples is about the maximum). Targets: platform-added ≤ "
           f"{COLD_P50_MS:.0f} ms p50, VPC penalty ≤ +{VPC_PENALTY_MS:.0f} ms, "
           f"CreateFunction with VpcConfig → Active ≤ {ACTIVE_MS:.0f} ms.\n",
