@@ -80,10 +80,13 @@ struct HelperMaker {
     layout: Layout,
 }
 
-/// The ready spares, and how many are being made.
+/// The ready spares, and how many are being made; once closed (shutdown), none are made.
 struct Spares {
     maker: HelperMaker,
     ready: std::sync::Mutex<(Vec<Spare>, usize)>,
+    /// Signalled whenever a spare being made is done.
+    made: std::sync::Condvar,
+    closed: AtomicBool,
 }
 
 impl std::fmt::Debug for Spares {
@@ -199,7 +202,7 @@ impl Spares {
             {
                 let mut guard = lock(&self.ready);
                 let (ready, making) = &mut *guard;
-                if ready.len() + *making >= SPARES {
+                if self.closed.load(Ordering::Acquire) || ready.len() + *making >= SPARES {
                     return;
                 }
                 *making += 1;
@@ -207,14 +210,24 @@ impl Spares {
             let spares = self.clone();
             runtime.spawn_blocking(move || {
                 let made = random_id().and_then(|id| spares.maker.make(&id));
-                let mut guard = lock(&spares.ready);
-                guard.1 -= 1;
-                match made {
-                    Ok(spare) => guard.0.push(spare),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "making a spare environment helper failed")
+                let unwanted = {
+                    let mut guard = lock(&spares.ready);
+                    guard.1 -= 1;
+                    spares.made.notify_all();
+                    match made {
+                        Ok(spare) if spares.closed.load(Ordering::Acquire) => Some(spare),
+                        Ok(spare) => {
+                            guard.0.push(spare);
+                            None
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "making a spare environment helper failed");
+                            None
+                        }
                     }
-                }
+                };
+                // Made while the sandbox closed: its teardown runs as it drops, unlocked.
+                drop(unwanted);
             });
         }
     }
@@ -222,6 +235,17 @@ impl Spares {
     /// Takes every ready spare (their teardown is the caller's).
     fn take_all(&self) -> Vec<Spare> {
         std::mem::take(&mut lock(&self.ready).0)
+    }
+
+    /// Makes no more spares, waits for those being made (each takes milliseconds) and
+    /// takes every ready one (their teardown is the caller's).
+    fn close(&self) -> Vec<Spare> {
+        self.closed.store(true, Ordering::Release);
+        let mut guard = lock(&self.ready);
+        while guard.1 > 0 {
+            guard = self.made.wait(guard).unwrap_or_else(|p| p.into_inner());
+        }
+        std::mem::take(&mut guard.0)
     }
 }
 
@@ -262,6 +286,8 @@ impl Sandbox {
                 layout,
             },
             ready: std::sync::Mutex::new((Vec::new(), 0)),
+            made: std::sync::Condvar::new(),
+            closed: AtomicBool::new(false),
         });
         Ok(Sandbox {
             cfg,
@@ -298,8 +324,18 @@ impl Sandbox {
     /// cgroup dirs. Other instances' objects are never touched.
     /// Returns how many environments were cleaned; the first failure after trying all.
     pub fn cleanup_leftovers(&self) -> Result<usize, SandboxError> {
+        self.cleanup(self.spares.take_all())
+    }
+
+    /// [`Sandbox::cleanup_leftovers`] for a daemon that stops: no spare is made from now on,
+    /// and one being made is waited for and removed too, so nothing of this instance is left.
+    pub fn shutdown(&self) -> Result<usize, SandboxError> {
+        self.cleanup(self.spares.close())
+    }
+
+    fn cleanup(&self, spares: Vec<Spare>) -> Result<usize, SandboxError> {
         let mut first_err = None;
-        for spare in self.spares.take_all() {
+        for spare in spares {
             if let Err(e) = spare.teardown.run() {
                 first_err.get_or_insert(e);
             }
