@@ -191,11 +191,16 @@ impl EnvCgroups {
         d
     }
 
-    /// Creates the cgroups (idempotent) and writes the limits.
-    pub(crate) fn create(&self, limits: &Limits) -> Result<(), SandboxError> {
+    /// Creates the cgroups (idempotent), without limits.
+    pub(crate) fn create(&self) -> Result<(), SandboxError> {
         for d in self.all_dirs() {
             fs::create_dir_all(d).map_err(SandboxError::io(format!("creating {}", d.display())))?;
         }
+        Ok(())
+    }
+
+    /// Writes the limits.
+    pub(crate) fn set_limits(&self, limits: &Limits) -> Result<(), SandboxError> {
         let mem = limits.memory_bytes.to_string();
         write(&self.memory.join("memory.limit_in_bytes"), &mem)?;
         // Present only with swap accounting; equal to the limit so swap never extends memory.
@@ -507,7 +512,8 @@ mod tests {
             .join("memory/vl-i1/vl-env-a/memory.memsw.limit_in_bytes");
         fs::create_dir_all(memsw.parent().expect("parent")).expect("mkdir");
         fs::write(&memsw, "").expect("write");
-        cg.create(&Limits::for_memory_mb(128)).expect("create");
+        cg.create().expect("create");
+        cg.set_limits(&Limits::for_memory_mb(128)).expect("limits");
         let get = |p: &str| fs::read_to_string(t.path().join(p)).expect(p);
         assert_eq!(
             get("memory/vl-i1/vl-env-a/memory.limit_in_bytes"),
@@ -540,7 +546,8 @@ mod tests {
         let cg = Layout::detect(t.path())
             .expect("detect")
             .env("i", "vl-env-b");
-        cg.create(&Limits::for_memory_mb(128)).expect("create");
+        cg.create().expect("create");
+        cg.set_limits(&Limits::for_memory_mb(128)).expect("limits");
         let m = t.path().join("memory/vl-i/vl-env-b");
         fs::write(m.join("memory.max_usage_in_bytes"), "4096\n").expect("write");
         fs::write(
@@ -558,7 +565,8 @@ mod tests {
         let cg = Layout::detect(t.path())
             .expect("detect")
             .env("i", "vl-env-c");
-        cg.create(&Limits::for_memory_mb(128)).expect("create");
+        cg.create().expect("create");
+        cg.set_limits(&Limits::for_memory_mb(128)).expect("limits");
         let u = t.path().join("unified/vl-i/vl-env-c/cgroup.events");
         fs::write(&u, "populated 1\nfrozen 0\n").expect("write");
         assert!(!cg.is_empty().expect("empty"));

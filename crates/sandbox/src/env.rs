@@ -43,6 +43,8 @@ const MAX_SHM_MB: u32 = 64;
 const ENV_PREFIX: &str = "vl-env-";
 /// Marker in an environment's scratch dir naming the namespace file the sandbox created.
 const NETNS_MARKER: &str = "netns";
+/// Helpers kept spawned, in their cgroups and waiting for a setup request (see [`Spare`]).
+const SPARES: usize = 1;
 
 fn valid_name(s: &str, max: usize) -> bool {
     !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
@@ -52,9 +54,199 @@ fn valid_name(s: &str, max: usize) -> bool {
 #[derive(Debug)]
 pub struct Sandbox {
     cfg: HostConfig,
-    layout: Layout,
     /// The `/tmp` image templates; `None` when `/tmp` is a tmpfs.
     templates: Option<Ext4Templates>,
+    spares: Arc<Spares>,
+}
+
+/// An environment whose helper is spawned, in the environment's cgroups (without limits yet)
+/// and waiting for its setup request. A cold start that finds one skips the helper's exec
+/// and, above all, the move into the cgroups: the first write to a `cgroup.procs` after a
+/// quiet spell waits for an RCU grace period (the kernel's `cgroup_threadgroup_rwsem`), which
+/// took 8–14 ms here. The helper trusts nothing but its setup request, so a spare holds no
+/// function's data, and it exits when the daemon's end of its socket closes.
+struct Spare {
+    teardown: Teardown,
+    child: Child,
+    sock: tokio::net::UnixStream,
+}
+
+/// What making a helper needs, shared with the tasks that make spares.
+#[derive(Debug)]
+struct HelperMaker {
+    init_exe: PathBuf,
+    init_args: Vec<String>,
+    instance: String,
+    layout: Layout,
+}
+
+/// The ready spares, and how many are being made; once closed (shutdown), none are made.
+struct Spares {
+    maker: HelperMaker,
+    ready: std::sync::Mutex<(Vec<Spare>, usize)>,
+    /// Signalled whenever a spare being made is done.
+    made: std::sync::Condvar,
+    closed: AtomicBool,
+}
+
+impl std::fmt::Debug for Spares {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (ready, making) = &*lock(&self.ready);
+        f.debug_struct("Spares")
+            .field("ready", &ready.len())
+            .field("making", making)
+            .finish()
+    }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Every update under the lock is a push, a pop or a counter change.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// An environment id for [`Sandbox::start_reserved`], with a spare helper when one was
+/// ready. Dropping it unused destroys the spare (its id may already name kernel objects
+/// the caller made, such as a namespace, so it is never handed out again).
+pub struct Reservation {
+    id: String,
+    spare: Option<Spare>,
+}
+
+impl Reservation {
+    /// 32 lowercase hex digits, random.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl std::fmt::Debug for Reservation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reservation")
+            .field("id", &self.id)
+            .field("spare", &self.spare.is_some())
+            .finish()
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let Some(spare) = self.spare.take() else {
+            return;
+        };
+        // Its teardown waits for the helper to die: not on an async worker.
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(move || drop(spare))),
+            Err(_) => drop(spare),
+        }
+    }
+}
+
+fn random_id() -> Result<String, SandboxError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| SandboxError::Setup(format!("no random environment id: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+impl HelperMaker {
+    /// Creates the cgroups of environment `id`, spawns the helper and moves it into them
+    /// before it can fork. Blocks (the move may wait for an RCU grace period).
+    fn make(&self, id: &str) -> Result<Spare, SandboxError> {
+        let name = format!("{ENV_PREFIX}{id}");
+        let teardown = Teardown {
+            cgroups: self.layout.env(&self.instance, &name),
+            name,
+            netns: None,
+            env_dir: None,
+            done: AtomicBool::new(false),
+        };
+        teardown.cgroups.create()?;
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair()
+            .map_err(SandboxError::io("creating the helper socket"))?;
+        let child = Command::new(&self.init_exe)
+            .args(&self.init_args)
+            .env_clear()
+            .stdin(Stdio::from(OwnedFd::from(theirs)))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(SandboxError::io(format!(
+                "spawning {}",
+                self.init_exe.display()
+            )))?;
+        // Without a pid the helper is already gone; dropping the socket makes a live one
+        // exit before it does anything.
+        let pid = child
+            .id()
+            .ok_or_else(|| SandboxError::Setup("the helper exited at once".into()))?;
+        teardown.cgroups.add_process(pid)?;
+        ours.set_nonblocking(true)
+            .map_err(SandboxError::io("helper socket non-blocking"))?;
+        let sock = tokio::net::UnixStream::from_std(ours)
+            .map_err(SandboxError::io("registering the helper socket"))?;
+        Ok(Spare {
+            teardown,
+            child,
+            sock,
+        })
+    }
+}
+
+impl Spares {
+    /// Makes spares in the background until [`SPARES`] are ready or being made.
+    fn refill(self: &Arc<Self>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        loop {
+            {
+                let mut guard = lock(&self.ready);
+                let (ready, making) = &mut *guard;
+                if self.closed.load(Ordering::Acquire) || ready.len() + *making >= SPARES {
+                    return;
+                }
+                *making += 1;
+            }
+            let spares = self.clone();
+            runtime.spawn_blocking(move || {
+                let made = random_id().and_then(|id| spares.maker.make(&id));
+                let unwanted = {
+                    let mut guard = lock(&spares.ready);
+                    guard.1 -= 1;
+                    spares.made.notify_all();
+                    match made {
+                        Ok(spare) if spares.closed.load(Ordering::Acquire) => Some(spare),
+                        Ok(spare) => {
+                            guard.0.push(spare);
+                            None
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "making a spare environment helper failed");
+                            None
+                        }
+                    }
+                };
+                // Made while the sandbox closed: its teardown runs as it drops, unlocked.
+                drop(unwanted);
+            });
+        }
+    }
+
+    /// Takes every ready spare (their teardown is the caller's).
+    fn take_all(&self) -> Vec<Spare> {
+        std::mem::take(&mut lock(&self.ready).0)
+    }
+
+    /// Makes no more spares, waits for those being made (each takes milliseconds) and
+    /// takes every ready one (their teardown is the caller's).
+    fn close(&self) -> Vec<Spare> {
+        self.closed.store(true, Ordering::Release);
+        let mut guard = lock(&self.ready);
+        while guard.1 > 0 {
+            guard = self.made.wait(guard).unwrap_or_else(|p| p.into_inner());
+        }
+        std::mem::take(&mut guard.0)
+    }
 }
 
 impl Sandbox {
@@ -86,11 +278,44 @@ impl Sandbox {
             }
             TmpBacking::Tmpfs => None,
         };
+        let spares = Arc::new(Spares {
+            maker: HelperMaker {
+                init_exe: cfg.init_exe.clone(),
+                init_args: cfg.init_args.clone(),
+                instance: cfg.instance.clone(),
+                layout,
+            },
+            ready: std::sync::Mutex::new((Vec::new(), 0)),
+            made: std::sync::Condvar::new(),
+            closed: AtomicBool::new(false),
+        });
         Ok(Sandbox {
             cfg,
-            layout,
             templates,
+            spares,
         })
+    }
+
+    fn layout(&self) -> &Layout {
+        &self.spares.maker.layout
+    }
+
+    /// An id for the next environment, with a helper already waiting in its cgroups when
+    /// one is ready. Spares are made in the background once the first invocation of an
+    /// environment started from a reservation is over, not during a cold start, which
+    /// they would slow down: the first reservation of a sandbox finds none.
+    pub fn reserve(&self) -> Result<Reservation, SandboxError> {
+        let spare = lock(&self.spares.ready).0.pop();
+        match spare {
+            Some(spare) => Ok(Reservation {
+                id: spare.teardown.name[ENV_PREFIX.len()..].to_string(),
+                spare: Some(spare),
+            }),
+            None => Ok(Reservation {
+                id: random_id()?,
+                spare: None,
+            }),
+        }
     }
 
     /// Kills and removes what a previous run of this instance left behind: environment
@@ -99,7 +324,23 @@ impl Sandbox {
     /// cgroup dirs. Other instances' objects are never touched.
     /// Returns how many environments were cleaned; the first failure after trying all.
     pub fn cleanup_leftovers(&self) -> Result<usize, SandboxError> {
-        let mut names = self.layout.leftover_envs(&self.cfg.instance);
+        self.cleanup(self.spares.take_all())
+    }
+
+    /// [`Sandbox::cleanup_leftovers`] for a daemon that stops: no spare is made from now on,
+    /// and one being made is waited for and removed too, so nothing of this instance is left.
+    pub fn shutdown(&self) -> Result<usize, SandboxError> {
+        self.cleanup(self.spares.close())
+    }
+
+    fn cleanup(&self, spares: Vec<Spare>) -> Result<usize, SandboxError> {
+        let mut first_err = None;
+        for spare in spares {
+            if let Err(e) = spare.teardown.run() {
+                first_err.get_or_insert(e);
+            }
+        }
+        let mut names = self.layout().leftover_envs(&self.cfg.instance);
         if let Ok(entries) = fs::read_dir(&self.cfg.state_dir) {
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
@@ -108,13 +349,12 @@ impl Sandbox {
                 }
             }
         }
-        let mut first_err = None;
         for name in &names {
             let td = Teardown {
                 name: name.clone(),
-                cgroups: self.layout.env(&self.cfg.instance, name),
+                cgroups: self.layout().env(&self.cfg.instance, name),
                 netns: read_netns_marker(&self.cfg.state_dir.join(name)),
-                env_dir: self.cfg.state_dir.join(name),
+                env_dir: Some(self.cfg.state_dir.join(name)),
                 done: AtomicBool::new(false),
             };
             if let Err(e) = td.run() {
@@ -127,7 +367,7 @@ impl Sandbox {
         if let Err(e) = tmpimage::remove_templates(&self.cfg.state_dir) {
             first_err.get_or_insert(e);
         }
-        for dir in self.layout.instance_dirs(&self.cfg.instance) {
+        for dir in self.layout().instance_dirs(&self.cfg.instance) {
             // Busy for a moment while helpers of just-killed environments exit.
             if let Err(e) = rmdir_retry(&dir) {
                 first_err.get_or_insert(e);
@@ -139,21 +379,63 @@ impl Sandbox {
     /// Starts an environment: everything is isolated and the command has been exec'd when
     /// this returns; the runtime's init is still running (the first invoke waits for it).
     pub async fn start(&self, spec: EnvSpec) -> Result<Environment, SandboxError> {
+        self.launch(spec, None, None).await
+    }
+
+    /// [`Sandbox::start`] with the id (and the spare helper, if any) of `reservation`;
+    /// `spec.id` must be the reservation's.
+    pub async fn start_reserved(
+        &self,
+        mut reservation: Reservation,
+        spec: EnvSpec,
+    ) -> Result<Environment, SandboxError> {
+        if spec.id != reservation.id {
+            return Err(SandboxError::InvalidConfig(format!(
+                "id {:?} is not the reserved {:?}",
+                spec.id, reservation.id
+            )));
+        }
+        let refill = self.spares.clone();
+        self.launch(spec, reservation.spare.take(), Some(refill))
+            .await
+    }
+
+    /// Starts an environment on `spare`, or on a helper made now; `refill` is made spares of
+    /// once the environment's first invocation is over.
+    async fn launch(
+        &self,
+        spec: EnvSpec,
+        spare: Option<Spare>,
+        refill: Option<Arc<Spares>>,
+    ) -> Result<Environment, SandboxError> {
         validate(&spec)?;
         let name = format!("{ENV_PREFIX}{}", spec.id);
         let env_dir = self.cfg.state_dir.join(&name);
+        // The exclusive create is what makes the id this environment's alone.
         fs::DirBuilder::new()
             .mode(0o700)
             .create(&env_dir)
             .map_err(SandboxError::io(format!("creating {}", env_dir.display())))?;
-        // From here on every early return tears down whatever exists.
-        let mut td = Teardown {
-            name: name.clone(),
-            cgroups: self.layout.env(&self.cfg.instance, &name),
-            netns: None,
-            env_dir: env_dir.clone(),
-            done: AtomicBool::new(false),
+        let spare = match spare {
+            Some(spare) => spare,
+            None => {
+                let (spares, id) = (self.spares.clone(), spec.id.clone());
+                match blocking(move || spares.maker.make(&id)).await {
+                    Ok(spare) => spare,
+                    Err(e) => {
+                        let _ = fs::remove_dir_all(&env_dir);
+                        return Err(e);
+                    }
+                }
+            }
         };
+        // From here on every early return tears down whatever exists.
+        let Spare {
+            teardown: mut td,
+            child,
+            sock,
+        } = spare;
+        td.env_dir = Some(env_dir.clone());
         let root = env_dir.join("root");
         fs::create_dir(&root).map_err(SandboxError::io(format!("creating {}", root.display())))?;
         let resolv_conf = write_etc_file(&env_dir, "resolv.conf", spec.resolv_conf.as_deref())?;
@@ -185,7 +467,8 @@ impl Sandbox {
                 (path.clone(), blocking(move || netns::listen_in(&p)).await?)
             }
         };
-        td.cgroups.create(&Limits::for_memory_mb(spec.memory_mb))?;
+        td.cgroups
+            .set_limits(&Limits::for_memory_mb(spec.memory_mb))?;
         let mut env: Vec<(String, String)> = spec
             .env
             .iter()
@@ -213,69 +496,48 @@ impl Sandbox {
             nofile: NOFILE,
         };
         let started = Instant::now();
-        let (child, status) = self.spawn_helper(&td.cgroups, &request).await?;
+        let (child, status) = set_up(child, sock, &request).await?;
         let td = Arc::new(td);
-        Environment::assemble(spec, td, child, status, listener, started)
+        let mut env = Environment::assemble(spec, td, child, status, listener, started)?;
+        env.refill = refill;
+        Ok(env)
     }
+}
 
-    /// Spawns the helper, puts it in the environment's cgroups before it can fork, sends
-    /// the request and waits until it reports the command is about to be exec'd.
-    async fn spawn_helper(
-        &self,
-        cgroups: &EnvCgroups,
-        request: &SetupRequest,
-    ) -> Result<(Child, BufReader<OwnedReadHalf>), SandboxError> {
-        let (ours, theirs) = std::os::unix::net::UnixStream::pair()
-            .map_err(SandboxError::io("creating the helper socket"))?;
-        let mut child = Command::new(&self.cfg.init_exe)
-            .args(&self.cfg.init_args)
-            .env_clear()
-            .stdin(Stdio::from(OwnedFd::from(theirs)))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(SandboxError::io(format!(
-                "spawning {}",
-                self.cfg.init_exe.display()
-            )))?;
-        // Without a pid the helper is already gone; dropping the socket makes a live one
-        // exit before it does anything.
-        let pid = child
-            .id()
-            .ok_or_else(|| SandboxError::Setup("the helper exited at once".into()))?;
-        cgroups.add_process(pid)?;
-        ours.set_nonblocking(true)
-            .map_err(SandboxError::io("helper socket non-blocking"))?;
-        let sock = tokio::net::UnixStream::from_std(ours)
-            .map_err(SandboxError::io("registering the helper socket"))?;
-        let (rd, mut wr) = sock.into_split();
-        let json = serde_json::to_vec(request)
-            .map_err(|e| SandboxError::Setup(format!("encoding the setup request: {e}")))?;
-        wr.write_all(&json)
-            .await
-            .map_err(SandboxError::io("sending the setup request"))?;
-        wr.shutdown()
-            .await
-            .map_err(SandboxError::io("closing the setup request"))?;
-        let mut rd = BufReader::new(rd);
-        let mut line = String::new();
-        let report = tokio::time::timeout(SETUP_TIMEOUT, rd.read_line(&mut line))
-            .await
-            .map_err(|_| SandboxError::Setup("the helper did not finish setup in time".into()))?
-            .map_err(SandboxError::io("reading the helper's report"))?;
-        match (report, Report::parse(&line)) {
-            (_, Some(Report::Ready)) => Ok((child, rd)),
-            (_, Some(Report::SetupFailed(msg))) => Err(SandboxError::Setup(msg)),
-            (0, _) => {
-                let status = child.wait().await.ok();
-                Err(SandboxError::Setup(format!(
-                    "the helper exited without a report ({status:?})"
-                )))
-            }
-            _ => Err(SandboxError::Setup(format!(
-                "unexpected helper report {line:?}"
-            ))),
+/// Sends the helper its request and waits until it reports the command is about to be
+/// exec'd.
+async fn set_up(
+    mut child: Child,
+    sock: tokio::net::UnixStream,
+    request: &SetupRequest,
+) -> Result<(Child, BufReader<OwnedReadHalf>), SandboxError> {
+    let (rd, mut wr) = sock.into_split();
+    let json = serde_json::to_vec(request)
+        .map_err(|e| SandboxError::Setup(format!("encoding the setup request: {e}")))?;
+    wr.write_all(&json)
+        .await
+        .map_err(SandboxError::io("sending the setup request"))?;
+    wr.shutdown()
+        .await
+        .map_err(SandboxError::io("closing the setup request"))?;
+    let mut rd = BufReader::new(rd);
+    let mut line = String::new();
+    let report = tokio::time::timeout(SETUP_TIMEOUT, rd.read_line(&mut line))
+        .await
+        .map_err(|_| SandboxError::Setup("the helper did not finish setup in time".into()))?
+        .map_err(SandboxError::io("reading the helper's report"))?;
+    match (report, Report::parse(&line)) {
+        (_, Some(Report::Ready)) => Ok((child, rd)),
+        (_, Some(Report::SetupFailed(msg))) => Err(SandboxError::Setup(msg)),
+        (0, _) => {
+            let status = child.wait().await.ok();
+            Err(SandboxError::Setup(format!(
+                "the helper exited without a report ({status:?})"
+            )))
         }
+        _ => Err(SandboxError::Setup(format!(
+            "unexpected helper report {line:?}"
+        ))),
     }
 }
 
@@ -354,7 +616,8 @@ struct Teardown {
     name: String,
     cgroups: EnvCgroups,
     netns: Option<PathBuf>,
-    env_dir: PathBuf,
+    /// The scratch dir, once this environment created it.
+    env_dir: Option<PathBuf>,
     done: AtomicBool,
 }
 
@@ -370,14 +633,14 @@ impl Teardown {
                 first_err.get_or_insert(e);
             }
         }
-        match fs::remove_dir_all(&self.env_dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                first_err.get_or_insert(SandboxError::io(format!(
-                    "removing {}",
-                    self.env_dir.display()
-                ))(e));
+        if let Some(dir) = &self.env_dir {
+            match fs::remove_dir_all(dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    first_err
+                        .get_or_insert(SandboxError::io(format!("removing {}", dir.display()))(e));
+                }
             }
         }
         match first_err {
@@ -418,6 +681,8 @@ struct InvokeSide {
     events: mpsc::UnboundedReceiver<ApiEvent>,
     ready_at: Option<Instant>,
     init_reported: bool,
+    /// Whether the first invocation has topped up the spares.
+    refilled: bool,
 }
 
 /// A running execution environment. Dropping it kills and removes everything (blocking
@@ -434,6 +699,8 @@ pub struct Environment {
     dead: AtomicBool,
     frozen: AtomicBool,
     teardown: Arc<Teardown>,
+    /// Spares to top up after the first invocation (environments from a reservation).
+    refill: Option<Arc<Spares>>,
     _tasks: Vec<AbortOnDrop>,
 }
 
@@ -482,6 +749,7 @@ impl Environment {
                 events,
                 ready_at: None,
                 init_reported: false,
+                refilled: false,
             }),
             exit: exit_rx,
             logs: Some(log_rx),
@@ -489,6 +757,7 @@ impl Environment {
             dead: AtomicBool::new(false),
             frozen: AtomicBool::new(false),
             teardown,
+            refill: None,
             _tasks,
         })
     }
@@ -603,6 +872,11 @@ impl Environment {
                 _ => None,
             },
         };
+        if let Some(spares) = &self.refill {
+            if !std::mem::replace(&mut side.refilled, true) {
+                spares.refill();
+            }
+        }
         if matches!(
             outcome,
             Outcome::Timeout | Outcome::Exited { .. } | Outcome::InitError { .. }

@@ -7,7 +7,8 @@
 //!
 //! Code map:
 //! * `env` — [`Sandbox`] and [`Environment`]: start, invoke (timeouts, outcomes), freeze,
-//!   destroy; the only module that combines the others.
+//!   destroy; the spare helper a [`Reservation`] hands to the next cold start; the only
+//!   module that combines the others.
 //! * `runtime_api` — the 2018-06-01 Runtime API state machine and hyper server.
 //! * `init`, `mounts`, `harden`, `loopdev` — the re-exec'd helper ([`init_main`]) that builds
 //!   the isolation and execs the function.
@@ -38,7 +39,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-pub use env::{Environment, Sandbox};
+pub use env::{Environment, Reservation, Sandbox};
 pub use error::SandboxError;
 pub use init::init_main;
 pub use logs::{LogLine, LogStream, MAX_LINE_BYTES};

@@ -749,3 +749,78 @@ async fn cleanup_leftovers_removes_forgotten_environments() {
     }
     assert!(!netns_exists(&id));
 }
+
+/// Waits for a reservation with a spare helper: one whose cgroups exist (with the helper in
+/// them) when it is handed out. Reservations without one are dropped, which changes nothing.
+async fn spare_reservation(h: &Harness) -> sandbox::Reservation {
+    for _ in 0..3000 {
+        let r = h.sandbox.reserve().expect("reserve");
+        if !procs(&h.cgroup("pids", r.id())).trim().is_empty() {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("no spare helper within 30 s");
+}
+
+/// A reservation after an environment's first invocation finds a helper already waiting in
+/// its own cgroups; it runs functions as one made on the spot does, an unused one takes its
+/// helper and cgroups with it, and a reservation only starts the environment of its own id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reserved_environments_start_on_spare_helpers() {
+    require_root!();
+    let h = Harness::new(TmpBacking::Ext4Image {
+        mkfs: "/usr/sbin/mkfs.ext4".into(),
+    });
+    let first = h.sandbox.reserve().expect("reserve");
+    assert!(!h.cgroup("pids", first.id()).exists(), "no spare yet");
+    let mut spec = h.spec();
+    spec.id = first.id().to_owned();
+    let a = h.sandbox.start_reserved(first, spec).await.expect("start");
+    // The first invocation has a spare made in the background.
+    assert_eq!(response(&a, "echo:a").await, "a");
+    let spare = spare_reservation(&h).await;
+    assert_eq!(spare.id().len(), 32);
+    let mut spec = h.spec();
+    spec.id = spare.id().to_owned();
+    let b = h.sandbox.start_reserved(spare, spec).await.expect("start");
+    assert_eq!(response(&b, "echo:b").await, "b");
+    // As isolated as any other: the function's uid, no capabilities, no_new_privs, seccomp.
+    let probe = response(&b, "probe").await;
+    for want in [
+        format!("uid={UID}"),
+        "CapEff=0000000000000000".into(),
+        "NoNewPrivs=1".into(),
+        "Seccomp=2".into(),
+        "ifaces=lo".into(),
+    ] {
+        assert!(probe.lines().any(|l| l == want), "{want} in {probe}");
+    }
+    // b's first invocation made the next spare.
+    let spare = spare_reservation(&h).await;
+    let id = spare.id().to_owned();
+    let mut other = h.spec();
+    other.id = format!("{id}0");
+    assert!(matches!(
+        h.sandbox.start_reserved(spare, other).await,
+        Err(sandbox::SandboxError::InvalidConfig(_))
+    ));
+    // That reservation went with the refused start, and its helper and cgroups with it.
+    for _ in 0..1000 {
+        if !h.cgroup("pids", &id).exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(!h.cgroup("pids", &id).exists(), "unused spare removed");
+    for env in [a, b] {
+        env.destroy().await.expect("destroy");
+    }
+    h.sandbox.cleanup_leftovers().expect("cleanup");
+    for hier in ["memory", "pids", "cpu", "freezer"] {
+        let instance = Path::new("/sys/fs/cgroup")
+            .join(hier)
+            .join(format!("vl-{}", h.instance));
+        assert!(!instance.exists(), "{hier}: spares removed with the rest");
+    }
+}

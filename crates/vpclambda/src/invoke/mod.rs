@@ -277,7 +277,7 @@ impl Invoker {
         }
         let Ok(starter) = &self.starter else { return };
         let sandbox = starter.sandbox.clone();
-        match tokio::task::spawn_blocking(move || sandbox.cleanup_leftovers()).await {
+        match tokio::task::spawn_blocking(move || sandbox.shutdown()).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "removing environments at shutdown failed"),
             Err(e) => tracing::warn!(error = %e, "removing environments at shutdown panicked"),

@@ -151,10 +151,17 @@ impl Starter {
                 other => StartError::Runtime(other.to_string()),
             })?
         };
-        let hex = wire::new_request_id().replace('-', "");
-        let session = self
-            .execution_role_session(&target.scope, &s.role, &v.function_name)
-            .await;
+        // The id names the environment's kernel objects, its namespace included, so it is
+        // chosen before the network is attached.
+        let reservation = self.sandbox.reserve().map_err(host)?;
+        let hex = reservation.id().to_owned();
+        // Independent of each other: the credentials are a store commit, the attachment
+        // netlink work in the dataplane.
+        let (session, net) = tokio::join!(
+            self.execution_role_session(&target.scope, &s.role, &v.function_name),
+            network.attach(&target.scope, v, &hex),
+        );
+        let net = net?;
         let group = logs::group_name(&v.function_name);
         let stream = logs::stream_name(&v.version, &hex);
         let env = runtimes::lambda_env(&runtimes::FunctionEnv {
@@ -174,7 +181,6 @@ impl Starter {
             runtime_env: &launch.env,
             user: s.environment.as_ref(),
         });
-        let net = network.attach(&target.scope, v, &hex).await?;
         let uid = UID_BASE + self.next_uid.fetch_add(1, Ordering::Relaxed) % UID_COUNT;
         let timeout = Duration::from_secs(u64::from(s.timeout));
         let spec = EnvSpec {
@@ -193,7 +199,11 @@ impl Starter {
             resolv_conf: net.resolv_conf.clone(),
             hosts: None,
         };
-        let mut env = self.sandbox.start(spec).await.map_err(host)?;
+        let mut env = self
+            .sandbox
+            .start_reserved(reservation, spec)
+            .await
+            .map_err(host)?;
         let log = logs.attach(target.scope.clone(), group, stream, env.take_logs());
         if let Some(note) = launch.note {
             log.lines(vec![note]);
