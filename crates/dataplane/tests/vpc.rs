@@ -103,6 +103,17 @@ async fn apply(dataplane: &Dataplane, desired: &Desired) -> usize {
     report.nft_statements
 }
 
+/// [`apply`] of a desired state holding `vpc` alone.
+async fn apply_vpc(dataplane: &Dataplane, vpc: &DesiredVpc) -> usize {
+    apply(
+        dataplane,
+        &Desired {
+            vpcs: vec![vpc.clone()],
+        },
+    )
+    .await
+}
+
 /// Two subnets; a web server allowing tcp/80 from the VPC and tcp/81 from members of the
 /// `sg-client` group; clients in both subnets.
 fn two_subnets() -> DesiredVpc {
@@ -246,13 +257,7 @@ fn a_reused_address_is_reachable_at_once() {
     in_test_host(MARK, || async {
         let dataplane = Dataplane::start(Uplink::None).await.unwrap();
         let mut v = two_subnets();
-        apply(
-            &dataplane,
-            &Desired {
-                vpcs: vec![v.clone()],
-            },
-        )
-        .await;
+        apply_vpc(&dataplane, &v).await;
         let (c1, c2) = (ns("eni-c1"), ns("eni-c2"));
         let _old = serve(&ns("eni-srv"), at("10.0.1.10", 80)).await;
         assert!(connects(&c1, at("10.0.1.10", 80)).await, "same subnet");
@@ -262,22 +267,10 @@ fn a_reused_address_is_reachable_at_once() {
         );
 
         v.enis.retain(|e| e.id != "eni-srv");
-        apply(
-            &dataplane,
-            &Desired {
-                vpcs: vec![v.clone()],
-            },
-        )
-        .await;
+        apply_vpc(&dataplane, &v).await;
         v.enis
             .push(eni("eni-srv2", "subnet-a", "10.0.1.10", &["sg-web"]));
-        apply(
-            &dataplane,
-            &Desired {
-                vpcs: vec![v.clone()],
-            },
-        )
-        .await;
+        apply_vpc(&dataplane, &v).await;
         let _new = serve(&ns("eni-srv2"), at("10.0.1.10", 80)).await;
         assert!(
             connects(&c2, at("10.0.1.10", 80)).await,
@@ -390,13 +383,7 @@ fn internet_only_through_nat_gateways_and_public_ips() {
     in_test_host(MARK, || async {
         let dataplane = Dataplane::start(Uplink::None).await.unwrap();
         let mut v = internet_vpc();
-        apply(
-            &dataplane,
-            &Desired {
-                vpcs: vec![v.clone()],
-            },
-        )
-        .await;
+        apply_vpc(&dataplane, &v).await;
         let host = Netns::open(
             dataplane
                 .add_public_host(ip("203.0.113.10"))
@@ -460,13 +447,7 @@ fn internet_only_through_nat_gateways_and_public_ips() {
 
         // Without its NAT route the private subnet has no internet.
         v.subnets[1].routes.clear();
-        apply(
-            &dataplane,
-            &Desired {
-                vpcs: vec![v.clone()],
-            },
-        )
-        .await;
+        apply_vpc(&dataplane, &v).await;
         assert!(blocked(&ns("eni-priv"), internet).await, "no NAT route");
         v.subnets[1].routes = vec![default_to(RouteTarget::Nat("nat-dpt".into()))];
         apply(&dataplane, &Desired { vpcs: vec![v] }).await;
@@ -660,13 +641,7 @@ fn restart_converges_and_teardown_leaves_nothing() {
         let mut smaller = v.clone();
         smaller.enis.retain(|e| e.id != "eni-pub");
         let second = Dataplane::start(Uplink::None).await.unwrap();
-        apply(
-            &second,
-            &Desired {
-                vpcs: vec![smaller.clone()],
-            },
-        )
-        .await;
+        apply_vpc(&second, &smaller).await;
         let names = Netns::list_with_prefix("vl-").unwrap();
         assert!(
             !names
@@ -738,26 +713,14 @@ fn measure_eni_creation_and_group_changes() {
                     &address.to_string(),
                     &["sg-m"],
                 ));
-                apply(
-                    &dataplane,
-                    &Desired {
-                        vpcs: vec![v.clone()],
-                    },
-                )
-                .await;
+                apply_vpc(&dataplane, &v).await;
             }
             let per_eni = start.elapsed() / (target - before) as u32;
             v.security_groups[0]
                 .ingress
                 .push(tcp(443, Peer::Cidr(Ipv4Cidr::ANY)));
             let start = Instant::now();
-            let statements = apply(
-                &dataplane,
-                &Desired {
-                    vpcs: vec![v.clone()],
-                },
-            )
-            .await;
+            let statements = apply_vpc(&dataplane, &v).await;
             let change = start.elapsed();
             v.security_groups[0].ingress.pop();
             // The median of 21 one-group changes, alternately adding and removing a rule.
@@ -773,13 +736,7 @@ fn measure_eni_creation_and_group_changes() {
             }
             samples.sort();
             let alone = samples[samples.len() / 2];
-            apply(
-                &dataplane,
-                &Desired {
-                    vpcs: vec![v.clone()],
-                },
-            )
-            .await;
+            apply_vpc(&dataplane, &v).await;
             println!(
                 "dataplane: {target} ENIs: create {per_eni:?} per ENI (incl. apply); \
                  SG change {change:?} ({statements} nft statements); \
@@ -874,13 +831,7 @@ fn interfaces_applied_alone_leave_what_a_full_pass_would() {
     in_test_host(MARK, || async {
         let dataplane = Dataplane::start(Uplink::None).await.unwrap();
         let mut v = two_subnets();
-        apply(
-            &dataplane,
-            &Desired {
-                vpcs: vec![v.clone()],
-            },
-        )
-        .await;
+        apply_vpc(&dataplane, &v).await;
         let srv = ns("eni-srv");
         let _ref = serve(&srv, at("10.0.1.10", 81)).await;
 
@@ -917,13 +868,7 @@ fn one_interface_applied_alone_leaves_what_a_full_pass_would() {
         let dataplane = Dataplane::start(Uplink::None).await.unwrap();
         let mut v = two_subnets();
         v.subnets[1].routes = vec![default_to(RouteTarget::Eni("eni-o".into()))];
-        apply(
-            &dataplane,
-            &Desired {
-                vpcs: vec![v.clone()],
-            },
-        )
-        .await;
+        apply_vpc(&dataplane, &v).await;
         let srv = ns("eni-srv");
         let _ref = serve(&srv, at("10.0.1.10", 81)).await;
         // Applies one interface's change to the dataplane and to `v`, as the daemon does.
