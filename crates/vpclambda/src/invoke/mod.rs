@@ -268,8 +268,10 @@ impl Invoker {
         drained
     }
 
-    /// Destroys every idle environment and the instance's own cgroups (graceful shutdown).
+    /// Destroys every idle environment and the instance's own cgroups (graceful shutdown);
+    /// no queued Event attempt starts from now on.
     pub async fn shutdown(&self) {
+        self.queue.close();
         for entry in self.registry.all() {
             for env in entry.expire(None) {
                 pool::teardown(env).await;

@@ -4,6 +4,7 @@
 //! or not-yet-invocable events wait in the queue without using an attempt. A daemon that
 //! starts picks up every event its predecessor left.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -77,14 +78,28 @@ pub struct Queue {
     store: Store,
     due: Mutex<Vec<Due>>,
     wake: Notify,
+    /// Set when the daemon stops: no attempt starts after it (the events stay stored and
+    /// are resumed by the next start), so none runs after the shutdown's cleanup.
+    closed: AtomicBool,
 }
 
 impl Queue {
+    /// Starts no attempt from now on (daemon shutdown).
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.wake.notify_one();
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
     pub fn new(store: Store) -> Queue {
         Queue {
             store,
             due: Mutex::new(Vec::new()),
             wake: Notify::new(),
+            closed: AtomicBool::new(false),
         }
     }
 
@@ -173,6 +188,9 @@ async fn work(invoker: Arc<Invoker>) {
         Err(e) => tracing::error!(error = %e, "reading queued Event invocations panicked"),
     }
     loop {
+        if invoker.queue.is_closed() {
+            return;
+        }
         let now = now_ms();
         let (ready, next) = invoker.queue.take_due(now);
         for due in ready {
@@ -197,6 +215,9 @@ async fn sleep(wait: Option<Duration>) {
 /// One attempt at a due event, and what it leaves in the queue.
 async fn attempt(invoker: Arc<Invoker>, due: Due) {
     let queue = &invoker.queue;
+    if queue.is_closed() {
+        return;
+    }
     let mut event = match queue.load(&due.scope, &due.id).await {
         Ok(Some(e)) => e,
         Ok(None) => return,
