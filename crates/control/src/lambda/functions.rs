@@ -405,6 +405,7 @@ impl Lambda {
                         return Ok(Vec::new());
                     };
                     tx.delete(kind::VERSION, scope, &version_key_of(&version)?)?;
+                    super::event_config::remove(tx, scope, name, Some(q))?;
                     Ok(vec![version.code.sha256_hex])
                 }
                 // Lambda answers a qualifier that names no version with success and does
@@ -421,6 +422,7 @@ impl Lambda {
                     for (id, _) in tx.list(kind::ALIAS, scope, &prefix)? {
                         tx.delete(kind::ALIAS, scope, &id)?;
                     }
+                    super::event_config::remove(tx, scope, name, None)?;
                     tx.delete(kind::FUNCTION, scope, name)?;
                     Ok(shas)
                 }
