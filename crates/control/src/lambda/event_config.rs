@@ -360,7 +360,9 @@ fn check_change(change: &EventConfigChange) -> Result<(), LambdaError> {
                     v.push(
                         arn,
                         member,
-                        &format!("Member must have length less than or equal to {MAX_DESTINATION_LEN}"),
+                        &format!(
+                            "Member must have length less than or equal to {MAX_DESTINATION_LEN}"
+                        ),
                     );
                 } else if !is_destination_arn(arn) {
                     v.push(
@@ -509,7 +511,8 @@ fn is_destination_arn(s: &str) -> bool {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-')
         && (region.is_empty() || is_region(region))
-        && (account.is_empty() || (account.len() == 12 && account.chars().all(|c| c.is_ascii_digit())))
+        && (account.is_empty()
+            || (account.len() == 12 && account.chars().all(|c| c.is_ascii_digit())))
 }
 
 /// `[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}`.
@@ -635,7 +638,12 @@ mod tests {
 
     #[test]
     fn regions() {
-        for ok in ["us-east-1", "us-gov-west-1", "us-iso-east-1", "us-isob-east-1"] {
+        for ok in [
+            "us-east-1",
+            "us-gov-west-1",
+            "us-iso-east-1",
+            "us-isob-east-1",
+        ] {
             assert!(is_region(ok), "{ok}");
         }
         for bad in ["us-east", "useast-1", "us-east-10", "US-east-1"] {
@@ -653,9 +661,15 @@ mod tests {
         fn ready(w: &World, name: &str) {
             let created = w
                 .lambda
-                .create(&w.scope, spec(name, &zip("bootstrap", name.as_bytes())), "r")
+                .create(
+                    &w.scope,
+                    spec(name, &zip("bootstrap", name.as_bytes())),
+                    "r",
+                )
                 .unwrap();
-            w.lambda.finish(&created.job.unwrap(), &Outcome::Ready).unwrap();
+            w.lambda
+                .finish(&created.job.unwrap(), &Outcome::Ready)
+                .unwrap();
         }
 
         fn allow_invoke(w: &World) {
@@ -701,7 +715,10 @@ mod tests {
                 )
                 .unwrap();
             assert_eq!(put.qualifier, "$LATEST");
-            assert_eq!(put.arn(&w.scope), format!("{}:$LATEST", DEST.replace("dest", "f")));
+            assert_eq!(
+                put.arn(&w.scope),
+                format!("{}:$LATEST", DEST.replace("dest", "f"))
+            );
             assert_eq!(put.on_failure.as_deref(), Some(DEST));
             let updated = l
                 .update_event_invoke_config(
@@ -751,7 +768,9 @@ mod tests {
             );
             l.delete(&w.scope, &named("f")).unwrap();
             ready(&w, "f");
-            let e = l.get_event_invoke_config(&w.scope, &named("f")).unwrap_err();
+            let e = l
+                .get_event_invoke_config(&w.scope, &named("f"))
+                .unwrap_err();
             assert_eq!(
                 e.to_string(),
                 "The function arn:aws:lambda:us-east-1:123456789012:function:f:$LATEST doesn't have an EventInvokeConfig"
@@ -784,7 +803,8 @@ mod tests {
                 ..EventConfigChange::default()
             };
             for (fref, n) in [(named("f"), 0), (q("1"), 1), (q("live"), 2)] {
-                l.put_event_invoke_config(&w.scope, &fref, retries(n)).unwrap();
+                l.put_event_invoke_config(&w.scope, &fref, retries(n))
+                    .unwrap();
             }
             let e = l
                 .put_event_invoke_config(&w.scope, &q("7"), retries(1))
@@ -855,15 +875,27 @@ mod tests {
                 .unwrap_err()
                 .ends_with("is invalid."));
             let sqs = put("arn:aws:sqs:us-east-1:123456789012:q").unwrap_err();
-            assert!(sqs.contains("Amazon SQS queue") && sqs.contains("does not have Amazon SQS"), "{sqs}");
-            assert!(put("arn:aws:sns:us-east-1:123456789012:t").unwrap_err().contains("Amazon SNS"));
-            assert!(put("arn:aws:events:us-east-1:123456789012:event-bus/default")
+            assert!(
+                sqs.contains("Amazon SQS queue") && sqs.contains("does not have Amazon SQS"),
+                "{sqs}"
+            );
+            assert!(put("arn:aws:sns:us-east-1:123456789012:t")
                 .unwrap_err()
-                .contains("EventBridge"));
-            assert!(put("arn:aws:s3:::bucket").unwrap_err().contains("Amazon S3"));
+                .contains("Amazon SNS"));
+            assert!(
+                put("arn:aws:events:us-east-1:123456789012:event-bus/default")
+                    .unwrap_err()
+                    .contains("EventBridge")
+            );
+            assert!(put("arn:aws:s3:::bucket")
+                .unwrap_err()
+                .contains("Amazon S3"));
             // A refused destination leaves the stored settings alone.
             let kept = l.get_event_invoke_config(&w.scope, &named("f")).unwrap();
-            assert_eq!(kept.on_failure.as_deref(), Some(&*format!("{DEST}:$LATEST")));
+            assert_eq!(
+                kept.on_failure.as_deref(),
+                Some(&*format!("{DEST}:$LATEST"))
+            );
             assert_eq!(
                 l.delivery_target(&w.scope, &named("f"), DEST).unwrap(),
                 named("dest")

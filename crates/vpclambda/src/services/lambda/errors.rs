@@ -19,6 +19,7 @@ pub fn to_aws(e: LambdaError) -> AwsError {
         }
         LambdaError::FunctionNotFound { .. }
         | LambdaError::AliasNotFound { .. }
+        | LambdaError::NotFound(_)
         | LambdaError::OtherRegion { .. } => {
             with_capital_message(AwsError::new(404, "ResourceNotFoundException", message))
         }

@@ -41,6 +41,19 @@ pub struct CreateFunctionInput {
     pub tags: Option<BTreeMap<String, String>>,
     pub architectures: Option<Vec<String>>,
     pub ephemeral_storage: Option<EphemeralStorageInput>,
+    pub dead_letter_config: Option<DeadLetterConfigInput>,
+}
+
+impl CreateFunctionInput {
+    pub fn dead_letter_target(&self) -> Option<&str> {
+        self.dead_letter_config.as_ref()?.target_arn.as_deref()
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DeadLetterConfigInput {
+    pub target_arn: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -112,6 +125,13 @@ pub struct UpdateConfigurationInput {
     pub runtime: Option<String>,
     pub revision_id: Option<String>,
     pub ephemeral_storage: Option<EphemeralStorageInput>,
+    pub dead_letter_config: Option<DeadLetterConfigInput>,
+}
+
+impl UpdateConfigurationInput {
+    pub fn dead_letter_target(&self) -> Option<&str> {
+        self.dead_letter_config.as_ref()?.target_arn.as_deref()
+    }
 }
 
 #[derive(Deserialize, Default)]
