@@ -103,7 +103,29 @@ pub struct Access<'a> {
     pub via_function_url: bool,
 }
 
-impl Access<'_> {
+impl<'a> Access<'a> {
+    /// A question without source, event source token or function URL context.
+    pub fn new(
+        caller: &'a Caller,
+        action: &'a str,
+        owner: &'a Scope,
+        function: &'a str,
+        qualifier: Option<&'a str>,
+    ) -> Access<'a> {
+        Access {
+            caller,
+            action,
+            owner,
+            function,
+            qualifier,
+            source_arn: None,
+            source_account: None,
+            event_source_token: None,
+            function_url_auth_type: None,
+            via_function_url: false,
+        }
+    }
+
     fn qualifier(&self) -> Option<&str> {
         self.qualifier.filter(|q| *q != LATEST)
     }
@@ -978,18 +1000,7 @@ mod tests {
     }
 
     fn access<'a>(caller: &'a Caller, owner: &'a Scope, qualifier: Option<&'a str>) -> Access<'a> {
-        Access {
-            caller,
-            action: "lambda:InvokeFunction",
-            owner,
-            function: "f",
-            qualifier,
-            source_arn: None,
-            source_account: None,
-            event_source_token: None,
-            function_url_auth_type: None,
-            via_function_url: false,
-        }
+        Access::new(caller, "lambda:InvokeFunction", owner, "f", qualifier)
     }
 
     #[test]
@@ -1273,18 +1284,7 @@ mod tests {
             let b = Caller::root("222222222222");
             let ask = |q: Option<&'static str>| {
                 let scope = w.scope.clone();
-                let access = Access {
-                    caller: &b,
-                    action: "lambda:InvokeFunction",
-                    owner: &scope,
-                    function: "f",
-                    qualifier: q,
-                    source_arn: None,
-                    source_account: None,
-                    event_source_token: None,
-                    function_url_auth_type: None,
-                    via_function_url: false,
-                };
+                let access = Access::new(&b, "lambda:InvokeFunction", &scope, "f", q);
                 w.lambda.authorize(&access).is_ok()
             };
             assert!(!ask(None));

@@ -5,6 +5,7 @@
 mod errors;
 mod invoke;
 mod jobs;
+mod policy;
 mod shapes;
 
 use std::sync::Arc;
@@ -77,6 +78,8 @@ struct Request {
     headers: http::HeaderMap,
     body: Bytes,
     scope: Scope,
+    /// Who signed it, for resource policies.
+    caller: control::lambda::Caller,
     request_id: String,
     host: String,
 }
@@ -96,6 +99,7 @@ impl Request {
             headers: call.headers.clone(),
             body: call.body.clone(),
             scope: Scope::new(call.account.account_id.clone(), call.region.clone()),
+            caller: policy::caller_of(call),
             request_id: call.request_id.clone(),
             host: call
                 .headers
@@ -174,6 +178,15 @@ fn route(lambda: &Lambda, req: &Request) -> Option<Handled> {
         (["2015-03-31", "functions", f, "aliases"], &Method::POST) => create_alias(lambda, req, f),
         (["2015-03-31", "functions", f, "aliases"], &Method::GET) => list_aliases(lambda, req, f),
         (["2015-03-31", "functions", f, "aliases", a], _) => alias(lambda, req, f, a),
+        (["2015-03-31", "functions", f, "policy"], &Method::POST) => {
+            policy::add_permission(lambda, req, f)
+        }
+        (["2015-03-31", "functions", f, "policy"], &Method::GET) => {
+            policy::get_policy(lambda, req, f)
+        }
+        (["2015-03-31", "functions", f, "policy", sid], &Method::DELETE) => {
+            policy::remove_permission(lambda, req, f, sid)
+        }
         (["2017-10-31", "functions", f, "concurrency"], &Method::PUT) => {
             put_concurrency(lambda, req, f)
         }
