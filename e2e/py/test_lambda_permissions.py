@@ -250,6 +250,13 @@ def test_cross_account_invoke_needs_the_owners_permission(two_accounts):
     sids = [s["Sid"] for s in json.loads(other.get_policy(FunctionName=arn)["Policy"])["Statement"]]
     assert sids == ["other", "read"]
 
+    # So is GetFunction, which then shows the owner's function.
+    with pytest.raises(ClientError) as e:
+        other.get_function(FunctionName=arn)
+    assert error_of(e)[0] == "AccessDeniedException" and "lambda:GetFunction on resource" in error_of(e)[1]
+    owner.add_permission(FunctionName="shared", StatementId="get", Action="lambda:GetFunction", Principal=OTHER)
+    assert other.get_function(FunctionName=arn)["Configuration"]["FunctionArn"] == arn
+
     owner.remove_permission(FunctionName="shared", StatementId="other")
     assert refused() == denied
     # Other operations stay the owner's alone, whatever the policy says.
