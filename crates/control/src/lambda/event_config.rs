@@ -309,7 +309,7 @@ fn save(tx: &mut dyn Tx, scope: &Scope, config: &EventInvokeConfig) -> Result<()
 }
 
 fn no_config(scope: &Scope, function: &str, qualifier: &str) -> LambdaError {
-    LambdaError::NotFound(format!(
+    LambdaError::ResourceNotFound(format!(
         "The function {} doesn't have an EventInvokeConfig",
         function_arn(scope, function, Some(qualifier))
     ))
@@ -319,7 +319,7 @@ fn no_config(scope: &Scope, function: &str, qualifier: &str) -> LambdaError {
 fn not_exists(e: LambdaError) -> LambdaError {
     match e {
         LambdaError::FunctionNotFound { .. } | LambdaError::AliasNotFound { .. } => {
-            LambdaError::NotFound("The function doesn't exist.".into())
+            LambdaError::ResourceNotFound("The function doesn't exist.".into())
         }
         other => other,
     }
@@ -842,7 +842,7 @@ mod tests {
             let e = l
                 .update_event_invoke_config(&w.scope, &named("f"), retries(1))
                 .unwrap_err();
-            assert!(matches!(e, LambdaError::NotFound(_)), "{e}");
+            assert!(matches!(e, LambdaError::ResourceNotFound(_)), "{e}");
         }
 
         #[test]

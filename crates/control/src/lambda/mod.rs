@@ -1,5 +1,5 @@
 //! Lambda functions as records: configuration, code, versions, aliases, concurrency
-//! settings, and the function state machine.
+//! settings, resource-based policies, and the function state machine.
 //!
 //! [`Lambda`] is the control plane of one daemon: every operation takes the caller's
 //! [`Scope`](crate::Scope) and domain inputs, validates them with Lambda's own rules and texts
@@ -20,6 +20,7 @@ mod event_config;
 mod functions;
 mod model;
 mod names;
+mod permissions;
 mod provision;
 mod validate;
 mod vpc;
@@ -40,6 +41,7 @@ pub use model::{
     VpcConfig,
 };
 pub use names::{check_qualifier, function_arn, FunctionRef, NameShape, LATEST};
+pub use permissions::{Access, Caller, FunctionPolicy, PermissionSpec, POLICY_SIZE_LIMIT};
 pub use provision::{FunctionProvisioner, ImmediateProvisioner, JobKind, Outcome, ProvisionJob};
 pub use validate::RUNTIMES;
 pub use vpc::VpcRequest;

@@ -28,6 +28,7 @@ pub async fn invoke(
     f: &str,
 ) -> Result<Response<Bytes>, AwsError> {
     let parsed = parse(req, f).map_err(errors::invoke_to_aws)?;
+    super::policy::authorize_invoke(state, req, &parsed.scope, &parsed.function).await?;
     let tail = parsed.tail;
     let invoked = state
         .invoke
@@ -103,8 +104,10 @@ fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
 }
 
 fn parse(req: &Request, f: &str) -> Result<InvokeRequest, InvokeError> {
-    let function = FunctionRef::parse(f, NameShape::Namespaced, &req.scope, "InvokeFunction")?
-        .with_qualifier(req.param("Qualifier"))?;
+    // A function of another account runs in its owner's scope, once `invoke` has checked
+    // the owner's policy.
+    let (function, owner) = FunctionRef::parse_with_owner(f, NameShape::Namespaced, &req.scope)?;
+    let function = function.with_qualifier(req.param("Qualifier"))?;
     let kind = match header(req, "x-amz-invocation-type") {
         None | Some("RequestResponse") => InvocationType::RequestResponse,
         Some("Event") => InvocationType::Event,
@@ -137,7 +140,7 @@ fn parse(req: &Request, f: &str) -> Result<InvokeRequest, InvokeError> {
         Some(raw) => Some(decode_client_context(raw)?),
     };
     Ok(InvokeRequest {
-        scope: req.scope.clone(),
+        scope: owner,
         function,
         kind,
         tail,
