@@ -405,6 +405,7 @@ impl Lambda {
                         return Ok(Vec::new());
                     };
                     tx.delete(kind::VERSION, scope, &version_key_of(&version)?)?;
+                    super::provisioned::delete_configs(tx, scope, name, Some(q))?;
                     Ok(vec![version.code.sha256_hex])
                 }
                 // Lambda answers a qualifier that names no version with success and does
@@ -422,6 +423,7 @@ impl Lambda {
                         tx.delete(kind::ALIAS, scope, &id)?;
                     }
                     tx.delete(kind::FUNCTION, scope, name)?;
+                    super::provisioned::delete_configs(tx, scope, name, None)?;
                     Ok(shas)
                 }
             }

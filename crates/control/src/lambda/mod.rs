@@ -20,6 +20,7 @@ mod functions;
 mod model;
 mod names;
 mod provision;
+mod provisioned;
 mod validate;
 mod vpc;
 
@@ -37,6 +38,9 @@ pub use model::{
 };
 pub use names::{check_qualifier, function_arn, FunctionRef, NameShape, LATEST};
 pub use provision::{FunctionProvisioner, ImmediateProvisioner, JobKind, Outcome, ProvisionJob};
+pub use provisioned::{
+    PlannedConfig, ProvisionedConfig, ProvisionedReport, ProvisionedStatus, INIT_FAILURE,
+};
 pub use validate::RUNTIMES;
 pub use vpc::VpcRequest;
 
