@@ -5,6 +5,7 @@
 mod errors;
 mod invoke;
 mod jobs;
+mod provisioned;
 mod shapes;
 
 use std::sync::Arc;
@@ -182,6 +183,9 @@ fn route(lambda: &Lambda, req: &Request) -> Option<Handled> {
         }
         (["2019-09-30", "functions", f, "concurrency"], &Method::GET) => {
             get_concurrency(lambda, req, f)
+        }
+        (["2019-09-30", "functions", f, "provisioned-concurrency"], _) => {
+            provisioned::route(lambda, req, f)
         }
         (["2016-08-19", "account-settings"], &Method::GET) => account_settings(lambda, req),
         (["2017-03-31", "tags", arn], _) => tags(lambda, req, arn),
