@@ -717,7 +717,11 @@ async fn init_ahead_leaves_the_first_invoke_warm() {
     require_root!();
     let h = Harness::new(TmpBacking::Tmpfs);
     let env = h.start(h.spec()).await;
-    let init = env.await_init().await.expect("await init").expect("init ok");
+    let init = env
+        .await_init()
+        .await
+        .expect("await init")
+        .expect("init ok");
     assert!(init < Duration::from_secs(10), "{init:?}");
     let (out, stats) = env.invoke(inv("echo:hi")).await.expect("invoke");
     assert_eq!(out, Outcome::Response(Bytes::from_static(b"hi")));

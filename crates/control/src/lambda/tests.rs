@@ -438,7 +438,10 @@ fn provisioned_concurrency_is_validated_like_lambda() {
         "Specified ConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [100]."
     );
 
-    let put = w.lambda.put_provisioned(&w.scope, &at("live"), Some(3)).unwrap();
+    let put = w
+        .lambda
+        .put_provisioned(&w.scope, &at("live"), Some(3))
+        .unwrap();
     assert_eq!(
         (put.requested, put.allocated, put.status),
         (3, 0, ProvisionedStatus::InProgress)
@@ -456,7 +459,9 @@ fn provisioned_concurrency_is_validated_like_lambda() {
         "provisioned concurrency leaves the unreserved pool"
     );
 
-    w.lambda.put_concurrency(&w.scope, &named("f"), Some(2)).unwrap();
+    w.lambda
+        .put_concurrency(&w.scope, &named("f"), Some(2))
+        .unwrap();
     assert_eq!(
         msg(w.lambda.put_provisioned(&w.scope, &at("live"), Some(3))),
         "Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution for function"
@@ -476,7 +481,11 @@ fn provisioned_concurrency_is_validated_like_lambda() {
     };
     w.lambda.report_provisioned(&[report("stale", 3)]).unwrap();
     let got = w.lambda.get_provisioned(&w.scope, &at("live")).unwrap();
-    assert_eq!(got.status, ProvisionedStatus::InProgress, "a stale report is dropped");
+    assert_eq!(
+        got.status,
+        ProvisionedStatus::InProgress,
+        "a stale report is dropped"
+    );
     w.lambda
         .report_provisioned(&[report(&put.put_id, 3)])
         .unwrap();
@@ -484,13 +493,29 @@ fn provisioned_concurrency_is_validated_like_lambda() {
     assert_eq!((got.allocated, got.status), (3, ProvisionedStatus::Ready));
     w.lambda.restart_provisioned().unwrap();
     let got = w.lambda.get_provisioned(&w.scope, &at("live")).unwrap();
-    assert_eq!((got.allocated, got.status), (0, ProvisionedStatus::InProgress));
+    assert_eq!(
+        (got.allocated, got.status),
+        (0, ProvisionedStatus::InProgress)
+    );
 
-    let page = w.lambda.list_provisioned(&w.scope, &named("f"), None, None).unwrap();
+    let page = w
+        .lambda
+        .list_provisioned(&w.scope, &named("f"), None, None)
+        .unwrap();
     assert_eq!(page.items.len(), 1);
-    w.lambda.delete_alias(&w.scope, &named("f"), "live").unwrap();
-    assert!(w.lambda.provisioned_plan().unwrap().is_empty(), "gone with its alias");
-    w.lambda.put_provisioned(&w.scope, &at("1"), Some(1)).unwrap();
+    w.lambda
+        .delete_alias(&w.scope, &named("f"), "live")
+        .unwrap();
+    assert!(
+        w.lambda.provisioned_plan().unwrap().is_empty(),
+        "gone with its alias"
+    );
+    w.lambda
+        .put_provisioned(&w.scope, &at("1"), Some(1))
+        .unwrap();
     w.lambda.delete(&w.scope, &named("f")).unwrap();
-    assert!(w.lambda.provisioned_plan().unwrap().is_empty(), "gone with its function");
+    assert!(
+        w.lambda.provisioned_plan().unwrap().is_empty(),
+        "gone with its function"
+    );
 }

@@ -402,8 +402,11 @@ impl Invoker {
                 .record(subject, Metric::ProvisionedConcurrentExecutions, busy);
             if ready > 0.0 {
                 let utilization = (busy / ready).min(1.0);
-                self.metrics
-                    .record(subject, Metric::ProvisionedConcurrencyUtilization, utilization);
+                self.metrics.record(
+                    subject,
+                    Metric::ProvisionedConcurrencyUtilization,
+                    utilization,
+                );
             }
         }
         let ran = self.run(entry, target, starter, call).await;
@@ -454,7 +457,10 @@ impl Invoker {
             let warm = found.is_some();
             let env = match found {
                 Some(env) => env,
-                None => match starter.start(target, &self.network, &self.logs, false).await {
+                None => match starter
+                    .start(target, &self.network, &self.logs, false)
+                    .await
+                {
                     Ok(live) => Arc::new(live),
                     Err(StartError::Entrypoint(detail)) => {
                         return Ok(Ran {

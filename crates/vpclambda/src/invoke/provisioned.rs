@@ -268,8 +268,8 @@ async fn start_ready(inv: &Invoker, entry: &FunctionEntry, target: &Target) -> R
     }
     let hex = live.hex.clone();
     match entry.add_provisioned(live) {
-        Ok(()) => tracing::info!(env = %hex, "provisioned environment ready"),
-        Err(live) => pool::destroy(Arc::new(live)),
+        None => tracing::info!(env = %hex, "provisioned environment ready"),
+        Some(live) => pool::destroy(Arc::new(live)),
     }
     Ok(())
 }

@@ -237,12 +237,11 @@ impl FunctionEntry {
         if pool.current != fingerprint {
             pool.current = fingerprint;
             gone.extend(pool.idle.drain(..).map(|i| i.env));
-            gone.extend(pool.provisioned.idle.drain(..));
+            gone.append(&mut pool.provisioned.idle);
         }
         let p = &mut pool.provisioned;
         p.wanted = wanted;
-        let (dead, alive): (Vec<_>, Vec<_>) =
-            p.idle.drain(..).partition(|e| !e.env.is_alive());
+        let (dead, alive): (Vec<_>, Vec<_>) = p.idle.drain(..).partition(|e| !e.env.is_alive());
         p.idle = alive;
         gone.extend(dead);
         while p.ready.load(Ordering::Acquire) > wanted {
@@ -255,24 +254,28 @@ impl FunctionEntry {
             }
         }
         let have = p.ready.load(Ordering::Acquire) + p.starting;
-        let to_start = if start { wanted.saturating_sub(have) } else { 0 };
+        let to_start = if start {
+            wanted.saturating_sub(have)
+        } else {
+            0
+        };
         p.starting += to_start;
         (to_start, gone)
     }
 
     /// A provisioned environment finished its init: it joins the pool, unless the version
-    /// no longer wants it (or changed meanwhile), when it is given back to be destroyed.
-    pub fn add_provisioned(&self, mut live: LiveEnv) -> Result<(), LiveEnv> {
+    /// no longer wants it (or changed meanwhile), when it is handed back to be destroyed.
+    pub fn add_provisioned(&self, mut live: LiveEnv) -> Option<LiveEnv> {
         let mut pools = lock(&self.pools);
         let pool = pools.entry(live.version.clone()).or_default();
         let p = &mut pool.provisioned;
         p.starting = p.starting.saturating_sub(1);
         if pool.current != live.fingerprint || p.ready.load(Ordering::Acquire) >= p.wanted {
-            return Err(live);
+            return Some(live);
         }
         live.provisioned = Some(Slot::new(&p.ready));
         p.idle.push(Arc::new(live));
-        Ok(())
+        None
     }
 
     /// `version` no longer has provisioned concurrency: its idle provisioned environments
@@ -343,7 +346,7 @@ impl FunctionEntry {
         if pool.current != fingerprint {
             pool.current = fingerprint;
             stale.extend(pool.idle.drain(..).map(|i| i.env));
-            stale.extend(pool.provisioned.idle.drain(..));
+            stale.append(&mut pool.provisioned.idle);
         }
         // Provisioned environments first: they are kept for this.
         while let Some(env) = pool.provisioned.idle.pop() {
@@ -552,6 +555,52 @@ mod tests {
         assert!(!Arc::ptr_eq(&a, &r.function(&s, "g", 10)));
         assert!(Arc::ptr_eq(&a.account, &r.function(&s, "g", 10).account));
         assert_eq!(r.all().len(), 2);
+    }
+
+    #[test]
+    fn provisioned_slots_count_once() {
+        let ready = Arc::new(AtomicU32::new(0));
+        let a = Slot::new(&ready);
+        let b = Slot::new(&ready);
+        assert_eq!(ready.load(Ordering::Acquire), 2);
+        a.release();
+        a.release();
+        assert_eq!(ready.load(Ordering::Acquire), 1, "released once");
+        drop(a);
+        assert_eq!(ready.load(Ordering::Acquire), 1);
+        drop(b);
+        assert_eq!(
+            ready.load(Ordering::Acquire),
+            0,
+            "released when it goes away"
+        );
+    }
+
+    #[test]
+    fn provisioning_starts_what_is_missing_once() {
+        let r = Registry::default();
+        let f = r.function(&Scope::new("000000000000", "us-east-1"), "f", 10);
+        assert!(f.provisioned_versions().is_empty());
+        let (n, gone) = f.provision("1", 7, 3, true);
+        assert_eq!((n, gone.len()), (3, 0));
+        assert_eq!(f.provision("1", 7, 3, true).0, 0, "already starting");
+        f.provisioned_failed("1");
+        assert_eq!(
+            f.provision("1", 7, 3, false).0,
+            0,
+            "a failed one is not retried"
+        );
+        assert_eq!(f.provision("1", 7, 3, true).0, 1);
+        assert_eq!(f.provisioned_versions(), vec!["1".to_string()]);
+        assert!(f
+            .provisioned_load("1")
+            .is_some_and(|l| l.busy == 0 && l.ready == 0));
+        assert!(
+            f.provisioned_permit("1").is_none(),
+            "nothing ready: no provisioned slot"
+        );
+        assert!(f.unprovision("1").is_empty());
+        assert!(f.provisioned_load("1").is_none());
     }
 
     #[test]
