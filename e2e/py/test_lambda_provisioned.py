@@ -8,7 +8,9 @@ Environments are observed as processes: each one's runtime carries its own
 AWS_LAMBDA_LOG_STREAM_NAME, and the initialization type, in its environment."""
 
 import base64
+import datetime
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -223,6 +225,18 @@ def test_environments_are_initialized_ahead_and_serve_warm(execd):
     kept = environments("pc", "provisioned-concurrency")
     assert len(kept) == 2 and all(frozen(s) is False for s in kept)
 
+    # Three at once on two provisioned environments: one spills over to an on-demand one.
+    threads = [threading.Thread(target=invoke, args=(d, "pc", {"sleep": 2}, "live")) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # Two before, two now on provisioned environments; the third spilled over.
+    wait_until(lambda: metric(d, "ProvisionedConcurrencyInvocations", "pc") == 4
+               and metric(d, "ProvisionedConcurrencySpilloverInvocations", "pc") == 1, timeout=10)
+    assert metric(d, "ProvisionedConcurrentExecutions", "pc", "Maximum") == 2
+    assert metric(d, "ProvisionedConcurrencyUtilization", "pc", "Maximum") == 1
+
     client.put_provisioned_concurrency_config(FunctionName="pc", Qualifier="live",
                                               ProvisionedConcurrentExecutions=1)
     wait_status(d, "pc", "live", "READY")
@@ -239,6 +253,15 @@ def test_environments_are_initialized_ahead_and_serve_warm(execd):
     wait_until(lambda: not environments("pc", "provisioned-concurrency"), timeout=20)
     body, _, report = invoke(d, "pc", {"env": True}, "live")
     assert body["AWS_LAMBDA_INITIALIZATION_TYPE"] == "on-demand" and "Init Duration" in report
+
+
+def metric(d, name, function, stat="Sum"):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    points = d.client("cloudwatch").get_metric_statistics(
+        Namespace="AWS/Lambda", MetricName=name, Dimensions=[{"Name": "FunctionName", "Value": function}],
+        StartTime=now - datetime.timedelta(minutes=10), EndTime=now + datetime.timedelta(minutes=10),
+        Period=3600, Statistics=[stat])["Datapoints"]
+    return sum(p[stat] for p in points) if stat == "Sum" else max((p[stat] for p in points), default=None)
 
 
 def frozen(stream):
