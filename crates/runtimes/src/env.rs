@@ -57,6 +57,8 @@ pub struct FunctionEnv<'a> {
     pub runtime_env: &'a [(String, String)],
     /// The function's `Environment.Variables`.
     pub user: Option<&'a BTreeMap<String, String>>,
+    /// Initialized ahead for provisioned concurrency rather than by an invocation.
+    pub provisioned: bool,
 }
 
 /// Ordered variables where setting a name again replaces its value in place.
@@ -108,7 +110,14 @@ pub fn lambda_env(f: &FunctionEnv<'_>) -> Vec<(String, String)> {
     vars.set("AWS_LAMBDA_FUNCTION_VERSION", f.version);
     vars.set("AWS_LAMBDA_LOG_GROUP_NAME", f.log_group);
     vars.set("AWS_LAMBDA_LOG_STREAM_NAME", f.log_stream);
-    vars.set("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand");
+    vars.set(
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        if f.provisioned {
+            "provisioned-concurrency"
+        } else {
+            "on-demand"
+        },
+    );
     // Lambda leaves it unset for custom runtimes.
     if !f.runtime.starts_with("provided") {
         vars.set("AWS_EXECUTION_ENV", format!("AWS_Lambda_{}", f.runtime));

@@ -218,7 +218,19 @@ fn function_env<'a>(
         credentials: None,
         runtime_env,
         user,
+        provisioned: false,
     }
+}
+
+#[test]
+fn provisioned_environments_say_so() {
+    let mut f = function_env("python3.12", &[], None);
+    f.provisioned = true;
+    let vars = lambda_env(&f);
+    assert_eq!(
+        as_map(&vars)["AWS_LAMBDA_INITIALIZATION_TYPE"],
+        "provisioned-concurrency"
+    );
 }
 
 fn as_map(vars: &[(String, String)]) -> BTreeMap<&str, &str> {

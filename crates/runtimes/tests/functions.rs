@@ -154,6 +154,7 @@ impl Harness {
             credentials: None,
             runtime_env: &launch.env,
             user: None,
+            provisioned: false,
         });
         let spec = EnvSpec {
             id: unique(&format!("{}-", self.instance)),

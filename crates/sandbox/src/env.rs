@@ -888,6 +888,55 @@ impl Environment {
         Ok((outcome, stats))
     }
 
+    /// Waits for the runtime's init to finish (its first `/next`) without an invocation:
+    /// provisioned concurrency initializes environments ahead of their first event, whose
+    /// REPORT then carries no `Init Duration`. Returns how long init took; an init that
+    /// fails, exits or passes the init limit leaves the environment dead (killed) and is
+    /// returned as the [`Outcome`] an invocation would have seen.
+    pub async fn await_init(&self) -> Result<Result<Duration, Outcome>, SandboxError> {
+        let mut side = self.side.lock().await;
+        if let Some(ready) = side.ready_at {
+            return Ok(Ok(ready.saturating_duration_since(self.started)));
+        }
+        let mut exit = self.exit.clone();
+        let deadline = self.started + INIT_TIMEOUT;
+        let failed = loop {
+            if let Some(info) = *exit.borrow_and_update() {
+                break self.exited(info);
+            }
+            tokio::select! {
+                biased;
+                ev = side.events.recv() => match ev {
+                    Some(ApiEvent::Ready { at }) => {
+                        side.ready_at = Some(at);
+                        side.init_reported = true;
+                        if let Some(spares) = &self.refill {
+                            if !std::mem::replace(&mut side.refilled, true) {
+                                spares.refill();
+                            }
+                        }
+                        return Ok(Ok(at.saturating_duration_since(self.started)));
+                    }
+                    Some(ApiEvent::InitError { body, error_type }) => {
+                        break Outcome::InitError { body, error_type };
+                    }
+                    Some(_) => {}
+                    None => break self.exited(ExitInfo { code: None, signal: None }),
+                },
+                changed = exit.changed() => {
+                    if changed.is_err() {
+                        break self.exited(ExitInfo { code: None, signal: None });
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline.into()) => break Outcome::Timeout,
+            }
+        };
+        self.dead.store(true, Ordering::Release);
+        let td = self.teardown.clone();
+        blocking(move || td.cgroups.kill_all()).await?;
+        Ok(Err(failed))
+    }
+
     fn exited(&self, info: ExitInfo) -> Outcome {
         Outcome::Exited {
             code: info.code,

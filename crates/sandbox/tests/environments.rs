@@ -713,6 +713,37 @@ async fn init_error_is_reported_and_kills() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_ahead_leaves_the_first_invoke_warm() {
+    require_root!();
+    let h = Harness::new(TmpBacking::Tmpfs);
+    let env = h.start(h.spec()).await;
+    let init = env
+        .await_init()
+        .await
+        .expect("await init")
+        .expect("init ok");
+    assert!(init < Duration::from_secs(10), "{init:?}");
+    let (out, stats) = env.invoke(inv("echo:hi")).await.expect("invoke");
+    assert_eq!(out, Outcome::Response(Bytes::from_static(b"hi")));
+    assert_eq!(stats.init_duration, None, "init was reported ahead");
+    env.destroy().await.expect("destroy");
+
+    let mut spec = h.spec();
+    spec.env.push(("MODE".into(), "initerror".into()));
+    let id = spec.id.clone();
+    let env = h.start(spec).await;
+    match env.await_init().await.expect("await init") {
+        Err(Outcome::InitError { error_type, .. }) => {
+            assert_eq!(error_type.as_deref(), Some("Runtime.Test"))
+        }
+        other => panic!("expected an init error, got {other:?}"),
+    }
+    assert!(!env.is_alive());
+    assert_eq!(procs(&h.cgroup("pids", &id)), "");
+    env.destroy().await.expect("destroy");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_specs_are_refused() {
     require_root!();
     let h = Harness::new(TmpBacking::Tmpfs);

@@ -50,13 +50,7 @@ impl Lambda {
         let reserved = reserved.unwrap_or_default();
         self.store.write(|tx| {
             let mut function = load_function(tx, scope, &name)?;
-            let others: u64 = tx
-                .list_json::<Function>(kind::FUNCTION, scope, "")?
-                .iter()
-                .filter(|f| f.latest.function_name != name)
-                .filter_map(|f| f.reserved_concurrency)
-                .map(u64::from)
-                .sum();
+            let others = super::provisioned::taken_elsewhere(tx, scope, &name)?;
             if others + u64::from(reserved) > u64::from(CONCURRENT_EXECUTIONS - MIN_UNRESERVED) {
                 return Err(LambdaError::invalid(format!(
                     "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [{MIN_UNRESERVED}]."
@@ -95,10 +89,18 @@ impl Lambda {
     pub fn account_settings(&self, scope: &Scope) -> Result<AccountSettings, LambdaError> {
         self.store.read(|tx| {
             let functions = tx.list_json::<Function>(kind::FUNCTION, scope, "")?;
+            // Provisioned concurrency of a function without a reservation comes out of the
+            // unreserved pool too.
+            let provisioned = super::provisioned::provisioned_by_function(tx, scope)?;
             let reserved: u32 = functions
                 .iter()
-                .filter_map(|f| f.reserved_concurrency)
-                .sum();
+                .map(|f| match f.reserved_concurrency {
+                    Some(r) => r,
+                    None => provisioned
+                        .get(&f.latest.function_name)
+                        .map_or(0, |&n| u32::try_from(n).unwrap_or(u32::MAX)),
+                })
+                .fold(0u32, u32::saturating_add);
             Ok(AccountSettings {
                 total_code_size_limit: super::functions::TOTAL_CODE_SIZE_LIMIT,
                 code_size_unzipped: CODE_SIZE_UNZIPPED,

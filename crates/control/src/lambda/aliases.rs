@@ -184,6 +184,7 @@ impl Lambda {
             tx.delete(kind::ALIAS, scope, &alias_key(&function, name))?;
             super::event_config::remove(tx, scope, &function, Some(name))?;
             super::permissions::delete_policies(tx, scope, &function, Some(name))?;
+            super::provisioned::delete_configs(tx, scope, &function, Some(name))?;
             Ok(())
         })
     }

@@ -30,6 +30,9 @@ pub enum LambdaError {
     #[error("Cannot find alias arn: {arn}")]
     AliasNotFound { arn: String },
 
+    #[error("No Provisioned Concurrency Config found for this function")]
+    ProvisionedConfigNotFound,
+
     /// An ARN naming a function in another region than the one the request was signed for.
     #[error("Functions from '{arn_region}' are not reachable in this region ('{region}')")]
     OtherRegion { arn_region: String, region: String },

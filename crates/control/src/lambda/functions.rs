@@ -407,6 +407,7 @@ impl Lambda {
                     tx.delete(kind::VERSION, scope, &version_key_of(&version)?)?;
                     super::event_config::remove(tx, scope, name, Some(q))?;
                     super::permissions::delete_policies(tx, scope, name, Some(q))?;
+                    super::provisioned::delete_configs(tx, scope, name, Some(q))?;
                     Ok(vec![version.code.sha256_hex])
                 }
                 // Lambda answers a qualifier that names no version with success and does
@@ -426,6 +427,7 @@ impl Lambda {
                     super::event_config::remove(tx, scope, name, None)?;
                     tx.delete(kind::FUNCTION, scope, name)?;
                     super::permissions::delete_policies(tx, scope, name, None)?;
+                    super::provisioned::delete_configs(tx, scope, name, None)?;
                     Ok(shas)
                 }
             }

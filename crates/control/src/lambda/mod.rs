@@ -22,6 +22,7 @@ mod model;
 mod names;
 mod permissions;
 mod provision;
+mod provisioned;
 mod validate;
 mod vpc;
 
@@ -43,6 +44,9 @@ pub use model::{
 pub use names::{check_qualifier, function_arn, FunctionRef, NameShape, LATEST};
 pub use permissions::{Access, Caller, FunctionPolicy, PermissionSpec, POLICY_SIZE_LIMIT};
 pub use provision::{FunctionProvisioner, ImmediateProvisioner, JobKind, Outcome, ProvisionJob};
+pub use provisioned::{
+    PlannedConfig, ProvisionedConfig, ProvisionedReport, ProvisionedStatus, INIT_FAILURE,
+};
 pub use validate::RUNTIMES;
 pub use vpc::VpcRequest;
 

@@ -369,3 +369,153 @@ fn publishing_and_garbage_collection() {
     w.lambda.delete(&w.scope, &named("f")).unwrap();
     assert_eq!(blob_count(w._dir.path()), 0);
 }
+
+/// Function `f`, Active, with version 1 published and alias `live` on it.
+fn provisionable(w: &World) {
+    let created = w
+        .lambda
+        .create(&w.scope, spec("f", &zip("bootstrap", b"hi")), "runner-a")
+        .unwrap();
+    w.lambda
+        .finish(&created.job.unwrap(), &Outcome::Ready)
+        .unwrap();
+    w.lambda
+        .publish(&w.scope, &named("f"), PublishRequest::default())
+        .unwrap();
+    w.lambda
+        .create_alias(
+            &w.scope,
+            &named("f"),
+            AliasSpec {
+                name: "live".into(),
+                function_version: Some("1".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+}
+
+fn at(q: &str) -> FunctionRef {
+    FunctionRef {
+        name: "f".into(),
+        qualifier: Some(q.into()),
+    }
+}
+
+#[test]
+fn provisioned_concurrency_is_validated_like_lambda() {
+    let w = world();
+    provisionable(&w);
+    let msg = |r: Result<ProvisionedConfig, LambdaError>| r.unwrap_err().to_string();
+    assert_eq!(
+        msg(w.lambda.put_provisioned(&w.scope, &at("1"), Some(0))),
+        "1 validation error detected: Value '0' at 'provisionedConcurrentExecutions' failed to satisfy constraint: Member must have value greater than or equal to 1"
+    );
+    for fref in [named("f"), at(LATEST)] {
+        assert_eq!(
+            msg(w.lambda.put_provisioned(&w.scope, &fref, Some(1))),
+            "Provisioned Concurrency Configs cannot be applied to unpublished function versions."
+        );
+        assert_eq!(
+            msg(w.lambda.get_provisioned(&w.scope, &fref)),
+            "The function resource provided must be an alias or a published version."
+        );
+    }
+    assert_eq!(
+        msg(w.lambda.put_provisioned(&w.scope, &at("9"), Some(1))),
+        "Function not found: arn:aws:lambda:us-east-1:123456789012:function:f:9"
+    );
+    assert_eq!(
+        msg(w.lambda.put_provisioned(&w.scope, &at("nope"), Some(1))),
+        "Cannot find alias arn: arn:aws:lambda:us-east-1:123456789012:function:f:nope"
+    );
+    assert!(matches!(
+        w.lambda.get_provisioned(&w.scope, &at("1")),
+        Err(LambdaError::ProvisionedConfigNotFound)
+    ));
+    assert_eq!(
+        msg(w.lambda.put_provisioned(&w.scope, &at("1"), Some(901))),
+        "Specified ConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [100]."
+    );
+
+    let put = w
+        .lambda
+        .put_provisioned(&w.scope, &at("live"), Some(3))
+        .unwrap();
+    assert_eq!(
+        (put.requested, put.allocated, put.status),
+        (3, 0, ProvisionedStatus::InProgress)
+    );
+    assert_eq!(
+        msg(w.lambda.put_provisioned(&w.scope, &at("1"), Some(1))),
+        "Version is pointed by a Provisioned Concurrency alias"
+    );
+    assert_eq!(
+        w.lambda
+            .account_settings(&w.scope)
+            .unwrap()
+            .unreserved_concurrent_executions,
+        997,
+        "provisioned concurrency leaves the unreserved pool"
+    );
+
+    w.lambda
+        .put_concurrency(&w.scope, &named("f"), Some(2))
+        .unwrap();
+    assert_eq!(
+        msg(w.lambda.put_provisioned(&w.scope, &at("live"), Some(3))),
+        "Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution for function"
+    );
+    w.lambda.delete_concurrency(&w.scope, &named("f")).unwrap();
+
+    let plan = w.lambda.provisioned_plan().unwrap();
+    assert_eq!(plan.len(), 1);
+    assert_eq!(plan[0].version.as_deref(), Some("1"));
+    let report = |put_id: &str, allocated| ProvisionedReport {
+        scope: w.scope.clone(),
+        function_name: "f".into(),
+        qualifier: "live".into(),
+        put_id: put_id.into(),
+        allocated,
+        failure: None,
+    };
+    w.lambda.report_provisioned(&[report("stale", 3)]).unwrap();
+    let got = w.lambda.get_provisioned(&w.scope, &at("live")).unwrap();
+    assert_eq!(
+        got.status,
+        ProvisionedStatus::InProgress,
+        "a stale report is dropped"
+    );
+    w.lambda
+        .report_provisioned(&[report(&put.put_id, 3)])
+        .unwrap();
+    let got = w.lambda.get_provisioned(&w.scope, &at("live")).unwrap();
+    assert_eq!((got.allocated, got.status), (3, ProvisionedStatus::Ready));
+    w.lambda.restart_provisioned().unwrap();
+    let got = w.lambda.get_provisioned(&w.scope, &at("live")).unwrap();
+    assert_eq!(
+        (got.allocated, got.status),
+        (0, ProvisionedStatus::InProgress)
+    );
+
+    let page = w
+        .lambda
+        .list_provisioned(&w.scope, &named("f"), None, None)
+        .unwrap();
+    assert_eq!(page.items.len(), 1);
+    w.lambda
+        .delete_alias(&w.scope, &named("f"), "live")
+        .unwrap();
+    assert!(
+        w.lambda.provisioned_plan().unwrap().is_empty(),
+        "gone with its alias"
+    );
+    w.lambda
+        .put_provisioned(&w.scope, &at("1"), Some(1))
+        .unwrap();
+    w.lambda.delete(&w.scope, &named("f")).unwrap();
+    assert!(
+        w.lambda.provisioned_plan().unwrap().is_empty(),
+        "gone with its function"
+    );
+}

@@ -42,6 +42,10 @@ pub enum Metric {
     AsyncEventAge,
     AsyncEventsDropped,
     DestinationDeliveryFailures,
+    ProvisionedConcurrencyInvocations,
+    ProvisionedConcurrencySpilloverInvocations,
+    ProvisionedConcurrentExecutions,
+    ProvisionedConcurrencyUtilization,
 }
 
 impl Metric {
@@ -56,12 +60,19 @@ impl Metric {
             Metric::AsyncEventAge => "AsyncEventAge",
             Metric::AsyncEventsDropped => "AsyncEventsDropped",
             Metric::DestinationDeliveryFailures => "DestinationDeliveryFailures",
+            Metric::ProvisionedConcurrencyInvocations => "ProvisionedConcurrencyInvocations",
+            Metric::ProvisionedConcurrencySpilloverInvocations => {
+                "ProvisionedConcurrencySpilloverInvocations"
+            }
+            Metric::ProvisionedConcurrentExecutions => "ProvisionedConcurrentExecutions",
+            Metric::ProvisionedConcurrencyUtilization => "ProvisionedConcurrencyUtilization",
         }
     }
 
     fn unit(self) -> &'static str {
         match self {
             Metric::Duration | Metric::AsyncEventAge => "Milliseconds",
+            Metric::ProvisionedConcurrencyUtilization => "None",
             _ => "Count",
         }
     }
@@ -80,8 +91,8 @@ pub struct Subject {
 impl Subject {
     /// The samples one observation of `metric` becomes: one per dimension set, and the
     /// account-wide one (no dimensions) except for the async metrics, which AWS publishes
-    /// per function only, and ConcurrentExecutions, whose account value is not the
-    /// function's (see [`Msg::Concurrency`]).
+    /// per function only, and ConcurrentExecutions and the provisioned concurrency gauges,
+    /// whose account value is not the function's (see [`Msg::Concurrency`]).
     fn samples(&self, metric: Metric, value: f64, at_ms: i64) -> Vec<Sample> {
         let mut samples: Vec<Sample> = self
             .dimension_sets(metric)
@@ -98,6 +109,8 @@ impl Subject {
                 | Metric::AsyncEventsDropped
                 | Metric::DestinationDeliveryFailures
                 | Metric::ConcurrentExecutions
+                | Metric::ProvisionedConcurrentExecutions
+                | Metric::ProvisionedConcurrencyUtilization
         );
         if !per_function_only {
             samples.push(sample(metric, &[], at_ms, value));

@@ -16,7 +16,8 @@
 //! answers), `logs` (streams, START/END/REPORT, the writer), `metrics` (Lambda's CloudWatch
 //! metrics, the writer, the roll-up of every metric's old data), `queue` (Event
 //! invocations), `destination` (their invocation records and destinations), `code`
-//! (extracted packages).
+//! (extracted packages), `provisioned` (provisioned concurrency: environments initialized
+//! ahead).
 
 mod code;
 mod destination;
@@ -25,6 +26,7 @@ mod metrics;
 mod network;
 mod outcome;
 mod pool;
+mod provisioned;
 mod queue;
 mod registry;
 
@@ -145,6 +147,7 @@ pub struct Invoker {
     metrics: MetricWriter,
     queue: Queue,
     network: Network,
+    provisioning: provisioned::Provisioning,
 }
 
 impl Invoker {
@@ -164,6 +167,7 @@ impl Invoker {
             }
         };
         let invoker = Arc::new(Invoker::assemble(settings, store, starter));
+        provisioned::reset(invoker.lambda.clone()).await;
         tokio::spawn(reap(Arc::downgrade(&invoker)));
         tokio::spawn(freeze_idle(Arc::downgrade(&invoker)));
         queue::spawn_worker(invoker.clone());
@@ -194,19 +198,24 @@ impl Invoker {
             starter,
             registry: Registry::default(),
             network: Network::default(),
+            provisioning: provisioned::Provisioning::default(),
         }
     }
 
     /// Gives the invoke path the assembled daemon: from then on environments are attached
     /// to the network through its dataplane (isolated before, or without a dataplane).
+    /// Provisioned concurrency starts then, so its environments are attached too.
     pub fn connect(&self, state: Weak<crate::server::AppState>) {
-        self.network.connect(state);
+        self.network.connect(state.clone());
+        provisioned::spawn(state);
     }
 
     /// The control plane changed a function, alias or concurrency setting: cached
-    /// resolutions are stale, and environments of changed versions drain.
+    /// resolutions are stale, environments of changed versions drain, and provisioned
+    /// concurrency follows its configurations.
     pub fn control_plane_changed(&self) {
         self.registry.changed();
+        self.provisioning.wake();
     }
 
     /// Resolves once every Lambda metric recorded so far is in the store.
@@ -275,6 +284,7 @@ impl Invoker {
     /// no queued Event attempt starts from now on.
     pub async fn shutdown(&self) {
         self.queue.close();
+        self.provisioning.close();
         for entry in self.registry.all() {
             for env in entry.expire(None) {
                 pool::teardown(env).await;
@@ -388,8 +398,32 @@ impl Invoker {
         let (_executing, in_function, in_account) = entry.start_executing();
         self.metrics
             .record_concurrency(subject, in_function, in_account);
+        let load = entry.provisioned_load(target.version());
+        if let Some(load) = &load {
+            let (busy, ready) = (f64::from(load.busy), f64::from(load.ready));
+            self.metrics
+                .record(subject, Metric::ProvisionedConcurrentExecutions, busy);
+            if ready > 0.0 {
+                let utilization = (busy / ready).min(1.0);
+                self.metrics.record(
+                    subject,
+                    Metric::ProvisionedConcurrencyUtilization,
+                    utilization,
+                );
+            }
+        }
         let ran = self.run(entry, target, starter, call).await;
         if let Ok(r) = &ran {
+            if r.provisioned {
+                self.metrics
+                    .record(subject, Metric::ProvisionedConcurrencyInvocations, 1.0);
+            } else if load.is_some() {
+                self.metrics.record(
+                    subject,
+                    Metric::ProvisionedConcurrencySpilloverInvocations,
+                    1.0,
+                );
+            }
             // Through a qualifier, the version that ran is a dimension of its own.
             let subject = if subject.qualifier.is_some() {
                 Arc::new(Subject {
@@ -426,13 +460,17 @@ impl Invoker {
             let warm = found.is_some();
             let env = match found {
                 Some(env) => env,
-                None => match starter.start(target, &self.network, &self.logs).await {
+                None => match starter
+                    .start(target, &self.network, &self.logs, false)
+                    .await
+                {
                     Ok(live) => Arc::new(live),
                     Err(StartError::Entrypoint(detail)) => {
                         return Ok(Ran {
                             answer: Answer::invalid_entrypoint(&call.request_id, &detail),
                             tail: None,
                             duration: Duration::ZERO,
+                            provisioned: false,
                         })
                     }
                     Err(StartError::Runtime(m)) => return Err(InvokeError::InvalidRuntime(m)),
@@ -524,6 +562,7 @@ impl Invoker {
             answer,
             tail,
             duration: stats.duration,
+            provisioned: env.provisioned.is_some(),
         })
     }
 
@@ -607,6 +646,8 @@ struct Ran {
     tail: Option<String>,
     /// How long the function code ran.
     duration: Duration,
+    /// It ran on a provisioned environment.
+    provisioned: bool,
 }
 
 /// Whom an invocation's metrics are about.

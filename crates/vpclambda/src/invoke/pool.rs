@@ -14,7 +14,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 use super::code::CodeCache;
 use super::logs::{self, EnvLog, LogWriter};
 use super::network::{Attachment, Network};
-use super::registry::Target;
+use super::registry::{Slot, Target};
 
 /// Function processes run as uids from this range, one per environment, so two
 /// environments never share a uid's process count, files or signals.
@@ -31,6 +31,8 @@ pub struct LiveEnv {
     pub memory_mb: u32,
     pub timeout: Duration,
     pub log: EnvLog,
+    /// Set once it is initialized for its version's provisioned concurrency.
+    pub provisioned: Option<Slot>,
     /// Held by the invocation running on it and by a freeze in progress, so a freeze never
     /// stops a running invocation and an invocation waits for a freeze to finish (then
     /// thaws).
@@ -120,12 +122,14 @@ impl Starter {
     }
 
     /// A cold start: the environment is running its runtime's init when this returns.
-    /// Its network is settled (or refused) before any of its code runs.
+    /// Its network is settled (or refused) before any of its code runs. `provisioned`:
+    /// started for provisioned concurrency rather than by an invocation.
     pub async fn start(
         &self,
         target: &Target,
         network: &Network,
         logs: &LogWriter,
+        provisioned: bool,
     ) -> Result<LiveEnv, StartError> {
         let v = &target.runnable.version;
         let s = &v.settings;
@@ -180,6 +184,7 @@ impl Starter {
             }),
             runtime_env: &launch.env,
             user: s.environment.as_ref(),
+            provisioned,
         });
         let uid = UID_BASE + self.next_uid.fetch_add(1, Ordering::Relaxed) % UID_COUNT;
         let timeout = Duration::from_secs(u64::from(s.timeout));
@@ -216,6 +221,7 @@ impl Starter {
             memory_mb: s.memory_size,
             timeout,
             log,
+            provisioned: None,
             gate: Arc::new(Mutex::new(())),
             net,
         })

@@ -1,13 +1,14 @@
 //! The in-memory side of functions that have been invoked: per account the unreserved
 //! concurrency pool, per function its in-flight count, its resolved versions (cached until
-//! the control plane changes something) and its pools of warm environments.
+//! the control plane changes something) and its pools of warm environments, on-demand ones
+//! and provisioned ones (initialized ahead, never frozen or expired, served first).
 //!
 //! The maps are copy-on-write (`ArcSwap`): a lookup is lock-free, only the first invoke of
 //! a function copies the map. Everything else is behind per-function locks held for a few
 //! instructions, never across an await.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -108,6 +109,54 @@ struct Cached {
 struct VersionPool {
     current: u64,
     idle: Vec<Idle>,
+    provisioned: Provisioned,
+}
+
+/// A version's provisioned concurrency: how many environments it wants, how many are
+/// initialized (idle or running) and being started, the idle ones, and the invocations
+/// admitted on its capacity.
+#[derive(Default)]
+struct Provisioned {
+    wanted: u32,
+    ready: Arc<AtomicU32>,
+    starting: u32,
+    idle: Vec<Arc<LiveEnv>>,
+    busy: Arc<Counter>,
+}
+
+/// Counts one initialized provisioned environment in its version's `ready` until released
+/// (explicitly when it leaves the pool, or when the environment goes away).
+pub struct Slot {
+    ready: Arc<AtomicU32>,
+    held: AtomicBool,
+}
+
+impl Slot {
+    fn new(ready: &Arc<AtomicU32>) -> Slot {
+        ready.fetch_add(1, Ordering::AcqRel);
+        Slot {
+            ready: ready.clone(),
+            held: AtomicBool::new(true),
+        }
+    }
+
+    fn release(&self) {
+        if self.held.swap(false, Ordering::AcqRel) {
+            self.ready.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+/// How busy a version's provisioned concurrency is, as an invocation starts.
+pub struct ProvisionedLoad {
+    pub busy: u32,
+    pub ready: u32,
 }
 
 struct Idle {
@@ -122,11 +171,17 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl FunctionEntry {
-    /// A concurrency slot for an invocation of `target`.
+    /// A concurrency slot for an invocation of `target`. A function with a reservation
+    /// runs its provisioned concurrency out of it; one without takes a slot of its version's
+    /// provisioned capacity first (which the unreserved pool does not include), and of the
+    /// unreserved pool only once that is all busy (spillover).
     pub fn admit(&self, target: &Target) -> Result<Permit, Throttle> {
         match target.reserved {
             Some(r) => self.in_flight.try_acquire(r).ok_or(Throttle::Reserved),
             None => {
+                if let Some(permit) = self.provisioned_permit(target.version()) {
+                    return Ok(permit);
+                }
                 let limit = self.account.unreserved_limit.load(Ordering::Acquire);
                 self.account
                     .unreserved
@@ -146,6 +201,119 @@ impl FunctionEntry {
             account: self.account.executing.clone(),
         };
         (guard, function, account)
+    }
+
+    fn provisioned_permit(&self, version: &str) -> Option<Permit> {
+        let pools = lock(&self.pools);
+        let p = &pools.get(version)?.provisioned;
+        let ready = p.ready.load(Ordering::Acquire);
+        (ready > 0).then(|| p.busy.try_acquire(ready)).flatten()
+    }
+
+    /// The version's provisioned capacity in use; `None` without provisioned concurrency.
+    pub fn provisioned_load(&self, version: &str) -> Option<ProvisionedLoad> {
+        let pools = lock(&self.pools);
+        let p = &pools.get(version)?.provisioned;
+        (p.wanted > 0).then(|| ProvisionedLoad {
+            busy: p.busy.0.load(Ordering::Acquire),
+            ready: p.ready.load(Ordering::Acquire),
+        })
+    }
+
+    /// Sets how many provisioned environments `version` (built from `fingerprint`) wants.
+    /// Returns how many to start now (counted as starting until [`Self::add_provisioned`]
+    /// or [`Self::provisioned_failed`]; none unless `start`) and the environments to
+    /// destroy: idle surplus, dead ones, and any of an older build.
+    pub fn provision(
+        &self,
+        version: &str,
+        fingerprint: u64,
+        wanted: u32,
+        start: bool,
+    ) -> (u32, Vec<Arc<LiveEnv>>) {
+        let mut pools = lock(&self.pools);
+        let pool = pools.entry(version.to_string()).or_default();
+        let mut gone = Vec::new();
+        if pool.current != fingerprint {
+            pool.current = fingerprint;
+            gone.extend(pool.idle.drain(..).map(|i| i.env));
+            gone.append(&mut pool.provisioned.idle);
+        }
+        let p = &mut pool.provisioned;
+        p.wanted = wanted;
+        let (dead, alive): (Vec<_>, Vec<_>) = p.idle.drain(..).partition(|e| !e.env.is_alive());
+        p.idle = alive;
+        gone.extend(dead);
+        while p.ready.load(Ordering::Acquire) > wanted {
+            let Some(env) = p.idle.pop() else { break };
+            gone.push(env);
+        }
+        for env in &gone {
+            if let Some(slot) = &env.provisioned {
+                slot.release();
+            }
+        }
+        let have = p.ready.load(Ordering::Acquire) + p.starting;
+        let to_start = if start {
+            wanted.saturating_sub(have)
+        } else {
+            0
+        };
+        p.starting += to_start;
+        (to_start, gone)
+    }
+
+    /// A provisioned environment finished its init: it joins the pool, unless the version
+    /// no longer wants it (or changed meanwhile), when it is handed back to be destroyed.
+    pub fn add_provisioned(&self, mut live: LiveEnv) -> Option<LiveEnv> {
+        let mut pools = lock(&self.pools);
+        let pool = pools.entry(live.version.clone()).or_default();
+        let p = &mut pool.provisioned;
+        p.starting = p.starting.saturating_sub(1);
+        if pool.current != live.fingerprint || p.ready.load(Ordering::Acquire) >= p.wanted {
+            return Some(live);
+        }
+        live.provisioned = Some(Slot::new(&p.ready));
+        p.idle.push(Arc::new(live));
+        None
+    }
+
+    /// `version` no longer has provisioned concurrency: its idle provisioned environments
+    /// are returned to be destroyed; running ones are when they finish.
+    pub fn unprovision(&self, version: &str) -> Vec<Arc<LiveEnv>> {
+        let mut pools = lock(&self.pools);
+        let Some(pool) = pools.get_mut(version) else {
+            return Vec::new();
+        };
+        pool.provisioned.wanted = 0;
+        release_all(pool.provisioned.idle.drain(..).collect())
+    }
+
+    /// A provisioned environment of `version` could not be started.
+    pub fn provisioned_failed(&self, version: &str) {
+        let mut pools = lock(&self.pools);
+        if let Some(pool) = pools.get_mut(version) {
+            pool.provisioned.starting = pool.provisioned.starting.saturating_sub(1);
+        }
+    }
+
+    /// Initialized provisioned environments of `version`.
+    pub fn provisioned_ready(&self, version: &str) -> u32 {
+        lock(&self.pools)
+            .get(version)
+            .map_or(0, |pool| pool.provisioned.ready.load(Ordering::Acquire))
+    }
+
+    /// Versions that want provisioned environments or still have some.
+    pub fn provisioned_versions(&self) -> Vec<String> {
+        lock(&self.pools)
+            .iter()
+            .filter(|(_, pool)| {
+                let p = &pool.provisioned;
+                p.wanted > 0 || !p.idle.is_empty() || p.ready.load(Ordering::Acquire) > 0
+            })
+            .map(|(v, _)| v.clone())
+            .collect()
     }
 
     pub fn cached(&self, qualifier: &Option<String>, generation: u64) -> Option<Arc<Target>> {
@@ -178,15 +346,23 @@ impl FunctionEntry {
         if pool.current != fingerprint {
             pool.current = fingerprint;
             stale.extend(pool.idle.drain(..).map(|i| i.env));
+            stale.append(&mut pool.provisioned.idle);
+        }
+        // Provisioned environments first: they are kept for this.
+        while let Some(env) = pool.provisioned.idle.pop() {
+            if env.env.is_alive() {
+                return (Some(env), release_all(stale));
+            }
+            stale.push(env);
         }
         // The most recently used first: it is the likeliest to be warm in every cache.
         while let Some(idle) = pool.idle.pop() {
             if idle.env.env.is_alive() {
-                return (Some(idle.env), stale);
+                return (Some(idle.env), release_all(stale));
             }
             stale.push(idle.env);
         }
-        (None, stale)
+        (None, release_all(stale))
     }
 
     /// Returns an environment to its pool; gives it back when it is stale (built from an
@@ -195,7 +371,17 @@ impl FunctionEntry {
         let mut pools = lock(&self.pools);
         let pool = pools.entry(env.version.clone()).or_default();
         if pool.current != env.fingerprint {
-            return Some(env);
+            return release_all(vec![env]).pop();
+        }
+        if let Some(slot) = &env.provisioned {
+            let p = &mut pool.provisioned;
+            // Surplus after the configuration was reduced or deleted.
+            if p.ready.load(Ordering::Acquire) > p.wanted {
+                slot.release();
+                return Some(env);
+            }
+            p.idle.push(env);
+            return None;
         }
         pool.idle.push(Idle {
             env,
@@ -215,8 +401,16 @@ impl FunctionEntry {
                 .partition(|i| i.env.zone() == Some(zone));
             pool.idle = keep;
             out.extend(gone.into_iter().map(|i| i.env));
+            // Provisioned ones too; the provisioner replaces them elsewhere.
+            let (gone, keep): (Vec<_>, Vec<_>) = pool
+                .provisioned
+                .idle
+                .drain(..)
+                .partition(|e| e.zone() == Some(zone));
+            pool.provisioned.idle = keep;
+            out.extend(gone);
         }
-        out
+        release_all(out)
     }
 
     /// Idle environments that have not run for `grace` and are not frozen yet, each with
@@ -235,11 +429,16 @@ impl FunctionEntry {
         out
     }
 
-    /// Removes environments idle for longer than `idle_timeout` (all with `None`).
+    /// Removes on-demand environments idle for longer than `idle_timeout`; with `None`,
+    /// every idle one, provisioned ones included (shutdown).
     pub fn expire(&self, idle_timeout: Option<Duration>) -> Vec<Arc<LiveEnv>> {
         let mut pools = lock(&self.pools);
         let mut out = Vec::new();
         for pool in pools.values_mut() {
+            if idle_timeout.is_none() {
+                pool.provisioned.wanted = 0;
+                out.extend(release_all(pool.provisioned.idle.drain(..).collect()));
+            }
             let (keep, gone): (Vec<Idle>, Vec<Idle>) = pool.idle.drain(..).partition(|i| {
                 idle_timeout.is_some_and(|t| i.since.elapsed() < t) && i.env.env.is_alive()
             });
@@ -248,6 +447,16 @@ impl FunctionEntry {
         }
         out
     }
+}
+
+/// Lets go of the provisioned slots of environments leaving their pool.
+fn release_all(envs: Vec<Arc<LiveEnv>>) -> Vec<Arc<LiveEnv>> {
+    for env in &envs {
+        if let Some(slot) = &env.provisioned {
+            slot.release();
+        }
+    }
+    envs
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -346,6 +555,52 @@ mod tests {
         assert!(!Arc::ptr_eq(&a, &r.function(&s, "g", 10)));
         assert!(Arc::ptr_eq(&a.account, &r.function(&s, "g", 10).account));
         assert_eq!(r.all().len(), 2);
+    }
+
+    #[test]
+    fn provisioned_slots_count_once() {
+        let ready = Arc::new(AtomicU32::new(0));
+        let a = Slot::new(&ready);
+        let b = Slot::new(&ready);
+        assert_eq!(ready.load(Ordering::Acquire), 2);
+        a.release();
+        a.release();
+        assert_eq!(ready.load(Ordering::Acquire), 1, "released once");
+        drop(a);
+        assert_eq!(ready.load(Ordering::Acquire), 1);
+        drop(b);
+        assert_eq!(
+            ready.load(Ordering::Acquire),
+            0,
+            "released when it goes away"
+        );
+    }
+
+    #[test]
+    fn provisioning_starts_what_is_missing_once() {
+        let r = Registry::default();
+        let f = r.function(&Scope::new("000000000000", "us-east-1"), "f", 10);
+        assert!(f.provisioned_versions().is_empty());
+        let (n, gone) = f.provision("1", 7, 3, true);
+        assert_eq!((n, gone.len()), (3, 0));
+        assert_eq!(f.provision("1", 7, 3, true).0, 0, "already starting");
+        f.provisioned_failed("1");
+        assert_eq!(
+            f.provision("1", 7, 3, false).0,
+            0,
+            "a failed one is not retried"
+        );
+        assert_eq!(f.provision("1", 7, 3, true).0, 1);
+        assert_eq!(f.provisioned_versions(), vec!["1".to_string()]);
+        assert!(f
+            .provisioned_load("1")
+            .is_some_and(|l| l.busy == 0 && l.ready == 0));
+        assert!(
+            f.provisioned_permit("1").is_none(),
+            "nothing ready: no provisioned slot"
+        );
+        assert!(f.unprovision("1").is_empty());
+        assert!(f.provisioned_load("1").is_none());
     }
 
     #[test]

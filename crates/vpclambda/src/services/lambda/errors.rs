@@ -26,6 +26,11 @@ pub fn to_aws(e: LambdaError) -> AwsError {
         LambdaError::AccessDenied { .. } => {
             with_capital_message(AwsError::new(403, "AccessDeniedException", message))
         }
+        LambdaError::ProvisionedConfigNotFound => AwsError::new(
+            404,
+            "ProvisionedConcurrencyConfigNotFoundException",
+            message,
+        ),
         LambdaError::Conflict(_) => AwsError::new(409, "ResourceConflictException", message),
         LambdaError::RevisionMismatch => AwsError::new(412, "PreconditionFailedException", message),
         LambdaError::PolicyLengthExceeded { .. } => {

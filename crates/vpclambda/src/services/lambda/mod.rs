@@ -7,6 +7,7 @@ mod event_config;
 mod invoke;
 mod jobs;
 mod policy;
+mod provisioned;
 mod shapes;
 
 use std::sync::Arc;
@@ -212,6 +213,9 @@ fn route(lambda: &Lambda, req: &Request) -> Option<Handled> {
         }
         (["2019-09-25", "functions", f, "event-invoke-config", "list"], &Method::GET) => {
             event_config::list(lambda, req, f)
+        }
+        (["2019-09-30", "functions", f, "provisioned-concurrency"], _) => {
+            provisioned::route(lambda, req, f)
         }
         (["2016-08-19", "account-settings"], &Method::GET) => account_settings(lambda, req),
         (["2017-03-31", "tags", arn], _) => tags(lambda, req, arn),
