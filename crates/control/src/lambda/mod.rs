@@ -1,5 +1,6 @@
 //! Lambda functions as records: configuration, code, versions, aliases, concurrency
-//! settings, and the function state machine.
+//! settings, code signing, runtime management and recursion settings, and the function
+//! state machine; event source mappings are validated and refused (no event source exists).
 //!
 //! [`Lambda`] is the control plane of one daemon: every operation takes the caller's
 //! [`Scope`](crate::Scope) and domain inputs, validates them with Lambda's own rules and texts
@@ -16,10 +17,13 @@ mod account;
 mod aliases;
 mod code;
 mod error;
+mod event_sources;
 mod functions;
 mod model;
 mod names;
 mod provision;
+mod settings;
+mod signing;
 mod validate;
 mod vpc;
 
@@ -27,6 +31,7 @@ pub use account::{AccountSettings, CODE_SIZE_UNZIPPED, CODE_SIZE_ZIPPED, CONCURR
 pub use aliases::AliasSpec;
 pub use code::{decode_blob, digests, CodeStore, LINK_LIFETIME_SECS};
 pub use error::LambdaError;
+pub use event_sources::MappingRequest;
 pub use functions::{
     Changed, CodeChange, CodeSource, ConfigChange, FunctionSpec, Lambda, Page, PublishRequest,
     Resolved, Runnable, TOTAL_CODE_SIZE_LIMIT,
@@ -37,8 +42,14 @@ pub use model::{
 };
 pub use names::{check_qualifier, function_arn, FunctionRef, NameShape, LATEST};
 pub use provision::{FunctionProvisioner, ImmediateProvisioner, JobKind, Outcome, ProvisionJob};
+pub use settings::{
+    runtime_version_arn, RecursiveLoop, RuntimeManagement, UpdateRuntimeOn, VersionRuntime,
+};
+pub use signing::{config_arn, CodeSigningConfig, SigningSpec, UntrustedArtifact};
 pub use validate::RUNTIMES;
 pub use vpc::VpcRequest;
 
+#[cfg(test)]
+mod settings_tests;
 #[cfg(test)]
 mod tests;

@@ -31,9 +31,23 @@ pub fn to_aws(e: LambdaError) -> AwsError {
             AwsError::new(400, "CodeStorageExceededException", message)
         }
         LambdaError::PackageTooLarge(_) => AwsError::new(413, "RequestTooLargeException", message),
-        LambdaError::PackageIo(_) | LambdaError::CodeStore { .. } | LambdaError::Store(_) => {
-            service_error(&e)
+        LambdaError::NotFound(_) => {
+            with_capital_message(AwsError::new(404, "ResourceNotFoundException", message))
         }
+        LambdaError::CodeSigningConfigNotFound { .. } => with_capital_message(AwsError::new(
+            404,
+            "CodeSigningConfigNotFoundException",
+            message,
+        )),
+        LambdaError::CodeVerificationFailed(_) => with_capital_message(AwsError::new(
+            400,
+            "CodeVerificationFailedException",
+            message,
+        )),
+        LambdaError::PackageIo(_)
+        | LambdaError::CodeStore { .. }
+        | LambdaError::Store(_)
+        | LambdaError::Logs(_) => service_error(&e),
     }
 }
 
