@@ -30,6 +30,10 @@ pub enum LambdaError {
     #[error("Cannot find alias arn: {arn}")]
     AliasNotFound { arn: String },
 
+    /// Another resource that is not there (`ResourceNotFoundException`), in Lambda's words.
+    #[error("{0}")]
+    NotFound(String),
+
     /// An ARN naming a function in another region than the one the request was signed for.
     #[error("Functions from '{arn_region}' are not reachable in this region ('{region}')")]
     OtherRegion { arn_region: String, region: String },
@@ -52,11 +56,6 @@ pub enum LambdaError {
 
     #[error("Code storage limit exceeded.")]
     CodeStorageExceeded,
-
-    /// A resource other than a function or alias that is not there, in the resource's own
-    /// words (`ResourceNotFoundException`).
-    #[error("{0}")]
-    NotFound(String),
 
     /// The code signing configuration a function is to use does not exist
     /// (`CodeSigningConfigNotFoundException`).

@@ -420,6 +420,7 @@ impl Lambda {
                     };
                     tx.delete(kind::VERSION, scope, &version_key_of(&version)?)?;
                     settings::forget_version(tx, scope, name, q)?;
+                    super::event_config::remove(tx, scope, name, Some(q))?;
                     Ok(vec![version.code.sha256_hex])
                 }
                 // Lambda answers a qualifier that names no version with success and does
@@ -436,6 +437,7 @@ impl Lambda {
                     for (id, _) in tx.list(kind::ALIAS, scope, &prefix)? {
                         tx.delete(kind::ALIAS, scope, &id)?;
                     }
+                    super::event_config::remove(tx, scope, name, None)?;
                     tx.delete(kind::FUNCTION, scope, name)?;
                     settings::forget_function(tx, scope, name)?;
                     Ok(shas)

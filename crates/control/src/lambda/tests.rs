@@ -7,8 +7,8 @@ use super::*;
 use crate::iam::{create_role, NewRole};
 use crate::store::{Scope, Store};
 
-const ACCOUNT: &str = "123456789012";
-const ROLE: &str = "arn:aws:iam::123456789012:role/exec";
+pub(super) const ACCOUNT: &str = "123456789012";
+pub(super) const ROLE: &str = "arn:aws:iam::123456789012:role/exec";
 
 pub(super) struct World {
     pub(super) _dir: tempfile::TempDir,

@@ -19,6 +19,7 @@ pub fn to_aws(e: LambdaError) -> AwsError {
         }
         LambdaError::FunctionNotFound { .. }
         | LambdaError::AliasNotFound { .. }
+        | LambdaError::NotFound(_)
         | LambdaError::OtherRegion { .. } => {
             with_capital_message(AwsError::new(404, "ResourceNotFoundException", message))
         }
@@ -31,9 +32,6 @@ pub fn to_aws(e: LambdaError) -> AwsError {
             AwsError::new(400, "CodeStorageExceededException", message)
         }
         LambdaError::PackageTooLarge(_) => AwsError::new(413, "RequestTooLargeException", message),
-        LambdaError::NotFound(_) => {
-            with_capital_message(AwsError::new(404, "ResourceNotFoundException", message))
-        }
         LambdaError::CodeSigningConfigNotFound { .. } => with_capital_message(AwsError::new(
             404,
             "CodeSigningConfigNotFoundException",
