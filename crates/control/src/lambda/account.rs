@@ -120,26 +120,40 @@ impl Lambda {
         resource: &str,
         tags: BTreeMap<String, String>,
     ) -> Result<(), LambdaError> {
-        let name = tagged_function(scope, resource, "TagResource")?;
-        self.store.write(|tx| {
-            let mut function = load_function(tx, scope, &name)?;
-            function.tags.extend(tags);
-            check_tags(&function.tags)?;
-            tx.put_json(kind::FUNCTION, scope, &name, &function)?;
-            Ok(())
+        let target = tagged(scope, resource, "TagResource")?;
+        self.store.write(|tx| match &target {
+            Tagged::Function(name) => {
+                let mut function = load_function(tx, scope, name)?;
+                function.tags.extend(tags);
+                check_tags(&function.tags)?;
+                tx.put_json(kind::FUNCTION, scope, name, &function)?;
+                Ok(())
+            }
+            Tagged::SigningConfig(arn) => super::signing::change_tags(tx, scope, arn, |t| {
+                t.extend(tags);
+                check_tags(t)
+            }),
         })
     }
 
     /// UntagResource: removes the keys that are there.
     pub fn untag(&self, scope: &Scope, resource: &str, keys: &[String]) -> Result<(), LambdaError> {
-        let name = tagged_function(scope, resource, "UntagResource")?;
-        self.store.write(|tx| {
-            let mut function = load_function(tx, scope, &name)?;
-            for key in keys {
-                function.tags.remove(key);
+        let target = tagged(scope, resource, "UntagResource")?;
+        self.store.write(|tx| match &target {
+            Tagged::Function(name) => {
+                let mut function = load_function(tx, scope, name)?;
+                for key in keys {
+                    function.tags.remove(key);
+                }
+                tx.put_json(kind::FUNCTION, scope, name, &function)?;
+                Ok(())
             }
-            tx.put_json(kind::FUNCTION, scope, &name, &function)?;
-            Ok(())
+            Tagged::SigningConfig(arn) => super::signing::change_tags(tx, scope, arn, |t| {
+                for key in keys {
+                    t.remove(key);
+                }
+                Ok(())
+            }),
         })
     }
 
@@ -149,9 +163,11 @@ impl Lambda {
         scope: &Scope,
         resource: &str,
     ) -> Result<BTreeMap<String, String>, LambdaError> {
-        let name = tagged_function(scope, resource, "ListTags")?;
-        self.store
-            .read(|tx| Ok(load_function(tx, scope, &name)?.tags))
+        let target = tagged(scope, resource, "ListTags")?;
+        self.store.read(|tx| match &target {
+            Tagged::Function(name) => Ok(load_function(tx, scope, name)?.tags),
+            Tagged::SigningConfig(arn) => super::signing::tags(tx, scope, arn),
+        })
     }
 }
 
@@ -172,9 +188,16 @@ pub(crate) fn check_tags(tags: &BTreeMap<String, String>) -> Result<(), LambdaEr
     Ok(())
 }
 
-/// The function a taggable resource ARN names; tags live on functions, not on versions or
-/// aliases.
-fn tagged_function(scope: &Scope, resource: &str, action: &str) -> Result<String, LambdaError> {
+/// A taggable resource.
+enum Tagged {
+    /// By name; tags live on functions, not on versions or aliases.
+    Function(String),
+    /// By ARN.
+    SigningConfig(String),
+}
+
+/// The resource a taggable resource ARN names.
+fn tagged(scope: &Scope, resource: &str, action: &str) -> Result<Tagged, LambdaError> {
     if !resource.starts_with("arn:") {
         return Err(LambdaError::Validation(vec![LambdaError::violation(
             resource,
@@ -182,11 +205,15 @@ fn tagged_function(scope: &Scope, resource: &str, action: &str) -> Result<String
             r"Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*):lambda:[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:(function:[a-zA-Z0-9-_]+(:(\$LATEST|[a-zA-Z0-9-_]+))?|code-signing-config:csc-[a-z0-9]{17}|event-source-mapping:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|capacity-provider:[a-zA-Z0-9-_]+)",
         )]));
     }
+    if resource.split(':').nth(5) == Some("code-signing-config") {
+        super::signing::parse_arn(resource, "resource")?;
+        return Ok(Tagged::SigningConfig(resource.to_string()));
+    }
     let fref = FunctionRef::parse(resource, NameShape::Function, scope, action)?;
     if fref.qualifier.is_some() {
         return Err(LambdaError::invalid(
             "Tags on function aliases and versions are not supported. Please specify a function ARN.",
         ));
     }
-    Ok(fref.name)
+    Ok(Tagged::Function(fref.name))
 }

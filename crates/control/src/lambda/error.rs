@@ -70,6 +70,20 @@ pub enum LambdaError {
     #[error("Code storage limit exceeded.")]
     CodeStorageExceeded,
 
+    /// The code signing configuration a function is to use does not exist
+    /// (`CodeSigningConfigNotFoundException`).
+    #[error("The code signing configuration cannot be found. Check that the provided configuration is not deleted: {arn}.")]
+    CodeSigningConfigNotFound { arn: String },
+
+    /// A deployment the function's code signing policy refuses
+    /// (`CodeVerificationFailedException`).
+    #[error("{0}")]
+    CodeVerificationFailed(String),
+
+    /// The host failed while writing a line to a function's log group.
+    #[error("function log: {0}")]
+    Logs(#[from] crate::logs::LogsError),
+
     /// The package is larger than a direct upload may be (`RequestTooLargeException`).
     #[error("{0}")]
     PackageTooLarge(codepkg::CodeError),

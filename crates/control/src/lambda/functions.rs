@@ -22,6 +22,8 @@ use super::model::{
 };
 use super::names::{function_arn, is_version_number, FunctionRef, LATEST};
 use super::provision::{JobKind, ProvisionJob};
+use super::settings;
+use super::signing::{self, Deploy};
 use super::validate::{self, Violations};
 use super::vpc::{self, VpcRequest};
 use crate::store::{Scope, Store, StoreError, Tx, TxExt};
@@ -66,6 +68,8 @@ pub struct FunctionSpec {
     pub tags: BTreeMap<String, String>,
     pub publish: bool,
     pub code: CodeSource,
+    /// `CodeSigningConfigArn`: checked at this deployment and every later one.
+    pub code_signing_config_arn: Option<String>,
 }
 
 /// UpdateFunctionConfiguration's input: `None` leaves a setting as it is.
@@ -214,6 +218,10 @@ impl Lambda {
             validate::environment(env)?;
         }
         super::account::check_tags(&spec.tags)?;
+        let csc_arn = spec.code_signing_config_arn.as_deref();
+        let csc = csc_arn
+            .map(|arn| signing::parse_arn(arn, "codeSigningConfigArn"))
+            .transpose()?;
         let zip = zip_of(spec.code)?;
         let role = spec.role.unwrap_or_default();
         let settings = Settings {
@@ -237,6 +245,7 @@ impl Lambda {
                 return Err(already_exists(&name));
             }
             check_placement(tx, scope, &role, spec.vpc.as_ref())?;
+            signing::check_deploy(tx, scope, &name, Deploy::Create(csc.as_ref(), csc_arn))?;
             Ok(())
         })?;
         let code = self.accept_package(&zip)?;
@@ -246,6 +255,11 @@ impl Lambda {
                 return Err(already_exists(&name));
             }
             let vpc = check_placement(tx, scope, &role, spec.vpc.as_ref())?;
+            if let Some(config) =
+                signing::check_deploy(tx, scope, &name, Deploy::Create(csc.as_ref(), csc_arn))?
+            {
+                signing::record_deploy(tx, scope, &name, &config, true)?;
+            }
             check_code_quota(tx, scope, code.code_size)?;
             self.ensure_blob(&code, &zip)?;
             let job_id = new_revision_id();
@@ -405,6 +419,7 @@ impl Lambda {
                         return Ok(Vec::new());
                     };
                     tx.delete(kind::VERSION, scope, &version_key_of(&version)?)?;
+                    settings::forget_version(tx, scope, name, q)?;
                     super::event_config::remove(tx, scope, name, Some(q))?;
                     super::permissions::delete_policies(tx, scope, name, Some(q))?;
                     super::provisioned::delete_configs(tx, scope, name, Some(q))?;
@@ -428,6 +443,7 @@ impl Lambda {
                     tx.delete(kind::FUNCTION, scope, name)?;
                     super::permissions::delete_policies(tx, scope, name, None)?;
                     super::provisioned::delete_configs(tx, scope, name, None)?;
+                    settings::forget_function(tx, scope, name)?;
                     Ok(shas)
                 }
             }
@@ -459,7 +475,8 @@ impl Lambda {
         self.store.read(|tx| {
             let function = load_function(tx, scope, &name)?;
             check_revision(&function.latest, change.revision_id.as_deref())?;
-            check_mutable(scope, &function)
+            check_mutable(scope, &function)?;
+            signing::check_deploy(tx, scope, &name, Deploy::Update).map(|_| ())
         })?;
         if change.dry_run {
             let summary = codepkg::inspect(&zip, &codepkg::Limits::default())?;
@@ -484,6 +501,9 @@ impl Lambda {
             let mut function = load_function(tx, scope, &name)?;
             check_revision(&function.latest, change.revision_id.as_deref())?;
             check_mutable(scope, &function)?;
+            if let Some(config) = signing::check_deploy(tx, scope, &name, Deploy::Update)? {
+                signing::record_deploy(tx, scope, &name, &config, false)?;
+            }
             check_code_quota(tx, scope, code.code_size)?;
             self.ensure_blob(&code, &zip)?;
             let old = std::mem::replace(&mut function.latest.code, code.clone());

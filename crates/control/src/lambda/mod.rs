@@ -1,5 +1,7 @@
 //! Lambda functions as records: configuration, code, versions, aliases, concurrency
-//! settings, resource-based policies, and the function state machine.
+//! settings, resource-based policies, code signing, runtime management and recursion
+//! settings, and the function state machine; event source mappings are validated and
+//! refused (no event source exists).
 //!
 //! [`Lambda`] is the control plane of one daemon: every operation takes the caller's
 //! [`Scope`](crate::Scope) and domain inputs, validates them with Lambda's own rules and texts
@@ -17,12 +19,15 @@ mod aliases;
 mod code;
 mod error;
 mod event_config;
+mod event_sources;
 mod functions;
 mod model;
 mod names;
 mod permissions;
 mod provision;
 mod provisioned;
+mod settings;
+mod signing;
 mod validate;
 mod vpc;
 
@@ -33,6 +38,7 @@ pub use error::LambdaError;
 pub use event_config::{
     check_dead_letter, DestinationsChange, EventConfigChange, EventInvokeConfig, EventPolicy,
 };
+pub use event_sources::MappingRequest;
 pub use functions::{
     Changed, CodeChange, CodeSource, ConfigChange, FunctionSpec, Lambda, Page, PublishRequest,
     Resolved, Runnable, TOTAL_CODE_SIZE_LIMIT,
@@ -47,8 +53,14 @@ pub use provision::{FunctionProvisioner, ImmediateProvisioner, JobKind, Outcome,
 pub use provisioned::{
     PlannedConfig, ProvisionedConfig, ProvisionedReport, ProvisionedStatus, INIT_FAILURE,
 };
+pub use settings::{
+    runtime_version_arn, RecursiveLoop, RuntimeManagement, UpdateRuntimeOn, VersionRuntime,
+};
+pub use signing::{config_arn, CodeSigningConfig, SigningSpec, UntrustedArtifact};
 pub use validate::RUNTIMES;
 pub use vpc::VpcRequest;
 
+#[cfg(test)]
+mod settings_tests;
 #[cfg(test)]
 mod tests;

@@ -276,7 +276,7 @@ fn is_word_char(c: char) -> bool {
 }
 
 /// `(aws[a-zA-Z-]*)?`
-fn is_partition(s: &str) -> bool {
+pub(crate) fn is_partition(s: &str) -> bool {
     s.is_empty() || (s.starts_with("aws") && s.chars().all(|c| c.is_ascii_alphabetic() || c == '-'))
 }
 
@@ -285,7 +285,7 @@ fn is_account_id(s: &str) -> bool {
 }
 
 /// `[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}`
-fn is_region(s: &str) -> bool {
+pub(crate) fn is_region(s: &str) -> bool {
     let lower = |t: &str| !t.is_empty() && t.chars().all(|c| c.is_ascii_lowercase());
     let parts: Vec<&str> = s.split('-').collect();
     let (country, middle, digit) = match parts.as_slice() {

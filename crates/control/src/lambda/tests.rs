@@ -109,7 +109,7 @@ fn latest(w: &World, name: &str) -> FunctionVersion {
     w.lambda.get(&w.scope, &named(name)).unwrap().version
 }
 
-fn blob_count(dir: &Path) -> usize {
+pub(super) fn blob_count(dir: &Path) -> usize {
     std::fs::read_dir(dir.join("code"))
         .map(|d| {
             d.filter(|e| {

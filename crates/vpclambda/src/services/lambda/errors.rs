@@ -40,9 +40,20 @@ pub fn to_aws(e: LambdaError) -> AwsError {
             AwsError::new(400, "CodeStorageExceededException", message)
         }
         LambdaError::PackageTooLarge(_) => AwsError::new(413, "RequestTooLargeException", message),
+        LambdaError::CodeSigningConfigNotFound { .. } => with_capital_message(AwsError::new(
+            404,
+            "CodeSigningConfigNotFoundException",
+            message,
+        )),
+        LambdaError::CodeVerificationFailed(_) => with_capital_message(AwsError::new(
+            400,
+            "CodeVerificationFailedException",
+            message,
+        )),
         LambdaError::PackageIo(_)
         | LambdaError::CodeStore { .. }
         | LambdaError::Store(_)
+        | LambdaError::Logs(_)
         | LambdaError::PolicyUnreadable(_) => service_error(&e),
     }
 }

@@ -8,7 +8,9 @@ mod invoke;
 mod jobs;
 mod policy;
 mod provisioned;
+mod settings;
 mod shapes;
+mod signing;
 
 use std::sync::Arc;
 
@@ -219,7 +221,7 @@ fn route(lambda: &Lambda, req: &Request) -> Option<Handled> {
         }
         (["2016-08-19", "account-settings"], &Method::GET) => account_settings(lambda, req),
         (["2017-03-31", "tags", arn], _) => tags(lambda, req, arn),
-        _ => return None,
+        _ => settings::route(lambda, req, segs.as_slice())?,
     };
     Some(result.map_err(errors::to_aws))
 }
@@ -252,6 +254,7 @@ fn create_function(lambda: &Lambda, req: &Request) -> Outcome {
             Some(code) => code.source("Code.ZipFile")?,
             None => control::lambda::CodeSource::Absent,
         },
+        code_signing_config_arn: input.code_signing_config_arn,
     };
     let changed = lambda.create(&req.scope, spec, jobs::runner_id())?;
     let body = shapes::configuration(&changed.version, &req.scope, None);

@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 
 use control::lambda::{
-    decode_blob, digests, function_arn, Alias, CodeSource, FunctionVersion, LambdaError, VpcRequest,
+    decode_blob, function_arn, runtime_version_arn, Alias, CodeSource, FunctionVersion,
+    LambdaError, VpcRequest,
 };
 use control::Scope;
 use serde::de::DeserializeOwned;
@@ -41,6 +42,7 @@ pub struct CreateFunctionInput {
     pub tags: Option<BTreeMap<String, String>>,
     pub architectures: Option<Vec<String>>,
     pub ephemeral_storage: Option<EphemeralStorageInput>,
+    pub code_signing_config_arn: Option<String>,
     pub dead_letter_config: Option<DeadLetterConfigInput>,
 }
 
@@ -253,15 +255,6 @@ pub fn configuration(v: &FunctionVersion, scope: &Scope, arn_qualifier: Option<&
         json!({ "LogFormat": "Text", "LogGroup": format!("/aws/lambda/{}", v.function_name) }),
     );
     Value::Object(out)
-}
-
-/// A stable runtime version ARN per runtime, in the shape Lambda uses.
-fn runtime_version_arn(scope: &Scope, runtime: &str) -> String {
-    format!(
-        "arn:aws:lambda:{}::runtime:{}",
-        scope.region,
-        digests(runtime.as_bytes()).0
-    )
 }
 
 /// `AliasConfiguration`.
