@@ -30,6 +30,11 @@ pub enum LambdaError {
     #[error("Cannot find alias arn: {arn}")]
     AliasNotFound { arn: String },
 
+    /// Any other resource that does not exist (`ResourceNotFoundException`), in the
+    /// operation's own words.
+    #[error("{0}")]
+    NotFound(String),
+
     /// An ARN naming a function in another region than the one the request was signed for.
     #[error("Functions from '{arn_region}' are not reachable in this region ('{region}')")]
     OtherRegion { arn_region: String, region: String },
@@ -49,6 +54,11 @@ pub enum LambdaError {
 
     #[error("The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")]
     RevisionMismatch,
+
+    /// A revision id that does not match, in the operation's own words
+    /// (`PreconditionFailedException`).
+    #[error("{0}")]
+    Precondition(String),
 
     #[error("Code storage limit exceeded.")]
     CodeStorageExceeded,

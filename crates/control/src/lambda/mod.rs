@@ -17,6 +17,7 @@ mod aliases;
 mod code;
 mod error;
 mod functions;
+mod layers;
 mod model;
 mod names;
 mod provision;
@@ -30,6 +31,10 @@ pub use error::LambdaError;
 pub use functions::{
     Changed, CodeChange, CodeSource, ConfigChange, FunctionSpec, Lambda, Page, PublishRequest,
     Resolved, Runnable, TOTAL_CODE_SIZE_LIMIT,
+};
+pub use layers::{
+    layer_arn, FunctionLayer, LayerPermission, LayerSpec, LayerStatement, LayerSummary,
+    LayerVersion, MAX_FUNCTION_LAYERS,
 };
 pub use model::{
     kind, Alias, Code, Function, FunctionVersion, Reason, Settings, State, Status, UpdateStatus,

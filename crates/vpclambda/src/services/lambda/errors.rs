@@ -19,6 +19,7 @@ pub fn to_aws(e: LambdaError) -> AwsError {
         }
         LambdaError::FunctionNotFound { .. }
         | LambdaError::AliasNotFound { .. }
+        | LambdaError::NotFound(_)
         | LambdaError::OtherRegion { .. } => {
             with_capital_message(AwsError::new(404, "ResourceNotFoundException", message))
         }
@@ -26,7 +27,9 @@ pub fn to_aws(e: LambdaError) -> AwsError {
             with_capital_message(AwsError::new(403, "AccessDeniedException", message))
         }
         LambdaError::Conflict(_) => AwsError::new(409, "ResourceConflictException", message),
-        LambdaError::RevisionMismatch => AwsError::new(412, "PreconditionFailedException", message),
+        LambdaError::RevisionMismatch | LambdaError::Precondition(_) => {
+            AwsError::new(412, "PreconditionFailedException", message)
+        }
         LambdaError::CodeStorageExceeded => {
             AwsError::new(400, "CodeStorageExceededException", message)
         }

@@ -5,6 +5,7 @@
 mod errors;
 mod invoke;
 mod jobs;
+mod layers;
 mod shapes;
 
 use std::sync::Arc;
@@ -185,6 +186,7 @@ fn route(lambda: &Lambda, req: &Request) -> Option<Handled> {
         }
         (["2016-08-19", "account-settings"], &Method::GET) => account_settings(lambda, req),
         (["2017-03-31", "tags", arn], _) => tags(lambda, req, arn),
+        (["2018-10-31", "layers", rest @ ..], _) => layers::route(lambda, req, rest)?,
         _ => return None,
     };
     Some(result.map_err(errors::to_aws))
@@ -213,6 +215,7 @@ fn create_function(lambda: &Lambda, req: &Request) -> Outcome {
         package_type: input.package_type,
         tags: input.tags.unwrap_or_default(),
         publish: input.publish.unwrap_or(false),
+        layers: input.layers,
         code: match input.code {
             Some(code) => code.source("Code.ZipFile")?,
             None => control::lambda::CodeSource::Absent,
@@ -324,6 +327,7 @@ fn update_configuration(lambda: &Lambda, req: &Request, f: &str) -> Outcome {
         ephemeral_storage: input.ephemeral_storage.and_then(|e| e.size),
         vpc: input.vpc_config.map(Into::into),
         revision_id: input.revision_id,
+        layers: input.layers,
     };
     let changed = lambda.update_configuration(&req.scope, &fref, change, jobs::runner_id())?;
     let body = shapes::configuration(&changed.version, &req.scope, None);

@@ -41,6 +41,7 @@ pub struct CreateFunctionInput {
     pub tags: Option<BTreeMap<String, String>>,
     pub architectures: Option<Vec<String>>,
     pub ephemeral_storage: Option<EphemeralStorageInput>,
+    pub layers: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -112,6 +113,7 @@ pub struct UpdateConfigurationInput {
     pub runtime: Option<String>,
     pub revision_id: Option<String>,
     pub ephemeral_storage: Option<EphemeralStorageInput>,
+    pub layers: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -201,6 +203,12 @@ pub fn configuration(v: &FunctionVersion, scope: &Scope, arn_qualifier: Option<&
     }
     if let Some(env) = &s.environment {
         put("Environment", json!({ "Variables": env }));
+    }
+    if !s.layers.is_empty() {
+        let layers: Vec<Value> = (s.layers.iter())
+            .map(|l| json!({ "Arn": l.arn, "CodeSize": l.code.code_size }))
+            .collect();
+        put("Layers", json!(layers));
     }
     put("TracingConfig", json!({ "Mode": "PassThrough" }));
     put("RevisionId", json!(v.revision_id));
