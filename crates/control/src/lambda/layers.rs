@@ -1074,7 +1074,7 @@ mod tests {
             arn: "a".into(),
             code: code(100_000_000),
         };
-        assert!(check_total_size(&code(162_144_000), &[layer.clone()]).is_ok());
+        assert!(check_total_size(&code(162_144_000), std::slice::from_ref(&layer)).is_ok());
         assert_eq!(
             check_total_size(&code(162_144_001), &[layer]).unwrap_err().to_string(),
             "Function code combined with layers exceeds the maximum allowed size of 262144000 bytes. The actual size is 262144001 bytes."
