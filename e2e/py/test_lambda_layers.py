@@ -131,6 +131,13 @@ def test_publish_get_list_and_delete(daemon):
     cli = daemon.aws("lambda", "list-layer-versions", "--layer-name", "lib")
     assert [v["Version"] for v in cli["LayerVersions"]] == [3, 1]
 
+    daemon.restart()
+    c = lam(daemon)
+    assert [v["Version"] for v in c.list_layer_versions(LayerName="lib")["LayerVersions"]] == [3, 1]
+    again = c.get_layer_version(LayerName="lib", VersionNumber=1)
+    assert requests.get(again["Content"]["Location"], timeout=10).content == z
+    assert c.publish_layer_version(LayerName="lib", Content={"ZipFile": z})["Version"] == 4
+
 
 def test_request_validation(daemon):
     c = lam(daemon)
@@ -219,6 +226,22 @@ def test_layer_version_permissions(daemon):
     assert doc["Version"] == "2012-10-17" and doc["Id"] == "default"
     assert [s["Sid"] for s in doc["Statement"]] == ["xaccount", "org"]
 
+    sid = 0
+    while True:
+        sid += 1
+        try:
+            c.add_layer_version_permission(LayerName="shared", VersionNumber=1, StatementId=f"s{sid:03}",
+                                           Action="lambda:GetLayerVersion", Principal="123456789012")
+        except ClientError as e:
+            refused = e.response
+            break
+    code, msg = refused["Error"]["Code"], refused["Error"]["Message"]
+    assert code == "PolicyLengthExceededException" and sid > 50, (code, sid)
+    assert refused["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert msg.startswith("The final policy size (") and msg.endswith(") is bigger than the limit (20480)."), msg
+    for n in range(1, sid):
+        c.remove_layer_version_permission(LayerName="shared", VersionNumber=1, StatementId=f"s{n:03}")
+    org["RevisionId"] = c.get_layer_version_policy(LayerName="shared", VersionNumber=1)["RevisionId"]
     assert err(c.remove_layer_version_permission, LayerName="shared", VersionNumber=1, StatementId="nope") == (
         "ResourceNotFoundException", "Statement nope is not found in resource policy.", 404)
     assert err(c.remove_layer_version_permission, LayerName="shared", VersionNumber=1, StatementId="org",

@@ -60,6 +60,10 @@ pub enum LambdaError {
     #[error("{0}")]
     Precondition(String),
 
+    /// A resource policy that would outgrow Lambda's limit (`PolicyLengthExceededException`).
+    #[error("The final policy size ({size}) is bigger than the limit ({limit}).")]
+    PolicyLengthExceeded { size: usize, limit: usize },
+
     #[error("Code storage limit exceeded.")]
     CodeStorageExceeded,
 

@@ -24,6 +24,8 @@ use crate::store::{Scope, Tx, TxExt};
 /// Layers a function may reference.
 pub const MAX_FUNCTION_LAYERS: usize = 5;
 const MAX_LIST_ITEMS: i64 = 50;
+/// Bytes a layer version's policy document may have, as for Lambda's resource policies.
+const MAX_POLICY_BYTES: usize = 20_480;
 const LAYER_NAME_PATTERN: &str =
     "(arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\\d{12}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+";
 const LAYER_VERSION_ARN_PATTERN: &str =
@@ -858,6 +860,13 @@ impl Lambda {
             check_policy_revision(&lv, permission.revision_id.as_deref())?;
             let rendered = statement.render(&lv.arn());
             lv.policy.push(statement.clone());
+            let size = lv.policy_document().len();
+            if size > MAX_POLICY_BYTES {
+                return Err(LambdaError::PolicyLengthExceeded {
+                    size,
+                    limit: MAX_POLICY_BYTES,
+                });
+            }
             lv.policy_revision = new_revision_id();
             tx.put_json(kind::LAYER_VERSION, scope, &key, &lv)?;
             Ok((rendered, lv.policy_revision))

@@ -30,6 +30,9 @@ pub fn to_aws(e: LambdaError) -> AwsError {
         LambdaError::RevisionMismatch | LambdaError::Precondition(_) => {
             AwsError::new(412, "PreconditionFailedException", message)
         }
+        LambdaError::PolicyLengthExceeded { .. } => {
+            AwsError::new(400, "PolicyLengthExceededException", message)
+        }
         LambdaError::CodeStorageExceeded => {
             AwsError::new(400, "CodeStorageExceededException", message)
         }
