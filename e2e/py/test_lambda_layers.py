@@ -318,8 +318,9 @@ def test_function_and_layers_within_250_mb(daemon):
     fits = zeros_zip("bootstrap", 162_144_000)
     create(daemon, "f", role, fits, Layers=[layer["LayerVersionArn"]])
     before = c.get_function_configuration(FunctionName="f")
-    assert err(c.update_function_code, FunctionName="f", ZipFile=too_big)[1].endswith(
-        "The actual size is 262144001 bytes.")
+    for dry_run in (True, False):
+        assert err(c.update_function_code, FunctionName="f", ZipFile=too_big, DryRun=dry_run)[1].endswith(
+            "The actual size is 262144001 bytes.")
     create(daemon, "g", role, too_big)
     assert err(c.update_function_configuration, FunctionName="g", Layers=[layer["LayerVersionArn"]])[1].endswith(
         "The actual size is 262144001 bytes.")

@@ -487,6 +487,7 @@ impl Lambda {
                     },
                 )?
                 .version;
+            layers::check_total_size(&code, &latest.settings.layers)?;
             latest.code = code;
             return Ok(Changed {
                 version: latest,
