@@ -30,8 +30,7 @@ pub enum LambdaError {
     #[error("Cannot find alias arn: {arn}")]
     AliasNotFound { arn: String },
 
-    /// Any other resource that does not exist (`ResourceNotFoundException`), in the
-    /// operation's own words.
+    /// Another resource that is not there (`ResourceNotFoundException`), in Lambda's words.
     #[error("{0}")]
     NotFound(String),
 

@@ -427,6 +427,7 @@ impl Lambda {
                         return Ok(Vec::new());
                     };
                     tx.delete(kind::VERSION, scope, &version_key_of(&version)?)?;
+                    super::event_config::remove(tx, scope, name, Some(q))?;
                     Ok(blobs_of_version(&version))
                 }
                 // Lambda answers a qualifier that names no version with success and does
@@ -441,6 +442,7 @@ impl Lambda {
                     for (id, _) in tx.list(kind::ALIAS, scope, &prefix)? {
                         tx.delete(kind::ALIAS, scope, &id)?;
                     }
+                    super::event_config::remove(tx, scope, name, None)?;
                     tx.delete(kind::FUNCTION, scope, name)?;
                     Ok(shas)
                 }

@@ -16,6 +16,7 @@ mod account;
 mod aliases;
 mod code;
 mod error;
+mod event_config;
 mod functions;
 mod layers;
 mod model;
@@ -28,6 +29,9 @@ pub use account::{AccountSettings, CODE_SIZE_UNZIPPED, CODE_SIZE_ZIPPED, CONCURR
 pub use aliases::AliasSpec;
 pub use code::{decode_blob, digests, CodeStore, LINK_LIFETIME_SECS};
 pub use error::LambdaError;
+pub use event_config::{
+    check_dead_letter, DestinationsChange, EventConfigChange, EventInvokeConfig, EventPolicy,
+};
 pub use functions::{
     Changed, CodeChange, CodeSource, ConfigChange, FunctionSpec, Lambda, Page, PublishRequest,
     Resolved, Runnable, TOTAL_CODE_SIZE_LIMIT,

@@ -3,6 +3,7 @@
 //! each request runs on a blocking thread; state transitions it starts run afterwards.
 
 mod errors;
+mod event_config;
 mod invoke;
 mod jobs;
 mod layers;
@@ -37,6 +38,16 @@ pub async fn handle(state: &Arc<AppState>, call: &Call) -> Result<Response<Bytes
         if *v == "2015-03-31" {
             return invoke::invoke(state, &req, f).await;
         }
+    }
+    if let (["2014-11-13", "functions", f, "invoke-async"], &Method::POST) = (
+        req.segments
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice(),
+        &req.method,
+    ) {
+        return invoke::invoke_async(state, &req, f).await;
     }
     let changes = req.method != Method::GET;
     let lambda = Lambda::new(state.store.clone(), &state.config.data_dir);
@@ -184,6 +195,12 @@ fn route(lambda: &Lambda, req: &Request) -> Option<Handled> {
         (["2019-09-30", "functions", f, "concurrency"], &Method::GET) => {
             get_concurrency(lambda, req, f)
         }
+        (["2019-09-25", "functions", f, "event-invoke-config"], _) => {
+            event_config::handle(lambda, req, f)
+        }
+        (["2019-09-25", "functions", f, "event-invoke-config", "list"], &Method::GET) => {
+            event_config::list(lambda, req, f)
+        }
         (["2016-08-19", "account-settings"], &Method::GET) => account_settings(lambda, req),
         (["2017-03-31", "tags", arn], _) => tags(lambda, req, arn),
         (["2018-10-31", "layers", rest @ ..], _) => layers::route(lambda, req, rest)?,
@@ -200,6 +217,7 @@ fn answer(resp: Response<Bytes>) -> Outcome {
 
 fn create_function(lambda: &Lambda, req: &Request) -> Outcome {
     let input: shapes::CreateFunctionInput = parse(&req.body)?;
+    control::lambda::check_dead_letter(input.dead_letter_target())?;
     let spec = FunctionSpec {
         function_name: input.function_name,
         runtime: input.runtime,
@@ -316,6 +334,7 @@ fn delete_function(lambda: &Lambda, req: &Request, f: &str) -> Outcome {
 fn update_configuration(lambda: &Lambda, req: &Request, f: &str) -> Outcome {
     let fref = req.function(f, NameShape::Function, "UpdateFunctionConfiguration")?;
     let input: shapes::UpdateConfigurationInput = parse(&req.body)?;
+    control::lambda::check_dead_letter(input.dead_letter_target())?;
     let change = ConfigChange {
         role: input.role,
         handler: input.handler,

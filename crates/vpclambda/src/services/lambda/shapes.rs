@@ -42,6 +42,19 @@ pub struct CreateFunctionInput {
     pub architectures: Option<Vec<String>>,
     pub ephemeral_storage: Option<EphemeralStorageInput>,
     pub layers: Option<Vec<String>>,
+    pub dead_letter_config: Option<DeadLetterConfigInput>,
+}
+
+impl CreateFunctionInput {
+    pub fn dead_letter_target(&self) -> Option<&str> {
+        self.dead_letter_config.as_ref()?.target_arn.as_deref()
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DeadLetterConfigInput {
+    pub target_arn: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -114,6 +127,13 @@ pub struct UpdateConfigurationInput {
     pub revision_id: Option<String>,
     pub ephemeral_storage: Option<EphemeralStorageInput>,
     pub layers: Option<Vec<String>>,
+    pub dead_letter_config: Option<DeadLetterConfigInput>,
+}
+
+impl UpdateConfigurationInput {
+    pub fn dead_letter_target(&self) -> Option<&str> {
+        self.dead_letter_config.as_ref()?.target_arn.as_deref()
+    }
 }
 
 #[derive(Deserialize, Default)]
