@@ -22,7 +22,7 @@ use super::validate::Violations;
 use crate::store::{Scope, Tx, TxExt};
 
 /// Layers a function may reference.
-pub const MAX_FUNCTION_LAYERS: usize = 5;
+const MAX_FUNCTION_LAYERS: usize = 5;
 const MAX_LIST_ITEMS: i64 = 50;
 /// Bytes a layer version's policy document may have, as for Lambda's resource policies.
 const MAX_POLICY_BYTES: usize = 20_480;
@@ -249,7 +249,7 @@ impl LayerRef {
     }
 }
 
-pub fn layer_arn(account: &str, region: &str, name: &str) -> String {
+fn layer_arn(account: &str, region: &str, name: &str) -> String {
     format!("arn:aws:lambda:{region}:{account}:layer:{name}")
 }
 

@@ -37,8 +37,7 @@ pub use functions::{
     Resolved, Runnable, TOTAL_CODE_SIZE_LIMIT,
 };
 pub use layers::{
-    layer_arn, FunctionLayer, LayerPermission, LayerSpec, LayerStatement, LayerSummary,
-    LayerVersion, MAX_FUNCTION_LAYERS,
+    FunctionLayer, LayerPermission, LayerSpec, LayerStatement, LayerSummary, LayerVersion,
 };
 pub use model::{
     kind, Alias, Code, Function, FunctionVersion, Reason, Settings, State, Status, UpdateStatus,
