@@ -59,13 +59,18 @@ pub enum LambdaError {
     #[error("{0}")]
     ResourceNotFound(String),
 
-    /// AddPermission would make the policy larger than Lambda keeps.
-    #[error("The final policy size ({size}) is bigger than the limit (20480).")]
-    PolicyLengthExceeded { size: usize },
-
     /// A stored policy that the policy language refuses: ours to fix, not the caller's.
     #[error("stored resource policy: {0}")]
     PolicyUnreadable(String),
+
+    /// A revision id that does not match, in the operation's own words
+    /// (`PreconditionFailedException`).
+    #[error("{0}")]
+    Precondition(String),
+
+    /// A resource policy that would outgrow Lambda's limit (`PolicyLengthExceededException`).
+    #[error("The final policy size ({size}) is bigger than the limit ({limit}).")]
+    PolicyLengthExceeded { size: usize, limit: usize },
 
     #[error("Code storage limit exceeded.")]
     CodeStorageExceeded,

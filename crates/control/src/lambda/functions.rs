@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use super::code::CodeStore;
 use super::error::LambdaError;
+use super::layers;
 use super::model::{
     children_prefix, kind, new_revision_id, timestamp_now, version_key, Alias, Code, Function,
     FunctionVersion, Provisioning, Settings, State, Status, UpdateStatus, VpcConfig,
@@ -70,6 +71,8 @@ pub struct FunctionSpec {
     pub code: CodeSource,
     /// `CodeSigningConfigArn`: checked at this deployment and every later one.
     pub code_signing_config_arn: Option<String>,
+    /// Layer version ARNs, in order.
+    pub layers: Option<Vec<String>>,
 }
 
 /// UpdateFunctionConfiguration's input: `None` leaves a setting as it is.
@@ -86,6 +89,8 @@ pub struct ConfigChange {
     pub ephemeral_storage: Option<i64>,
     pub vpc: Option<VpcRequest>,
     pub revision_id: Option<String>,
+    /// Replaces the whole list; an empty list removes every layer.
+    pub layers: Option<Vec<String>>,
 }
 
 /// UpdateFunctionCode's input.
@@ -129,6 +134,8 @@ pub struct Runnable {
     pub version: FunctionVersion,
     /// The zip in the code store (`<data_dir>/code/<sha256>.zip`).
     pub code_path: PathBuf,
+    /// The zips of the version's layers, in the order of its settings' `layers`.
+    pub layer_paths: Vec<PathBuf>,
 }
 
 /// One page of a listing.
@@ -207,6 +214,9 @@ impl Lambda {
         if let Some(pt) = &spec.package_type {
             validate::package_type(pt, &mut v)?;
         }
+        if let Some(arns) = &spec.layers {
+            layers::check_layer_arns(&mut v, arns);
+        }
         v.finish()?;
         let (Some(runtime), Some(handler)) = (&spec.runtime, &spec.handler) else {
             return Err(LambdaError::invalid(
@@ -237,7 +247,9 @@ impl Lambda {
                 .unwrap_or(validate::DEFAULT_EPHEMERAL),
             architecture: architecture.unwrap_or_default(),
             vpc: None,
+            layers: Vec::new(),
         };
+        let layer_arns = spec.layers.unwrap_or_default();
 
         // Refuse what can be refused before inflating and storing the package.
         self.store.read(|tx| {
@@ -246,6 +258,7 @@ impl Lambda {
             }
             check_placement(tx, scope, &role, spec.vpc.as_ref())?;
             signing::check_deploy(tx, scope, &name, Deploy::Create(csc.as_ref(), csc_arn))?;
+            layers::resolve_function_layers(tx, scope, &layer_arns)?;
             Ok(())
         })?;
         let code = self.accept_package(&zip)?;
@@ -260,13 +273,19 @@ impl Lambda {
             {
                 signing::record_deploy(tx, scope, &name, &config, true)?;
             }
+            let layers = layers::resolve_function_layers(tx, scope, &layer_arns)?;
+            layers::check_total_size(&code, &layers)?;
             check_code_quota(tx, scope, code.code_size)?;
             self.ensure_blob(&code, &zip)?;
             let job_id = new_revision_id();
             let latest = FunctionVersion {
                 function_name: name.clone(),
                 version: LATEST.to_string(),
-                settings: Settings { vpc, ..settings },
+                settings: Settings {
+                    vpc,
+                    layers,
+                    ..settings
+                },
                 code: code.clone(),
                 last_modified: timestamp_now(),
                 revision_id: new_revision_id(),
@@ -334,6 +353,9 @@ impl Lambda {
             }
             Ok(Runnable {
                 code_path: self.code.blob_path(&resolved.version.code.sha256_hex),
+                layer_paths: (resolved.version.settings.layers.iter())
+                    .map(|l| self.code.blob_path(&l.code.sha256_hex))
+                    .collect(),
                 version: resolved.version,
             })
         })
@@ -423,17 +445,15 @@ impl Lambda {
                     super::event_config::remove(tx, scope, name, Some(q))?;
                     super::permissions::delete_policies(tx, scope, name, Some(q))?;
                     super::provisioned::delete_configs(tx, scope, name, Some(q))?;
-                    Ok(vec![version.code.sha256_hex])
+                    Ok(blobs_of_version(&version))
                 }
                 // Lambda answers a qualifier that names no version with success and does
                 // nothing; aliases are removed with DeleteAlias.
                 Some(_) => Ok(Vec::new()),
                 None => {
-                    let mut shas = vec![function.latest.code.sha256_hex];
+                    let mut shas = blobs_of_version(&function.latest);
                     for (id, body) in tx.list(kind::VERSION, scope, &prefix)? {
-                        if let Ok(v) = serde_json::from_slice::<CodeOf>(&body) {
-                            shas.push(v.code.sha256_hex);
-                        }
+                        shas.extend(blobs_named(kind::VERSION, &body).unwrap_or_default());
                         tx.delete(kind::VERSION, scope, &id)?;
                     }
                     for (id, _) in tx.list(kind::ALIAS, scope, &prefix)? {
@@ -490,6 +510,7 @@ impl Lambda {
                     },
                 )?
                 .version;
+            layers::check_total_size(&code, &latest.settings.layers)?;
             latest.code = code;
             return Ok(Changed {
                 version: latest,
@@ -504,6 +525,7 @@ impl Lambda {
             if let Some(config) = signing::check_deploy(tx, scope, &name, Deploy::Update)? {
                 signing::record_deploy(tx, scope, &name, &config, false)?;
             }
+            layers::check_total_size(&code, &function.latest.settings.layers)?;
             check_code_quota(tx, scope, code.code_size)?;
             self.ensure_blob(&code, &zip)?;
             let old = std::mem::replace(&mut function.latest.code, code.clone());
@@ -564,6 +586,9 @@ impl Lambda {
                 vpc: change.vpc.as_ref(),
             },
         );
+        if let Some(arns) = &change.layers {
+            layers::check_layer_arns(&mut v, arns);
+        }
         v.finish()?;
         if let Some(runtime) = &change.runtime {
             validate::runtime(runtime)?;
@@ -571,11 +596,19 @@ impl Lambda {
         if let Some(env) = &change.environment {
             validate::environment(env)?;
         }
-        self.store.write(|tx| {
+        let result: Result<_, LambdaError> = self.store.write(|tx| {
             let mut function = load_function(tx, scope, &name)?;
             check_revision(&function.latest, change.revision_id.as_deref())?;
             check_mutable(scope, &function)?;
             let before = function.latest.clone();
+            let new_layers = match &change.layers {
+                Some(arns) => {
+                    let resolved = layers::resolve_function_layers(tx, scope, arns)?;
+                    layers::check_total_size(&function.latest.code, &resolved)?;
+                    Some(resolved)
+                }
+                None => None,
+            };
             let settings = &function.latest.settings;
             let role = change.role.clone().unwrap_or_else(|| settings.role.clone());
             let role_changed = change.role.is_some();
@@ -617,16 +650,27 @@ impl Lambda {
             if let Some(env) = &change.environment {
                 s.environment = Some(env.clone()).filter(|e| !e.is_empty());
             }
+            let mut released = Vec::new();
+            if let Some(new_layers) = new_layers {
+                let old = std::mem::replace(&mut s.layers, new_layers);
+                released.extend(old.into_iter().map(|l| l.code.sha256_hex));
+            }
             let job = start_update(scope, &mut function, runner);
             if function.serving.is_none() {
                 function.serving = Some(before);
             }
             tx.put_json(kind::FUNCTION, scope, &name, &function)?;
-            Ok(Changed {
-                version: function.latest,
-                job: Some(job),
-            })
-        })
+            Ok((
+                Changed {
+                    version: function.latest,
+                    job: Some(job),
+                },
+                released,
+            ))
+        });
+        let (changed, released) = result?;
+        self.collect_garbage(released);
+        Ok(changed)
     }
 
     /// PublishVersion. Publishing an unchanged `$LATEST` again returns the last version.
@@ -675,7 +719,7 @@ impl Lambda {
     }
 
     /// Validates and measures a package, and stores it under its digest.
-    fn accept_package(&self, zip: &[u8]) -> Result<Code, LambdaError> {
+    pub(crate) fn accept_package(&self, zip: &[u8]) -> Result<Code, LambdaError> {
         let summary = codepkg::inspect(zip, &codepkg::Limits::default())?;
         let code = code_of(&summary)?;
         self.code.put(&code.sha256_hex, zip)?;
@@ -684,7 +728,7 @@ impl Lambda {
 
     /// Inside a write transaction: the blob is there. Garbage collection runs in write
     /// transactions too, so once this returned the blob stays until this one commits.
-    fn ensure_blob(&self, code: &Code, zip: &[u8]) -> Result<(), LambdaError> {
+    pub(crate) fn ensure_blob(&self, code: &Code, zip: &[u8]) -> Result<(), LambdaError> {
         if !self.code.has(&code.sha256_hex, code.code_size) {
             self.code.put(&code.sha256_hex, zip)?;
         }
@@ -786,7 +830,7 @@ fn check_placement(
     Ok(Some(config))
 }
 
-fn zip_of(source: CodeSource) -> Result<Vec<u8>, LambdaError> {
+pub(crate) fn zip_of(source: CodeSource) -> Result<Vec<u8>, LambdaError> {
     match source {
         CodeSource::Zip(zip) => Ok(zip),
         CodeSource::S3 => Err(LambdaError::invalid(
@@ -995,17 +1039,21 @@ fn same_as_latest(last: &FunctionVersion, latest: &FunctionVersion) -> bool {
     a == b && last.code == latest.code
 }
 
-fn check_code_quota(tx: &mut dyn Tx, scope: &Scope, adding: u64) -> Result<(), LambdaError> {
+pub(crate) fn check_code_quota(
+    tx: &mut dyn Tx,
+    scope: &Scope,
+    adding: u64,
+) -> Result<(), LambdaError> {
     if code_usage(tx, scope)?.saturating_add(adding) > TOTAL_CODE_SIZE_LIMIT {
         return Err(LambdaError::CodeStorageExceeded);
     }
     Ok(())
 }
 
-/// Bytes of code the account's functions and versions hold in this region.
+/// Bytes of code the account's functions, versions and layer versions hold in this region.
 pub(crate) fn code_usage(tx: &mut dyn Tx, scope: &Scope) -> Result<u64, LambdaError> {
     let mut total = 0u64;
-    for kind in [kind::FUNCTION, kind::VERSION] {
+    for kind in [kind::FUNCTION, kind::VERSION, kind::LAYER_VERSION] {
         for (_, body) in tx.list(kind, scope, "")? {
             total = total.saturating_add(code_size_of(kind, &body));
         }
@@ -1030,6 +1078,55 @@ struct CodeRef {
     code_size: u64,
 }
 
+/// The packages a record names: its code and its layers'.
+#[derive(Deserialize)]
+struct BlobsOf {
+    code: CodeRef,
+    #[serde(default)]
+    settings: LayersOf,
+}
+
+#[derive(Deserialize)]
+struct LatestBlobsOf {
+    latest: BlobsOf,
+}
+
+#[derive(Deserialize, Default)]
+struct LayersOf {
+    #[serde(default)]
+    layers: Vec<CodeOf>,
+}
+
+impl BlobsOf {
+    fn shas(self) -> Vec<String> {
+        let mut shas = vec![self.code.sha256_hex];
+        shas.extend(self.settings.layers.into_iter().map(|l| l.code.sha256_hex));
+        shas
+    }
+}
+
+/// Every blob a function, version or layer version record names; `None` if unreadable.
+fn blobs_named(kind: &str, body: &[u8]) -> Option<Vec<String>> {
+    let blobs = if kind == kind::FUNCTION {
+        serde_json::from_slice::<LatestBlobsOf>(body).ok()?.latest
+    } else {
+        serde_json::from_slice::<BlobsOf>(body).ok()?
+    };
+    Some(blobs.shas())
+}
+
+fn blobs_of_version(version: &FunctionVersion) -> Vec<String> {
+    let mut shas = vec![version.code.sha256_hex.clone()];
+    shas.extend(
+        version
+            .settings
+            .layers
+            .iter()
+            .map(|l| l.code.sha256_hex.clone()),
+    );
+    shas
+}
+
 fn code_ref(kind: &str, body: &[u8]) -> Option<CodeRef> {
     if kind == kind::FUNCTION {
         serde_json::from_slice::<LatestOf>(body)
@@ -1044,15 +1141,14 @@ fn code_size_of(kind: &str, body: &[u8]) -> u64 {
     code_ref(kind, body).map_or(0, |c| c.code_size)
 }
 
-/// Every blob a function or version in any account and region names.
+/// Every blob a function, version or layer version in any account and region names,
+/// the packages of functions' layers included.
 fn referenced_blobs(tx: &mut dyn Tx) -> Result<HashSet<String>, LambdaError> {
     let mut used = HashSet::new();
-    for kind in [kind::FUNCTION, kind::VERSION] {
+    for kind in [kind::FUNCTION, kind::VERSION, kind::LAYER_VERSION] {
         for (_, _, body) in tx.list_all(kind)? {
-            match code_ref(kind, &body) {
-                Some(c) => {
-                    used.insert(c.sha256_hex);
-                }
+            match blobs_named(kind, &body) {
+                Some(shas) => used.extend(shas),
                 // A record we cannot read might name anything: keep every blob.
                 None => {
                     return Err(LambdaError::Store(StoreError::Corrupt {

@@ -21,6 +21,7 @@ mod error;
 mod event_config;
 mod event_sources;
 mod functions;
+mod layers;
 mod model;
 mod names;
 mod permissions;
@@ -42,6 +43,9 @@ pub use event_sources::MappingRequest;
 pub use functions::{
     Changed, CodeChange, CodeSource, ConfigChange, FunctionSpec, Lambda, Page, PublishRequest,
     Resolved, Runnable, TOTAL_CODE_SIZE_LIMIT,
+};
+pub use layers::{
+    FunctionLayer, LayerPermission, LayerSpec, LayerStatement, LayerSummary, LayerVersion,
 };
 pub use model::{
     kind, Alias, Code, Function, FunctionVersion, Reason, Settings, State, Status, UpdateStatus,

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::layers::FunctionLayer;
 use super::names::function_arn;
 use crate::store::Scope;
 
@@ -18,6 +19,10 @@ pub mod kind {
     pub const VERSION: &str = "lambda.version";
     /// One per alias, id = `<function>:<alias>`.
     pub const ALIAS: &str = "lambda.alias";
+    /// One per layer name ever published, id = name.
+    pub const LAYER: &str = "lambda.layer";
+    /// One per layer version, id = `<layer>:<version, 10 digits>`.
+    pub const LAYER_VERSION: &str = "lambda.layer-version";
 }
 
 /// Store id of published version `number` of `function`: zero-padded so that ids sort in
@@ -50,6 +55,9 @@ pub struct Settings {
     pub architecture: String,
     /// `None` when never configured; detached functions keep empty lists and an empty VPC id.
     pub vpc: Option<VpcConfig>,
+    /// Layer versions merged at `/opt`, in order (a later one's files win).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<FunctionLayer>,
 }
 
 impl Settings {

@@ -276,7 +276,10 @@ impl Lambda {
             policy.statements.push(permission.clone());
             let size = render(&policy).len();
             if size > POLICY_SIZE_LIMIT {
-                return Err(LambdaError::PolicyLengthExceeded { size });
+                return Err(LambdaError::PolicyLengthExceeded {
+                    size,
+                    limit: POLICY_SIZE_LIMIT,
+                });
             }
             tx.put_json(POLICY, scope, &id, &policy)?;
             bump_revision(tx, scope, function, &owner)?;
@@ -1267,7 +1270,7 @@ mod tests {
             };
             let document = w.lambda.get_policy(&w.scope, "f", None).unwrap().document;
             assert!(document.len() <= POLICY_SIZE_LIMIT);
-            let LambdaError::PolicyLengthExceeded { size } = err else {
+            let LambdaError::PolicyLengthExceeded { size, .. } = err else {
                 panic!("{err}");
             };
             assert!(size > POLICY_SIZE_LIMIT);

@@ -519,3 +519,244 @@ fn provisioned_concurrency_is_validated_like_lambda() {
         "gone with its function"
     );
 }
+
+fn layer_spec(name: &str, code: &[u8]) -> LayerSpec {
+    LayerSpec {
+        layer_name: name.into(),
+        content: Some(CodeSource::Zip(code.to_vec())),
+        ..Default::default()
+    }
+}
+
+/// A function created and made active.
+fn active(w: &World, mut spec: FunctionSpec) {
+    spec.publish = false;
+    let job = w.lambda.create(&w.scope, spec, "r").unwrap().job.unwrap();
+    w.lambda.finish(&job, &Outcome::Ready).unwrap();
+}
+
+#[test]
+fn layer_version_numbers_are_never_reused() {
+    let w = world();
+    let one = w
+        .lambda
+        .publish_layer_version(&w.scope, layer_spec("lib", &zip("python/m.py", b"1")))
+        .unwrap();
+    let two = w
+        .lambda
+        .publish_layer_version(&w.scope, layer_spec("lib", &zip("python/m.py", b"2")))
+        .unwrap();
+    assert_eq!((one.version, two.version), (1, 2));
+    assert_eq!(
+        two.arn(),
+        "arn:aws:lambda:us-east-1:123456789012:layer:lib:2"
+    );
+    w.lambda.delete_layer_version(&w.scope, "lib", "2").unwrap();
+    w.lambda.delete_layer_version(&w.scope, "lib", "2").unwrap();
+    w.lambda.delete_layer_version(&w.scope, "lib", "9").unwrap();
+    let three = w
+        .lambda
+        .publish_layer_version(&w.scope, layer_spec("lib", &zip("python/m.py", b"3")))
+        .unwrap();
+    assert_eq!(three.version, 3);
+    let e = w
+        .lambda
+        .get_layer_version(&w.scope, "lib", "2")
+        .unwrap_err();
+    assert_eq!(e.to_string(), "The resource you requested does not exist.");
+    let page = w
+        .lambda
+        .list_layer_versions(&w.scope, "lib", None, None, None, Some(1))
+        .unwrap();
+    assert_eq!(page.items[0].version, 3, "newest first");
+    let rest = w
+        .lambda
+        .list_layer_versions(
+            &w.scope,
+            "lib",
+            None,
+            None,
+            page.next_marker.as_deref(),
+            None,
+        )
+        .unwrap();
+    assert_eq!(
+        rest.items.iter().map(|v| v.version).collect::<Vec<_>>(),
+        [1]
+    );
+    assert!(rest.next_marker.is_none());
+}
+
+#[test]
+fn functions_keep_the_layers_they_use() {
+    let w = world();
+    let lv = w
+        .lambda
+        .publish_layer_version(&w.scope, layer_spec("lib", &zip("python/m.py", b"layer")))
+        .unwrap();
+    let mut s = spec("f", &zip("bootstrap", b"hi"));
+    s.layers = Some(vec![lv.arn()]);
+    active(&w, s);
+    assert_eq!(blob_count(w._dir.path()), 2);
+    w.lambda.delete_layer_version(&w.scope, "lib", "1").unwrap();
+    assert_eq!(
+        blob_count(w._dir.path()),
+        2,
+        "the function still names the package"
+    );
+    let f = latest(&w, "f");
+    assert_eq!(f.settings.layers.len(), 1);
+    assert_eq!(f.settings.layers[0].code, lv.code);
+    let runnable = w.lambda.runnable(&w.scope, &named("f")).unwrap();
+    assert!(runnable.layer_paths[0].is_file());
+
+    // A missing layer version is refused and changes nothing.
+    let before = latest(&w, "f");
+    let e = w
+        .lambda
+        .update_configuration(
+            &w.scope,
+            &named("f"),
+            ConfigChange {
+                layers: Some(vec![lv.arn()]),
+                timeout: Some(30),
+                ..Default::default()
+            },
+            "r",
+        )
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Layer version arn:aws:lambda:us-east-1:123456789012:layer:lib:1 does not exist."
+    );
+    assert_eq!(latest(&w, "f"), before);
+
+    let changed = w
+        .lambda
+        .update_configuration(
+            &w.scope,
+            &named("f"),
+            ConfigChange {
+                layers: Some(Vec::new()),
+                ..Default::default()
+            },
+            "r",
+        )
+        .unwrap();
+    assert!(changed.version.settings.layers.is_empty());
+    assert_eq!(
+        blob_count(w._dir.path()),
+        1,
+        "the unused layer package is gone"
+    );
+}
+
+#[test]
+fn layer_limits_and_other_accounts() {
+    let w = world();
+    let lv = w
+        .lambda
+        .publish_layer_version(&w.scope, layer_spec("lib", &zip("a", b"a")))
+        .unwrap();
+    let mut s = spec("six", &zip("bootstrap", b"hi"));
+    s.layers = Some(vec![lv.arn(); 6]);
+    let e = w.lambda.create(&w.scope, s, "r").unwrap_err();
+    assert_eq!(e.to_string(), "Cannot reference more than 5 layers.");
+    let mut s = spec("bad", &zip("bootstrap", b"hi"));
+    s.layers = Some(vec!["nope".into()]);
+    assert!(matches!(
+        w.lambda.create(&w.scope, s, "r"),
+        Err(LambdaError::Validation(_))
+    ));
+
+    let other = Scope::new("210987654321", "us-east-1");
+    let e = w
+        .lambda
+        .get_layer_version(&other, &lv.layer_arn(), "1")
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "User: arn:aws:iam::210987654321:root is not authorized to perform: lambda:GetLayerVersion on resource: arn:aws:lambda:us-east-1:123456789012:layer:lib:1 because no resource-based policy allows the lambda:GetLayerVersion action"
+    );
+    let grant = |sid: &str, principal: &str| LayerPermission {
+        statement_id: Some(sid.into()),
+        action: Some("lambda:GetLayerVersion".into()),
+        principal: Some(principal.into()),
+        ..Default::default()
+    };
+    let (_, rev) = w
+        .lambda
+        .add_layer_version_permission(&w.scope, "lib", "1", grant("b", "210987654321"))
+        .unwrap();
+    let e = w
+        .lambda
+        .add_layer_version_permission(&w.scope, "lib", "1", grant("b", "*"))
+        .unwrap_err();
+    assert_eq!(e.to_string(), "The statement id (b) provided already exists. Please provide a new statement id, or remove the existing statement.");
+    assert_eq!(
+        w.lambda
+            .get_layer_version(&other, &lv.layer_arn(), "1")
+            .unwrap()
+            .code,
+        lv.code
+    );
+    let (policy, rev2) = w
+        .lambda
+        .get_layer_version_policy(&w.scope, "lib", "1")
+        .unwrap();
+    assert_eq!(rev, rev2);
+    assert!(policy.starts_with(r#"{"Version":"2012-10-17","Id":"default","Statement":[{"Sid":"b""#));
+    let e = w
+        .lambda
+        .remove_layer_version_permission(&w.scope, "lib", "1", "b", Some("stale"))
+        .unwrap_err();
+    assert!(matches!(e, LambdaError::Precondition(_)));
+    w.lambda
+        .remove_layer_version_permission(&w.scope, "lib", "1", "b", Some(&rev))
+        .unwrap();
+    assert_eq!(
+        w.lambda
+            .get_layer_version_policy(&w.scope, "lib", "1")
+            .unwrap_err()
+            .to_string(),
+        "No policy is associated with the given resource."
+    );
+}
+
+#[test]
+fn listing_layers_filters_by_runtime_and_architecture() {
+    let w = world();
+    for (name, runtimes, archs) in [
+        ("a", vec!["python3.12"], vec!["x86_64"]),
+        ("a", vec!["nodejs20.x"], vec!["arm64"]),
+        ("b", vec!["python3.12"], vec![]),
+    ] {
+        let mut s = layer_spec(name, &zip("f", name.as_bytes()));
+        s.compatible_runtimes = Some(runtimes.into_iter().map(String::from).collect());
+        s.compatible_architectures = Some(archs.into_iter().map(String::from).collect());
+        w.lambda.publish_layer_version(&w.scope, s).unwrap();
+    }
+    let names = |runtime: Option<&str>, arch: Option<&str>| {
+        w.lambda
+            .list_layers(&w.scope, runtime, arch, None, None)
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|l| (l.layer_name, l.latest.version))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(None, None), [("a".into(), 2), ("b".into(), 1)]);
+    assert_eq!(
+        names(Some("python3.12"), None),
+        [("a".into(), 1), ("b".into(), 1)]
+    );
+    assert_eq!(names(Some("python3.12"), Some("x86_64")), [("a".into(), 1)]);
+    assert!(names(Some("java21"), None).is_empty());
+    let e = w
+        .lambda
+        .list_layers(&w.scope, Some("cobol"), None, None, Some(51))
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("2 validation errors detected: Value 'cobol' at 'compatibleRuntime' failed to satisfy constraint: Member must satisfy enum value set: [nodejs, "), "{e}");
+    assert!(e.ends_with("Value '51' at 'maxItems' failed to satisfy constraint: Member must have value less than or equal to 50"), "{e}");
+}

@@ -3,7 +3,7 @@
 //! invocation, freezing one that stayed idle, destroying it. Owns the choice of namespace,
 //! uid and names; the sandbox owns the isolation itself.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -138,15 +138,21 @@ impl Starter {
             .extracted(&v.code.sha256_hex, &target.runnable.code_path)
             .await
             .map_err(StartError::Host)?;
+        let layers: Vec<(String, PathBuf)> = (s.layers.iter())
+            .map(|l| l.code.sha256_hex.clone())
+            .zip(target.runnable.layer_paths.iter().cloned())
+            .collect();
+        let opt_dir = self.code.layers(&layers).await.map_err(StartError::Host)?;
         let launch = {
-            let (runtime, handler, dir, root) = (
+            let (runtime, handler, dir, opt, root) = (
                 s.runtime.clone(),
                 s.handler.clone(),
                 code_dir.clone(),
+                opt_dir.clone(),
                 self.runtimes_dir.clone(),
             );
             tokio::task::spawn_blocking(move || {
-                runtimes::resolve(&runtime, &handler, &dir, None, &root)
+                runtimes::resolve(&runtime, &handler, &dir, opt.as_deref(), &root)
             })
             .await
             .map_err(|e| StartError::Host(format!("resolving the runtime: {e}")))?
@@ -191,7 +197,7 @@ impl Starter {
         let spec = EnvSpec {
             id: hex.clone(),
             code_dir,
-            opt_dir: None,
+            opt_dir,
             runtime_dir: launch.runtime_dir,
             command: launch.command,
             env,

@@ -32,7 +32,9 @@ pub fn to_aws(e: LambdaError) -> AwsError {
             message,
         ),
         LambdaError::Conflict(_) => AwsError::new(409, "ResourceConflictException", message),
-        LambdaError::RevisionMismatch => AwsError::new(412, "PreconditionFailedException", message),
+        LambdaError::RevisionMismatch | LambdaError::Precondition(_) => {
+            AwsError::new(412, "PreconditionFailedException", message)
+        }
         LambdaError::PolicyLengthExceeded { .. } => {
             AwsError::new(400, "PolicyLengthExceededException", message)
         }

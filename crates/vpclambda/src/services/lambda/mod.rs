@@ -6,6 +6,7 @@ mod errors;
 mod event_config;
 mod invoke;
 mod jobs;
+mod layers;
 mod policy;
 mod provisioned;
 mod settings;
@@ -221,6 +222,7 @@ fn route(lambda: &Lambda, req: &Request) -> Option<Handled> {
         }
         (["2016-08-19", "account-settings"], &Method::GET) => account_settings(lambda, req),
         (["2017-03-31", "tags", arn], _) => tags(lambda, req, arn),
+        (["2018-10-31", "layers", rest @ ..], _) => layers::route(lambda, req, rest)?,
         _ => settings::route(lambda, req, segs.as_slice())?,
     };
     Some(result.map_err(errors::to_aws))
@@ -250,6 +252,7 @@ fn create_function(lambda: &Lambda, req: &Request) -> Outcome {
         package_type: input.package_type,
         tags: input.tags.unwrap_or_default(),
         publish: input.publish.unwrap_or(false),
+        layers: input.layers,
         code: match input.code {
             Some(code) => code.source("Code.ZipFile")?,
             None => control::lambda::CodeSource::Absent,
@@ -364,6 +367,7 @@ fn update_configuration(lambda: &Lambda, req: &Request, f: &str) -> Outcome {
         ephemeral_storage: input.ephemeral_storage.and_then(|e| e.size),
         vpc: input.vpc_config.map(Into::into),
         revision_id: input.revision_id,
+        layers: input.layers,
     };
     let changed = lambda.update_configuration(&req.scope, &fref, change, jobs::runner_id())?;
     let body = shapes::configuration(&changed.version, &req.scope, None);

@@ -43,6 +43,7 @@ pub struct CreateFunctionInput {
     pub architectures: Option<Vec<String>>,
     pub ephemeral_storage: Option<EphemeralStorageInput>,
     pub code_signing_config_arn: Option<String>,
+    pub layers: Option<Vec<String>>,
     pub dead_letter_config: Option<DeadLetterConfigInput>,
 }
 
@@ -127,6 +128,7 @@ pub struct UpdateConfigurationInput {
     pub runtime: Option<String>,
     pub revision_id: Option<String>,
     pub ephemeral_storage: Option<EphemeralStorageInput>,
+    pub layers: Option<Vec<String>>,
     pub dead_letter_config: Option<DeadLetterConfigInput>,
 }
 
@@ -223,6 +225,12 @@ pub fn configuration(v: &FunctionVersion, scope: &Scope, arn_qualifier: Option<&
     }
     if let Some(env) = &s.environment {
         put("Environment", json!({ "Variables": env }));
+    }
+    if !s.layers.is_empty() {
+        let layers: Vec<Value> = (s.layers.iter())
+            .map(|l| json!({ "Arn": l.arn, "CodeSize": l.code.code_size }))
+            .collect();
+        put("Layers", json!(layers));
     }
     put("TracingConfig", json!({ "Mode": "PassThrough" }));
     put("RevisionId", json!(v.revision_id));
