@@ -359,7 +359,7 @@ fn version_not_found(arn: &str) -> LambdaError {
 
 fn denied(scope: &Scope, action: &str, resource: String) -> LambdaError {
     LambdaError::AccessDenied {
-        caller: scope.account.clone(),
+        caller: format!("arn:aws:iam::{}:root", scope.account),
         action: action.to_string(),
         resource,
     }
