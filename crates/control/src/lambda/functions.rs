@@ -21,6 +21,7 @@ use super::model::{
     FunctionVersion, Provisioning, Settings, State, Status, UpdateStatus, VpcConfig,
 };
 use super::names::{function_arn, is_version_number, FunctionRef, LATEST};
+use super::options::OptionsRequest;
 use super::provision::{JobKind, ProvisionJob};
 use super::validate::{self, Violations};
 use super::vpc::{self, VpcRequest};
@@ -66,6 +67,8 @@ pub struct FunctionSpec {
     pub tags: BTreeMap<String, String>,
     pub publish: bool,
     pub code: CodeSource,
+    /// Tracing, KMS key, SnapStart, logging.
+    pub options: OptionsRequest,
 }
 
 /// UpdateFunctionConfiguration's input: `None` leaves a setting as it is.
@@ -82,6 +85,8 @@ pub struct ConfigChange {
     pub ephemeral_storage: Option<i64>,
     pub vpc: Option<VpcRequest>,
     pub revision_id: Option<String>,
+    /// Tracing, KMS key, SnapStart, logging.
+    pub options: OptionsRequest,
 }
 
 /// UpdateFunctionCode's input.
@@ -203,6 +208,7 @@ impl Lambda {
         if let Some(pt) = &spec.package_type {
             validate::package_type(pt, &mut v)?;
         }
+        spec.options.check(&mut v);
         v.finish()?;
         let (Some(runtime), Some(handler)) = (&spec.runtime, &spec.handler) else {
             return Err(LambdaError::invalid(
@@ -216,7 +222,7 @@ impl Lambda {
         super::account::check_tags(&spec.tags)?;
         let zip = zip_of(spec.code)?;
         let role = spec.role.unwrap_or_default();
-        let settings = Settings {
+        let mut settings = Settings {
             runtime: runtime.clone(),
             role: role.clone(),
             handler: handler.clone(),
@@ -229,7 +235,12 @@ impl Lambda {
                 .unwrap_or(validate::DEFAULT_EPHEMERAL),
             architecture: architecture.unwrap_or_default(),
             vpc: None,
+            tracing: Default::default(),
+            kms_key_arn: None,
+            snap_start: false,
+            logging: Default::default(),
         };
+        spec.options.apply(&mut settings, &name)?;
 
         // Refuse what can be refused before inflating and storing the package.
         self.store.read(|tx| {
@@ -538,6 +549,7 @@ impl Lambda {
                 vpc: change.vpc.as_ref(),
             },
         );
+        change.options.check(&mut v);
         v.finish()?;
         if let Some(runtime) = &change.runtime {
             validate::runtime(runtime)?;
@@ -591,6 +603,7 @@ impl Lambda {
             if let Some(env) = &change.environment {
                 s.environment = Some(env.clone()).filter(|e| !e.is_empty());
             }
+            change.options.apply(s, &name)?;
             let job = start_update(scope, &mut function, runner);
             if function.serving.is_none() {
                 function.serving = Some(before);

@@ -19,6 +19,7 @@ mod error;
 mod functions;
 mod model;
 mod names;
+mod options;
 mod provision;
 mod validate;
 mod vpc;
@@ -36,6 +37,7 @@ pub use model::{
     VpcConfig,
 };
 pub use names::{check_qualifier, function_arn, FunctionRef, NameShape, LATEST};
+pub use options::{LogFormat, Logging, LoggingRequest, OptionsRequest, TracingMode};
 pub use provision::{FunctionProvisioner, ImmediateProvisioner, JobKind, Outcome, ProvisionJob};
 pub use validate::RUNTIMES;
 pub use vpc::VpcRequest;

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::names::function_arn;
+use super::options::{Logging, TracingMode};
 use crate::store::Scope;
 
 /// Store kinds of the Lambda records.
@@ -50,6 +51,18 @@ pub struct Settings {
     pub architecture: String,
     /// `None` when never configured; detached functions keep empty lists and an empty VPC id.
     pub vpc: Option<VpcConfig>,
+    /// `TracingConfig.Mode`.
+    #[serde(default)]
+    pub tracing: TracingMode,
+    /// `KMSKeyArn`: `None` when never set, or removed with `""`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_arn: Option<String>,
+    /// `SnapStart.ApplyOn` is `PublishedVersions`.
+    #[serde(default)]
+    pub snap_start: bool,
+    /// `LoggingConfig`.
+    #[serde(default)]
+    pub logging: Logging,
 }
 
 impl Settings {

@@ -5,6 +5,7 @@
 mod errors;
 mod invoke;
 mod jobs;
+mod members;
 mod shapes;
 
 use std::sync::Arc;
@@ -197,7 +198,7 @@ fn answer(resp: Response<Bytes>) -> Outcome {
 }
 
 fn create_function(lambda: &Lambda, req: &Request) -> Outcome {
-    let input: shapes::CreateFunctionInput = parse(&req.body)?;
+    let input: shapes::CreateFunctionInput = members::parse_input(&req.body, "CreateFunction")?;
     let spec = FunctionSpec {
         function_name: input.function_name,
         runtime: input.runtime,
@@ -217,6 +218,12 @@ fn create_function(lambda: &Lambda, req: &Request) -> Outcome {
             Some(code) => code.source("Code.ZipFile")?,
             None => control::lambda::CodeSource::Absent,
         },
+        options: shapes::options(
+            input.tracing_config,
+            input.kms_key_arn,
+            input.snap_start,
+            input.logging_config,
+        ),
     };
     let changed = lambda.create(&req.scope, spec, jobs::runner_id())?;
     let body = shapes::configuration(&changed.version, &req.scope, None);
@@ -312,7 +319,8 @@ fn delete_function(lambda: &Lambda, req: &Request, f: &str) -> Outcome {
 
 fn update_configuration(lambda: &Lambda, req: &Request, f: &str) -> Outcome {
     let fref = req.function(f, NameShape::Function, "UpdateFunctionConfiguration")?;
-    let input: shapes::UpdateConfigurationInput = parse(&req.body)?;
+    let input: shapes::UpdateConfigurationInput =
+        members::parse_input(&req.body, "UpdateFunctionConfiguration")?;
     let change = ConfigChange {
         role: input.role,
         handler: input.handler,
@@ -324,6 +332,12 @@ fn update_configuration(lambda: &Lambda, req: &Request, f: &str) -> Outcome {
         ephemeral_storage: input.ephemeral_storage.and_then(|e| e.size),
         vpc: input.vpc_config.map(Into::into),
         revision_id: input.revision_id,
+        options: shapes::options(
+            input.tracing_config,
+            input.kms_key_arn,
+            input.snap_start,
+            input.logging_config,
+        ),
     };
     let changed = lambda.update_configuration(&req.scope, &fref, change, jobs::runner_id())?;
     let body = shapes::configuration(&changed.version, &req.scope, None);
@@ -332,7 +346,7 @@ fn update_configuration(lambda: &Lambda, req: &Request, f: &str) -> Outcome {
 
 fn update_code(lambda: &Lambda, req: &Request, f: &str) -> Outcome {
     let fref = req.function(f, NameShape::Function, "UpdateFunctionCode")?;
-    let input: shapes::UpdateCodeInput = parse(&req.body)?;
+    let input: shapes::UpdateCodeInput = members::parse_input(&req.body, "UpdateFunctionCode")?;
     let publish = input.publish.unwrap_or(false);
     let code = shapes::FunctionCodeInput {
         zip_file: input.zip_file,
