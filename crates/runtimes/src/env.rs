@@ -57,6 +57,9 @@ pub struct FunctionEnv<'a> {
     pub runtime_env: &'a [(String, String)],
     /// The function's `Environment.Variables`.
     pub user: Option<&'a BTreeMap<String, String>>,
+    /// `LoggingConfig` with the JSON format: its `ApplicationLogLevel`, which runtimes read
+    /// with the format from `AWS_LAMBDA_LOG_LEVEL` and `AWS_LAMBDA_LOG_FORMAT`.
+    pub json_log_level: Option<&'a str>,
 }
 
 /// Ordered variables where setting a name again replaces its value in place.
@@ -109,6 +112,10 @@ pub fn lambda_env(f: &FunctionEnv<'_>) -> Vec<(String, String)> {
     vars.set("AWS_LAMBDA_LOG_GROUP_NAME", f.log_group);
     vars.set("AWS_LAMBDA_LOG_STREAM_NAME", f.log_stream);
     vars.set("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand");
+    if let Some(level) = f.json_log_level {
+        vars.set("AWS_LAMBDA_LOG_FORMAT", "JSON");
+        vars.set("AWS_LAMBDA_LOG_LEVEL", level);
+    }
     // Lambda leaves it unset for custom runtimes.
     if !f.runtime.starts_with("provided") {
         vars.set("AWS_EXECUTION_ENV", format!("AWS_Lambda_{}", f.runtime));

@@ -154,6 +154,7 @@ impl Harness {
             credentials: None,
             runtime_env: &launch.env,
             user: None,
+            json_log_level: None,
         });
         let spec = EnvSpec {
             id: unique(&format!("{}-", self.instance)),

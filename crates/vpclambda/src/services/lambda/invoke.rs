@@ -126,6 +126,7 @@ fn parse(req: &Request, f: &str) -> Result<InvokeRequest, InvokeError> {
         payload,
         client_context,
         request_id: req.request_id.clone(),
+        trace_header: header(req, "x-amzn-trace-id").map(str::to_string),
     })
 }
 
