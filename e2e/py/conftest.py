@@ -17,6 +17,8 @@ import boto3
 import botocore.config
 import pytest
 
+import wire_check
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("VPCLAMBDA_BIN", ROOT / "target" / "debug" / "vpclambda"))
 REGION = "us-east-1"
@@ -103,7 +105,9 @@ class Daemon:
         return self.start()
 
     def client(self, service: str, region: str = REGION, key: str = KEY, secret: str = SECRET, **kw):
-        return boto3.client(
+        """A boto3 client of the daemon; for JSON protocols every successful response is
+        checked against botocore's output shape (`wire_check`)."""
+        client = boto3.client(
             service,
             endpoint_url=self.endpoint,
             region_name=region,
@@ -111,6 +115,9 @@ class Daemon:
             aws_secret_access_key=secret,
             config=botocore.config.Config(retries={"max_attempts": 1}, **kw),
         )
+        if client.meta.service_model.protocol in ("rest-json", "json"):
+            wire_check.checked(client)
+        return client
 
     def aws_env(self, **extra: str) -> dict:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
