@@ -181,10 +181,11 @@ impl Starter {
             }),
             runtime_env: &launch.env,
             user: s.environment.as_ref(),
-            json_log_level: style
-                .json
-                .then(|| s.logging.application_level.as_deref())
-                .flatten(),
+            json_log_level: s
+                .logging
+                .application_level
+                .as_deref()
+                .filter(|_| style.json),
         });
         let uid = UID_BASE + self.next_uid.fetch_add(1, Ordering::Relaxed) % UID_COUNT;
         let timeout = Duration::from_secs(u64::from(s.timeout));
