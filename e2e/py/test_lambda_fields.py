@@ -29,6 +29,17 @@ def execd(privileged, make_daemon):
     return make_daemon("--runtimes-dir", str(ROOT / "runtimes")).start()
 
 
+XRAY_WRITE = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "Resource": "*"}]})
+
+
+def tracing_role(d, name, policies=(BASIC,)):
+    """A role that may write X-Ray traces, as Active tracing needs."""
+    arn = make_role(d, name, policies=policies)
+    d.client("iam").put_role_policy(RoleName=name, PolicyName="xray", PolicyDocument=XRAY_WRITE)
+    return arn
+
+
 def refused(call, **kw):
     with pytest.raises(ClientError) as e:
         call(**kw)
@@ -77,8 +88,25 @@ def test_unsupported_members_are_refused_by_name(daemon, role):
         "InvalidParameterValueException", "SourceKMSKeyArn is not supported by vpclambda: there is no AWS KMS here.")
 
 
+def test_active_tracing_needs_a_role_that_writes_traces(daemon, role):
+    lam = daemon.client("lambda")
+    message = "The provided execution role does not have permissions to call PutTraceSegments on XRAY"
+    assert refused(lam.create_function, FunctionName="t", Runtime="provided.al2023", Role=role, Handler="bootstrap",
+                   Code={"ZipFile": package()}, TracingConfig={"Mode": "Active"}) == (
+        "InvalidParameterValueException", message, 400)
+    create(daemon, "t", role)
+    assert refused(lam.update_function_configuration, FunctionName="t", TracingConfig={"Mode": "Active"})[1] == message
+    traced = tracing_role(daemon, "traced-role")
+    lam.update_function_configuration(FunctionName="t", Role=traced, TracingConfig={"Mode": "Active"})
+    wait_updated(daemon, "t")
+    # Going back to a role without the permissions is refused while tracing is Active.
+    assert refused(lam.update_function_configuration, FunctionName="t", Role=role)[1] == message
+    assert lam.get_function_configuration(FunctionName="t")["Role"] == traced
+
+
 def test_options_round_trip(daemon, role):
     lam = daemon.client("lambda")
+    role = tracing_role(daemon, "opts-role")
     out = create(daemon, "opts", role, Runtime="python3.12", Handler="app.handler",
                  TracingConfig={"Mode": "Active"}, KMSKeyArn=KMS, SnapStart={"ApplyOn": "PublishedVersions"},
                  LoggingConfig={"LogFormat": "JSON", "ApplicationLogLevel": "DEBUG", "LogGroup": "/custom/opts"})
@@ -92,6 +120,9 @@ def test_options_round_trip(daemon, role):
     assert v1["SnapStart"] == {"ApplyOn": "PublishedVersions", "OptimizationStatus": "On"}
     assert lam.get_function_configuration(FunctionName="opts", Qualifier="1")["SnapStart"]["OptimizationStatus"] == "On"
 
+    # SnapStart stays with a runtime Lambda takes it for.
+    assert refused(lam.update_function_configuration, FunctionName="opts", Runtime="nodejs20.x")[:2] == (
+        "InvalidParameterValueException", "nodejs20.x is not supported for SnapStart enabled functions.")
     up = lam.update_function_configuration(FunctionName="opts", KMSKeyArn="", TracingConfig={"Mode": "PassThrough"},
                                            SnapStart={"ApplyOn": "None"}, LoggingConfig={"LogFormat": "Text"})
     wait_updated(daemon, "opts")
@@ -198,7 +229,7 @@ def test_list_operations_page_with_marker_and_max_items(daemon, role):
 
 def deploy(d, name, kind="python", **kw):
     runtime, handler = FUNCTIONS[kind]
-    role = make_role(d, f"role-{name}", policies=(BASIC,))
+    role = tracing_role(d, f"role-{name}")
     create(d, name, role, zip_function(kind), Runtime=runtime, Handler=handler, **kw)
 
 

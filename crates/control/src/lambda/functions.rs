@@ -248,6 +248,7 @@ impl Lambda {
                 return Err(already_exists(&name));
             }
             check_placement(tx, scope, &role, spec.vpc.as_ref())?;
+            super::options::check_tracing_role(tx, scope, &settings)?;
             Ok(())
         })?;
         let code = self.accept_package(&zip)?;
@@ -257,6 +258,7 @@ impl Lambda {
                 return Err(already_exists(&name));
             }
             let vpc = check_placement(tx, scope, &role, spec.vpc.as_ref())?;
+            super::options::check_tracing_role(tx, scope, &settings)?;
             check_code_quota(tx, scope, code.code_size)?;
             self.ensure_blob(&code, &zip)?;
             let job_id = new_revision_id();
@@ -604,6 +606,9 @@ impl Lambda {
                 s.environment = Some(env.clone()).filter(|e| !e.is_empty());
             }
             change.options.apply(s, &name)?;
+            if change.options.tracing_mode.is_some() || role_changed {
+                super::options::check_tracing_role(tx, scope, s)?;
+            }
             let job = start_update(scope, &mut function, runner);
             if function.serving.is_none() {
                 function.serving = Some(before);

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::error::LambdaError;
 use super::model::Settings;
 use super::validate::Violations;
+use crate::iam::lookup as iam;
+use crate::store::{Scope, Tx};
 
 const KMS_KEY_PATTERN: &str = "(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()";
 const LOG_GROUP_PATTERN: &str = r"[\.\-_/#A-Za-z0-9]+";
@@ -227,6 +229,31 @@ impl OptionsRequest {
         }
         Ok(())
     }
+}
+
+/// The X-Ray actions an execution role needs for `Active` tracing, in the order Lambda
+/// checks them.
+const XRAY_ACTIONS: &[&str] = &["PutTraceSegments", "PutTelemetryRecords"];
+
+/// With `Active` tracing the execution role must be allowed to write traces (X-Ray actions
+/// take no resource but `*`), as Lambda checks when the setting or the role changes.
+pub(crate) fn check_tracing_role(
+    tx: &mut dyn Tx,
+    scope: &Scope,
+    s: &Settings,
+) -> Result<(), LambdaError> {
+    if s.tracing != TracingMode::Active {
+        return Ok(());
+    }
+    let role = super::vpc::assumable_role(tx, scope, &s.role)?;
+    for action in XRAY_ACTIONS {
+        if !iam::is_allowed(tx, &scope.account, &role, &format!("xray:{action}"), "*")? {
+            return Err(LambdaError::invalid(format!(
+                "The provided execution role does not have permissions to call {action} on XRAY"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A `LoggingConfig` replaces the whole configuration (members it leaves out take their
