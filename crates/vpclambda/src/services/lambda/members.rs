@@ -1,7 +1,8 @@
 //! No member of a function's configuration is dropped: CreateFunction,
-//! UpdateFunctionConfiguration and UpdateFunctionCode bodies are decoded so that every
-//! member the input struct does not take is seen, and one that botocore's model has is
-//! refused with `InvalidParameterValueException` naming it. Members outside the model are
+//! UpdateFunctionConfiguration, UpdateFunctionCode, PublishVersion, CreateAlias and
+//! UpdateAlias bodies are decoded so that every member the input struct does not take is
+//! seen, and one that botocore's model has is refused with `InvalidParameterValueException`
+//! naming it. Members outside the model are
 //! ignored, as Lambda ignores them.
 //!
 //! The model's member trees are `input_members.json`, written by
@@ -127,7 +128,8 @@ fn model_member(tree: &Value, path: &[Step]) -> Option<String> {
 mod tests {
     use super::*;
     use crate::services::lambda::shapes::{
-        CreateFunctionInput, UpdateCodeInput, UpdateConfigurationInput,
+        AliasInput, CreateFunctionInput, PublishVersionInput, UpdateCodeInput,
+        UpdateConfigurationInput,
     };
 
     /// A value of the member's type.
@@ -250,6 +252,14 @@ mod tests {
             refused.contains(&"SourceKMSKeyArn".to_string()),
             "{refused:?}"
         );
+    }
+
+    #[test]
+    fn version_and_alias_members() {
+        let refused = every_member_is_honored_or_refused::<PublishVersionInput>("PublishVersion");
+        assert_eq!(refused, ["PublishTo"]);
+        assert!(every_member_is_honored_or_refused::<AliasInput>("CreateAlias").is_empty());
+        assert!(every_member_is_honored_or_refused::<AliasInput>("UpdateAlias").is_empty());
     }
 
     #[test]

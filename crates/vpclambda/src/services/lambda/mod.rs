@@ -370,7 +370,7 @@ fn update_code(lambda: &Lambda, req: &Request, f: &str) -> Outcome {
 
 fn publish_version(lambda: &Lambda, req: &Request, f: &str) -> Outcome {
     let fref = req.function(f, NameShape::Function, "PublishVersion")?;
-    let input: shapes::PublishVersionInput = parse(&req.body)?;
+    let input: shapes::PublishVersionInput = members::parse_input(&req.body, "PublishVersion")?;
     let version = lambda.publish(
         &req.scope,
         &fref,
@@ -407,7 +407,7 @@ fn list_versions(lambda: &Lambda, req: &Request, f: &str) -> Outcome {
 
 fn create_alias(lambda: &Lambda, req: &Request, f: &str) -> Outcome {
     let fref = req.function(f, NameShape::Function, "CreateAlias")?;
-    let input: shapes::AliasInput = parse(&req.body)?;
+    let input: shapes::AliasInput = members::parse_input(&req.body, "CreateAlias")?;
     let Some(name) = input.name else {
         return Err(LambdaError::Validation(vec![
             "Value null at 'name' failed to satisfy constraint: Member must not be null".into(),
@@ -463,7 +463,7 @@ fn alias(lambda: &Lambda, req: &Request, f: &str, name: &str) -> Outcome {
             answer(req.json(200, &shapes::alias(&alias, &req.scope)))
         }
         Method::PUT => {
-            let input: shapes::AliasInput = parse(&req.body)?;
+            let input: shapes::AliasInput = members::parse_input(&req.body, "UpdateAlias")?;
             let alias = lambda.update_alias(
                 &req.scope,
                 &fref,
