@@ -1,8 +1,9 @@
 //! Evaluation of a request against the identity policies of a principal: explicit deny wins,
 //! then any allow, otherwise the implicit deny. Owns only that decision; it must not parse
 //! documents and does not look at principals (trust policies are asked through
-//! `Policy::allows_service_assume`). Permission boundaries, SCPs and resource policies are not
-//! modelled: callers pass every identity policy that applies.
+//! `Policy::allows_service_assume`; resource policies, which do, through
+//! `crate::evaluate_resource`). Permission boundaries and SCPs are not modelled: callers pass
+//! every identity policy that applies.
 
 use crate::condition::Context;
 use crate::matching::{arn_like, glob};
@@ -49,7 +50,9 @@ pub fn evaluate(policies: &[&Policy], request: &Request) -> Decision {
     }
 }
 
-fn applies(statement: &Statement, request: &Request) -> bool {
+/// Whether a statement's actions, resources and conditions cover `request` (principals are
+/// the caller's concern).
+pub(crate) fn applies(statement: &Statement, request: &Request) -> bool {
     statement.actions.covers(request.action, |pattern, action| {
         glob(pattern, action, true)
     }) && statement

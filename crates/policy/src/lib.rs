@@ -1,5 +1,6 @@
 //! The IAM policy language as vpclambda needs it: parse and validate policy documents
-//! (identity and trust), evaluate a request against a set of identity policies, decide whether
+//! (identity, trust and resource-based), evaluate a request against a set of identity policies
+//! or, for a given caller, resource policies, decide whether
 //! a trust policy lets an AWS service assume the role, check IAM's size quotas, and serve the
 //! AWS managed policies that execution roles attach.
 //!
@@ -13,6 +14,7 @@ mod eval;
 mod managed;
 mod matching;
 mod parse;
+mod resource;
 mod size;
 mod trust;
 
@@ -22,6 +24,7 @@ pub use error::PolicyError;
 pub use eval::{evaluate, Decision, Request};
 pub use managed::{aws_managed, aws_managed_by_arn, ManagedPolicy, ManagedPolicyVersion};
 pub use parse::{Policy, PolicyKind, PolicyVersion};
+pub use resource::{evaluate_resource, Caller};
 pub use size::{
     check_managed_policy_size, check_role_inline_policies_size, check_trust_policy_size,
     policy_size, MANAGED_POLICY_MAX_SIZE, ROLE_INLINE_POLICIES_MAX_SIZE, TRUST_POLICY_MAX_SIZE,

@@ -9,9 +9,9 @@ use serde_json::{Map, Value};
 use crate::condition::{parse_conditions, parse_date, Condition};
 use crate::error::PolicyError;
 
-const SYNTAX_ERRORS: &str = "Syntax errors in policy.";
+pub(crate) const SYNTAX_ERRORS: &str = "Syntax errors in policy.";
 const FAILED_LEGACY_PARSING: &str = "The policy failed legacy parsing";
-const DUPLICATE_SID: &str = "Statement IDs (SID) in a single policy must be unique.";
+pub(crate) const DUPLICATE_SID: &str = "Statement IDs (SID) in a single policy must be unique.";
 const SID_NOT_ALPHANUMERIC: &str = "Statement IDs (SID) must be alpha-numeric. \
      Check that your input satisfies the regular expression [0-9A-Za-z]*";
 const MISSING_ACTIONS: &str = "Policy statement must contain actions.";
@@ -51,6 +51,9 @@ pub enum PolicyKind {
     /// A role's assume-role (trust) policy: names principals and `sts:` actions, never
     /// resources.
     Trust,
+    /// A resource-based policy (a Lambda function's): names principals, actions and
+    /// resources. Evaluated with [`crate::evaluate_resource`].
+    Resource,
 }
 
 /// The policy language version a document declares. A document without `Version` is
@@ -66,7 +69,7 @@ pub enum PolicyVersion {
 /// A validated policy document.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
-    version: PolicyVersion,
+    pub(crate) version: PolicyVersion,
     pub(crate) statements: Vec<Statement>,
 }
 
@@ -121,6 +124,7 @@ impl Policy {
         match kind {
             PolicyKind::Identity => parse_identity(doc),
             PolicyKind::Trust => parse_trust(doc),
+            PolicyKind::Resource => crate::resource::parse_resource(doc),
         }
     }
 
@@ -130,7 +134,7 @@ impl Policy {
     }
 }
 
-fn malformed(message: &str) -> PolicyError {
+pub(crate) fn malformed(message: &str) -> PolicyError {
     PolicyError::malformed(message)
 }
 
@@ -226,7 +230,7 @@ fn parse_identity(doc: &str) -> Result<Policy, PolicyError> {
 }
 
 /// Checks the top-level keys and returns the declared version; `None` is a syntax error.
-fn top_level(root: &Map<String, Value>) -> Option<PolicyVersion> {
+pub(crate) fn top_level(root: &Map<String, Value>) -> Option<PolicyVersion> {
     if root
         .keys()
         .any(|key| !matches!(key.as_str(), "Version" | "Id" | "Statement"))
@@ -245,7 +249,7 @@ fn top_level(root: &Map<String, Value>) -> Option<PolicyVersion> {
 }
 
 /// `Statement` as a list of objects: a single object, or a non-empty array of objects.
-fn statement_objects(root: &Map<String, Value>) -> Option<Vec<&Map<String, Value>>> {
+pub(crate) fn statement_objects(root: &Map<String, Value>) -> Option<Vec<&Map<String, Value>>> {
     match root.get("Statement")? {
         Value::Object(statement) => Some(vec![statement]),
         Value::Array(items) if !items.is_empty() => items.iter().map(Value::as_object).collect(),
@@ -266,7 +270,7 @@ fn string_list(value: &Value) -> Option<Vec<String>> {
 }
 
 /// Reads `positive` or `negated` (never both) as patterns. `Err` is a syntax error.
-fn patterns(
+pub(crate) fn patterns(
     statement: &Map<String, Value>,
     positive: &str,
     negated: &str,
@@ -515,7 +519,7 @@ fn trust_statement(statement: &Map<String, Value>) -> Result<Statement, PolicyEr
     })
 }
 
-fn trust_principal(value: &Value) -> Result<Principal, PolicyError> {
+pub(crate) fn trust_principal(value: &Value) -> Result<Principal, PolicyError> {
     let typed = match value {
         Value::String(s) if s == "*" => return Ok(Principal::Anyone),
         Value::Object(typed) => typed,

@@ -182,6 +182,8 @@ impl Lambda {
         self.store.write(|tx| {
             load_function(tx, scope, &function)?;
             tx.delete(kind::ALIAS, scope, &alias_key(&function, name))?;
+            super::event_config::remove(tx, scope, &function, Some(name))?;
+            super::permissions::delete_policies(tx, scope, &function, Some(name))?;
             Ok(())
         })
     }

@@ -34,8 +34,9 @@ pub enum LambdaError {
     #[error("Functions from '{arn_region}' are not reachable in this region ('{region}')")]
     OtherRegion { arn_region: String, region: String },
 
-    /// An ARN naming a function of another account: accounts never see each other.
-    #[error("User: arn:aws:iam::{caller}:root is not authorized to perform: lambda:{action} on resource: {resource} because no resource-based policy allows the lambda:{action} action")]
+    /// A function of another account that its resource policy does not open to the caller
+    /// (`caller` is the caller's ARN).
+    #[error("User: {caller} is not authorized to perform: lambda:{action} on resource: {resource} because no resource-based policy allows the lambda:{action} action")]
     AccessDenied {
         caller: String,
         action: String,
@@ -49,6 +50,19 @@ pub enum LambdaError {
 
     #[error("The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")]
     RevisionMismatch,
+
+    /// A resource other than a function or alias that is not there (a policy or one of its
+    /// statements, an event invoke config …): `ResourceNotFoundException` in Lambda's words.
+    #[error("{0}")]
+    ResourceNotFound(String),
+
+    /// AddPermission would make the policy larger than Lambda keeps.
+    #[error("The final policy size ({size}) is bigger than the limit (20480).")]
+    PolicyLengthExceeded { size: usize },
+
+    /// A stored policy that the policy language refuses: ours to fix, not the caller's.
+    #[error("stored resource policy: {0}")]
+    PolicyUnreadable(String),
 
     #[error("Code storage limit exceeded.")]
     CodeStorageExceeded,

@@ -418,6 +418,8 @@ impl Lambda {
                         return Ok(Vec::new());
                     };
                     tx.delete(kind::VERSION, scope, &version_key_of(&version)?)?;
+                    super::event_config::remove(tx, scope, name, Some(q))?;
+                    super::permissions::delete_policies(tx, scope, name, Some(q))?;
                     Ok(vec![version.code.sha256_hex])
                 }
                 // Lambda answers a qualifier that names no version with success and does
@@ -434,7 +436,9 @@ impl Lambda {
                     for (id, _) in tx.list(kind::ALIAS, scope, &prefix)? {
                         tx.delete(kind::ALIAS, scope, &id)?;
                     }
+                    super::event_config::remove(tx, scope, name, None)?;
                     tx.delete(kind::FUNCTION, scope, name)?;
+                    super::permissions::delete_policies(tx, scope, name, None)?;
                     Ok(shas)
                 }
             }

@@ -1,5 +1,5 @@
 //! Lambda functions as records: configuration, code, versions, aliases, concurrency
-//! settings, and the function state machine.
+//! settings, resource-based policies, and the function state machine.
 //!
 //! [`Lambda`] is the control plane of one daemon: every operation takes the caller's
 //! [`Scope`](crate::Scope) and domain inputs, validates them with Lambda's own rules and texts
@@ -16,10 +16,12 @@ mod account;
 mod aliases;
 mod code;
 mod error;
+mod event_config;
 mod functions;
 mod model;
 mod names;
 mod options;
+mod permissions;
 mod provision;
 mod validate;
 mod vpc;
@@ -28,6 +30,9 @@ pub use account::{AccountSettings, CODE_SIZE_UNZIPPED, CODE_SIZE_ZIPPED, CONCURR
 pub use aliases::AliasSpec;
 pub use code::{decode_blob, digests, CodeStore, LINK_LIFETIME_SECS};
 pub use error::LambdaError;
+pub use event_config::{
+    check_dead_letter, DestinationsChange, EventConfigChange, EventInvokeConfig, EventPolicy,
+};
 pub use functions::{
     Changed, CodeChange, CodeSource, ConfigChange, FunctionSpec, Lambda, Page, PublishRequest,
     Resolved, Runnable, TOTAL_CODE_SIZE_LIMIT,
@@ -38,6 +43,7 @@ pub use model::{
 };
 pub use names::{check_qualifier, function_arn, FunctionRef, NameShape, LATEST};
 pub use options::{LogFormat, Logging, LoggingRequest, OptionsRequest, TracingMode};
+pub use permissions::{Access, Caller, FunctionPolicy, PermissionSpec, POLICY_SIZE_LIMIT};
 pub use provision::{FunctionProvisioner, ImmediateProvisioner, JobKind, Outcome, ProvisionJob};
 pub use validate::RUNTIMES;
 pub use vpc::VpcRequest;

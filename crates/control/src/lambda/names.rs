@@ -1,7 +1,8 @@
 //! How a request names a function, a version or an alias: plain names, `name:qualifier`,
 //! partial ARNs (`123456789012:function:name`) and full ARNs, checked against Lambda's
-//! patterns and resolved to a name in the caller's own account and region. Owns the ARN
-//! spellings the rest of the domain prints. Takes already percent-decoded text.
+//! patterns and resolved to a name in the caller's own account and region (or, for the
+//! operations a resource-based policy can open to others, in the account the ARN names).
+//! Owns the ARN spellings the rest of the domain prints. Takes already percent-decoded text.
 
 use super::error::LambdaError;
 use crate::store::Scope;
@@ -58,6 +59,26 @@ impl FunctionRef {
         scope: &Scope,
         action: &str,
     ) -> Result<FunctionRef, LambdaError> {
+        let (fref, owner) = FunctionRef::parse_with_owner(input, shape, scope)?;
+        if owner.account != scope.account {
+            return Err(LambdaError::AccessDenied {
+                caller: format!("arn:aws:iam::{}:root", scope.account),
+                action: action.to_string(),
+                resource: function_arn(&owner, &fref.name, fref.qualifier.as_deref()),
+            });
+        }
+        Ok(fref)
+    }
+
+    /// Parses `input` like [`FunctionRef::parse`], but an ARN with another account's id
+    /// names that account's function: returns it with its owner's scope (the caller's when
+    /// the name has no account). For the operations a resource-based policy can open to
+    /// other accounts; the caller must be authorized before anything is done in that scope.
+    pub fn parse_with_owner(
+        input: &str,
+        shape: NameShape,
+        scope: &Scope,
+    ) -> Result<(FunctionRef, Scope), LambdaError> {
         if input.is_empty() {
             return Err(LambdaError::Validation(vec![LambdaError::violation(
                 input,
@@ -140,23 +161,14 @@ impl FunctionRef {
                 });
             }
         }
-        if let Some(account) = account {
-            if account != scope.account {
-                return Err(LambdaError::AccessDenied {
-                    caller: scope.account.clone(),
-                    action: action.to_string(),
-                    resource: function_arn(
-                        &Scope::new(account, region.unwrap_or(&scope.region)),
-                        name,
-                        qualifier,
-                    ),
-                });
-            }
-        }
-        Ok(FunctionRef {
-            name: name.to_string(),
-            qualifier: qualifier.map(str::to_string),
-        })
+        let owner = Scope::new(account.unwrap_or(&scope.account), scope.region.clone());
+        Ok((
+            FunctionRef {
+                name: name.to_string(),
+                qualifier: qualifier.map(str::to_string),
+            },
+            owner,
+        ))
     }
 
     /// The qualifier to use when the request may also carry `?Qualifier=`: both must agree.
@@ -358,6 +370,26 @@ mod tests {
         assert!(e.to_string().contains(
             "lambda:GetFunction on resource: arn:aws:lambda:us-east-1:999999999999:function:f"
         ));
+    }
+
+    #[test]
+    fn other_accounts_functions_have_their_owner() {
+        let (fref, owner) = FunctionRef::parse_with_owner(
+            "arn:aws:lambda:us-east-1:999999999999:function:f:prod",
+            NameShape::Namespaced,
+            &scope(),
+        )
+        .unwrap();
+        assert_eq!(fref, named("f", Some("prod")));
+        assert_eq!(owner, Scope::new("999999999999", "us-east-1"));
+        let (_, own) = FunctionRef::parse_with_owner("f", NameShape::Namespaced, &scope()).unwrap();
+        assert_eq!(own, scope());
+        assert!(FunctionRef::parse_with_owner(
+            "arn:aws:lambda:us-west-2:999999999999:function:f",
+            NameShape::Namespaced,
+            &scope()
+        )
+        .is_err());
     }
 
     #[test]

@@ -7,16 +7,16 @@ use super::*;
 use crate::iam::{create_role, NewRole};
 use crate::store::{Scope, Store};
 
-const ACCOUNT: &str = "123456789012";
-const ROLE: &str = "arn:aws:iam::123456789012:role/exec";
+pub(super) const ACCOUNT: &str = "123456789012";
+pub(super) const ROLE: &str = "arn:aws:iam::123456789012:role/exec";
 
-struct World {
-    _dir: tempfile::TempDir,
-    lambda: Lambda,
-    scope: Scope,
+pub(super) struct World {
+    pub(super) _dir: tempfile::TempDir,
+    pub(super) lambda: Lambda,
+    pub(super) scope: Scope,
 }
 
-fn world() -> World {
+pub(super) fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open_sqlite(dir.path()).unwrap();
     store
@@ -40,7 +40,7 @@ fn world() -> World {
 }
 
 /// A zip with one stored (uncompressed) file.
-fn zip(name: &str, data: &[u8]) -> Vec<u8> {
+pub(super) fn zip(name: &str, data: &[u8]) -> Vec<u8> {
     fn crc32(data: &[u8]) -> u32 {
         let mut crc = !0u32;
         for &b in data {
@@ -87,7 +87,7 @@ fn zip(name: &str, data: &[u8]) -> Vec<u8> {
     out
 }
 
-fn spec(name: &str, code: &[u8]) -> FunctionSpec {
+pub(super) fn spec(name: &str, code: &[u8]) -> FunctionSpec {
     FunctionSpec {
         function_name: Some(name.into()),
         runtime: Some("provided.al2023".into()),
@@ -98,7 +98,7 @@ fn spec(name: &str, code: &[u8]) -> FunctionSpec {
     }
 }
 
-fn named(name: &str) -> FunctionRef {
+pub(super) fn named(name: &str) -> FunctionRef {
     FunctionRef {
         name: name.into(),
         qualifier: None,

@@ -41,6 +41,7 @@ pub enum Metric {
     AsyncEventsReceived,
     AsyncEventAge,
     AsyncEventsDropped,
+    DestinationDeliveryFailures,
 }
 
 impl Metric {
@@ -54,6 +55,7 @@ impl Metric {
             Metric::AsyncEventsReceived => "AsyncEventsReceived",
             Metric::AsyncEventAge => "AsyncEventAge",
             Metric::AsyncEventsDropped => "AsyncEventsDropped",
+            Metric::DestinationDeliveryFailures => "DestinationDeliveryFailures",
         }
     }
 
@@ -94,6 +96,7 @@ impl Subject {
             Metric::AsyncEventsReceived
                 | Metric::AsyncEventAge
                 | Metric::AsyncEventsDropped
+                | Metric::DestinationDeliveryFailures
                 | Metric::ConcurrentExecutions
         );
         if !per_function_only {

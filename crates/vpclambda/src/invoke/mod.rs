@@ -15,9 +15,11 @@
 //! (starting, freezing, destroying environments), `outcome` (the platform's error
 //! answers), `logs` (streams, START/END/REPORT, the writer), `metrics` (Lambda's CloudWatch
 //! metrics, the writer, the roll-up of every metric's old data), `queue` (Event
-//! invocations), `code` (extracted packages).
+//! invocations), `destination` (their invocation records and destinations), `code`
+//! (extracted packages).
 
 mod code;
+mod destination;
 mod logs;
 mod metrics;
 mod network;
@@ -35,6 +37,7 @@ use control::lambda::{
     FunctionRef, Lambda, LambdaError, State, Status, TracingMode, CONCURRENT_EXECUTIONS,
 };
 use control::{Scope, Store};
+use destination::AttemptResponse;
 use sandbox::{HostConfig, Invocation, Sandbox, SandboxError, TmpBacking};
 use tracing::Instrument;
 
@@ -565,7 +568,7 @@ impl Invoker {
             Err(InvokeError::Lambda(LambdaError::FunctionNotFound { .. })) => {
                 return EventRun::Gone
             }
-            Err(e) => return EventRun::Failed(e.to_string()),
+            Err(e) => return EventRun::Failed(AttemptResponse::refused(&e)),
         };
         if check_state(&target.runnable.version.status).is_err() {
             return EventRun::Wait;
@@ -592,11 +595,21 @@ impl Invoker {
             .run_measured(&subject, &entry, &target, starter, call)
             .await
         {
-            Ok(ran) if !ran.answer.function_error => EventRun::Done,
-            Ok(ran) => EventRun::Failed(String::from_utf8_lossy(&ran.answer.payload).into_owned()),
+            Ok(ran) => {
+                let response = AttemptResponse::ran(
+                    target.version(),
+                    ran.answer.function_error,
+                    &ran.answer.payload,
+                );
+                if ran.answer.function_error {
+                    EventRun::Failed(response)
+                } else {
+                    EventRun::Done(response)
+                }
+            }
             Err(e) => {
                 self.metrics.record(&subject, Metric::Errors, 1.0);
-                EventRun::Failed(e.to_string())
+                EventRun::Failed(AttemptResponse::refused(&e))
             }
         }
     }
@@ -604,9 +617,10 @@ impl Invoker {
 
 /// What one Event attempt came to.
 enum EventRun {
-    Done,
-    /// The function failed (counts as an attempt).
-    Failed(String),
+    /// The function answered.
+    Done(AttemptResponse),
+    /// The function failed, or could not be run (counts as an attempt).
+    Failed(AttemptResponse),
     /// Throttled or not invocable yet: try again later without counting an attempt.
     Wait,
     /// The function no longer exists.

@@ -1,8 +1,11 @@
 //! Event invocations: written to the store before the caller gets its 202 (so they survive
-//! a crash of the daemon), run by a background worker, retried twice on function errors —
-//! after the retry delay, then twice that — and dropped after the third failure. Throttled
-//! or not-yet-invocable events wait in the queue without using an attempt. A daemon that
-//! starts picks up every event its predecessor left.
+//! a crash of the daemon), run by a background worker under the qualifier's asynchronous
+//! settings (`EventInvokeConfig`, Lambda's defaults without one): retried on function errors
+//! up to `MaximumRetryAttempts` times (two by default) — after the retry delay, then twice
+//! that —, dropped once older than `MaximumEventAgeInSeconds` (six hours by default), and
+//! once done with, their record sent to the `OnSuccess` or `OnFailure` destination.
+//! Throttled or not-yet-invocable events wait in the queue without using an attempt. A
+//! daemon that starts picks up every event its predecessor left.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,14 +20,13 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tracing::Instrument;
 
+use super::destination::{AttemptResponse, Condition};
 use super::logs::now_ms;
 use super::metrics::Metric;
 use super::{EventRun, InvokeError, Invoker};
 
 /// Store kind of queued events, id = request id.
 const KIND: &str = "lambda.async-event";
-/// Lambda runs an Event invocation at most this many times.
-const ATTEMPTS: u32 = 3;
 /// How long a throttled or not-yet-invocable event waits before it is tried again.
 const WAIT_RETRY: Duration = Duration::from_secs(1);
 
@@ -45,11 +47,20 @@ pub struct QueuedEvent {
     /// older daemon).
     #[serde(default)]
     received_ms: Option<i64>,
+    /// What the last failed attempt answered, for the record of an event that ages out
+    /// after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_response: Option<AttemptResponse>,
 }
 
 impl QueuedEvent {
     pub fn received_ms(&self) -> Option<i64> {
         self.received_ms
+    }
+
+    /// Attempts that ended in a function error.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
     }
 
     pub fn function_ref(&self) -> FunctionRef {
@@ -119,6 +130,7 @@ impl Queue {
             attempts: 0,
             due_ms: now_ms(),
             received_ms: Some(now_ms()),
+            last_response: None,
         };
         self.save(scope, &event).await?;
         self.schedule(scope.clone(), event.request_id, event.due_ms);
@@ -227,8 +239,37 @@ async fn attempt(invoker: Arc<Invoker>, due: Due) {
             return;
         }
     };
+    let policy = invoker
+        .event_policy(&due.scope, &event.function_ref())
+        .await;
+    if too_old(event.received_ms, now_ms(), policy.maximum_event_age_secs) {
+        tracing::warn!(function = %event.function, max_age_secs = policy.maximum_event_age_secs, "Event invocation older than its maximum event age; dropped");
+        dropped(&invoker, &due.scope, &event);
+        let last = event.last_response.clone();
+        invoker
+            .conclude(
+                &due.scope,
+                &event,
+                &policy,
+                Condition::EventAgeExceeded,
+                last.as_ref(),
+            )
+            .await;
+        return finish(queue.remove(&due.scope, &due.id).await);
+    }
     let result = match invoker.run_event(&due.scope, &event).await {
-        EventRun::Done => queue.remove(&due.scope, &due.id).await,
+        EventRun::Done(response) => {
+            invoker
+                .conclude(
+                    &due.scope,
+                    &event,
+                    &policy,
+                    Condition::Success,
+                    Some(&response),
+                )
+                .await;
+            queue.remove(&due.scope, &due.id).await
+        }
         EventRun::Gone => {
             tracing::warn!(function = %event.function, "dropping an Event invocation: the function is gone");
             dropped(&invoker, &due.scope, &event);
@@ -242,15 +283,26 @@ async fn attempt(invoker: Arc<Invoker>, due: Due) {
             );
             Ok(())
         }
-        EventRun::Failed(detail) => {
+        EventRun::Failed(response) => {
             event.attempts += 1;
-            if event.attempts >= ATTEMPTS {
-                tracing::warn!(function = %event.function, %detail, "Event invocation failed on every attempt; dropped");
+            let detail = String::from_utf8_lossy(&response.payload()).into_owned();
+            if retries_exhausted(event.attempts, policy.maximum_retry_attempts) {
+                tracing::warn!(function = %event.function, attempts = event.attempts, %detail, "Event invocation failed on every attempt; dropped");
                 dropped(&invoker, &due.scope, &event);
+                invoker
+                    .conclude(
+                        &due.scope,
+                        &event,
+                        &policy,
+                        Condition::RetriesExhausted,
+                        Some(&response),
+                    )
+                    .await;
                 queue.remove(&due.scope, &due.id).await
             } else {
                 let delay = invoker.settings.async_retry_delay * event.attempts;
                 event.due_ms = now_ms() + millis(delay);
+                event.last_response = Some(response);
                 tracing::info!(function = %event.function, attempt = event.attempts, %detail, "Event invocation failed; retrying");
                 let saved = queue.save(&due.scope, &event).await;
                 queue.schedule(due.scope.clone(), due.id.clone(), event.due_ms);
@@ -258,9 +310,25 @@ async fn attempt(invoker: Arc<Invoker>, due: Due) {
             }
         }
     };
+    finish(result);
+}
+
+fn finish(result: Result<(), InvokeError>) {
     if let Err(e) = result {
         tracing::error!(error = %e, "updating the Event queue failed");
     }
+}
+
+/// Whether an event accepted at `received_ms` is older than `max_age_secs` at `now_ms`
+/// (events queued by an older daemon, without the time, never are).
+fn too_old(received_ms: Option<i64>, now_ms: i64, max_age_secs: u32) -> bool {
+    received_ms.is_some_and(|at| now_ms - at > i64::from(max_age_secs) * 1000)
+}
+
+/// Whether an event whose attempts failed `failed` times has used up its retries: the first
+/// attempt and `max_retries` more.
+fn retries_exhausted(failed: u32, max_retries: u32) -> bool {
+    failed > max_retries
 }
 
 fn dropped(invoker: &Invoker, scope: &Scope, event: &QueuedEvent) {
@@ -272,4 +340,37 @@ fn dropped(invoker: &Invoker, scope: &Scope, event: &QueuedEvent) {
 
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_follow_maximum_retry_attempts() {
+        assert!(retries_exhausted(1, 0));
+        assert!(!retries_exhausted(1, 1));
+        assert!(retries_exhausted(2, 1));
+        assert!(!retries_exhausted(2, 2));
+        assert!(retries_exhausted(3, 2));
+    }
+
+    #[test]
+    fn events_age_out_after_maximum_event_age() {
+        let received = 1_000_000;
+        assert!(!too_old(Some(received), received + 60_000, 60));
+        assert!(too_old(Some(received), received + 60_001, 60));
+        assert!(!too_old(Some(received), received + 21_600_000, 21_600));
+        assert!(too_old(Some(received), received + 21_600_001, 21_600));
+        assert!(!too_old(None, i64::MAX, 60));
+    }
+
+    #[test]
+    fn events_of_an_older_daemon_still_read() {
+        let old = r#"{"request_id":"r","function":"f","qualifier":null,"payload":"e30=","attempts":1,"due_ms":5}"#;
+        let e: QueuedEvent = serde_json::from_str(old).unwrap();
+        assert_eq!(e.attempts(), 1);
+        assert!(e.last_response.is_none() && e.received_ms().is_none());
+        assert_eq!(&e.payload()[..], b"{}");
+    }
 }

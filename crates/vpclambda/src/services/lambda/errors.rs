@@ -19,7 +19,8 @@ pub fn to_aws(e: LambdaError) -> AwsError {
         }
         LambdaError::FunctionNotFound { .. }
         | LambdaError::AliasNotFound { .. }
-        | LambdaError::OtherRegion { .. } => {
+        | LambdaError::OtherRegion { .. }
+        | LambdaError::ResourceNotFound(_) => {
             with_capital_message(AwsError::new(404, "ResourceNotFoundException", message))
         }
         LambdaError::AccessDenied { .. } => {
@@ -27,13 +28,17 @@ pub fn to_aws(e: LambdaError) -> AwsError {
         }
         LambdaError::Conflict(_) => AwsError::new(409, "ResourceConflictException", message),
         LambdaError::RevisionMismatch => AwsError::new(412, "PreconditionFailedException", message),
+        LambdaError::PolicyLengthExceeded { .. } => {
+            AwsError::new(400, "PolicyLengthExceededException", message)
+        }
         LambdaError::CodeStorageExceeded => {
             AwsError::new(400, "CodeStorageExceededException", message)
         }
         LambdaError::PackageTooLarge(_) => AwsError::new(413, "RequestTooLargeException", message),
-        LambdaError::PackageIo(_) | LambdaError::CodeStore { .. } | LambdaError::Store(_) => {
-            service_error(&e)
-        }
+        LambdaError::PackageIo(_)
+        | LambdaError::CodeStore { .. }
+        | LambdaError::Store(_)
+        | LambdaError::PolicyUnreadable(_) => service_error(&e),
     }
 }
 

@@ -1,6 +1,8 @@
 //! Invoke's wire adapter (`POST /2015-03-31/functions/{name}/invocations`): the
 //! `X-Amz-*` request headers and the payload in, the function's answer and Lambda's
-//! response headers out. The invocation itself is [`crate::invoke`]'s.
+//! response headers out; and the deprecated InvokeAsync
+//! (`POST /2014-11-13/functions/{name}/invoke-async`), an Event invocation. The invocation
+//! itself is [`crate::invoke`]'s.
 
 use std::sync::Arc;
 
@@ -26,6 +28,7 @@ pub async fn invoke(
     f: &str,
 ) -> Result<Response<Bytes>, AwsError> {
     let parsed = parse(req, f).map_err(errors::invoke_to_aws)?;
+    super::policy::authorize_invoke(state, req, &parsed.scope, &parsed.function).await?;
     let tail = parsed.tail;
     let invoked = state
         .invoke
@@ -67,13 +70,45 @@ pub async fn invoke(
     })
 }
 
+/// InvokeAsync: the body is the event, queued as Invoke's `Event` type queues it; `202`
+/// (botocore's `Status`).
+pub async fn invoke_async(
+    state: &Arc<AppState>,
+    req: &Request,
+    f: &str,
+) -> Result<Response<Bytes>, AwsError> {
+    let parsed = parse_async(req, f).map_err(errors::invoke_to_aws)?;
+    state
+        .invoke
+        .invoke(parsed)
+        .await
+        .map_err(errors::invoke_to_aws)?;
+    Ok(req.empty(202))
+}
+
+fn parse_async(req: &Request, f: &str) -> Result<InvokeRequest, InvokeError> {
+    let function = FunctionRef::parse(f, NameShape::Namespaced, &req.scope, "InvokeAsync")?;
+    Ok(InvokeRequest {
+        scope: req.scope.clone(),
+        function,
+        kind: InvocationType::Event,
+        tail: false,
+        payload: payload(req, InvocationType::Event)?,
+        client_context: None,
+        request_id: req.request_id.clone(),
+        trace_header: header(req, "x-amzn-trace-id").map(str::to_string),
+    })
+}
+
 fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 fn parse(req: &Request, f: &str) -> Result<InvokeRequest, InvokeError> {
-    let function = FunctionRef::parse(f, NameShape::Namespaced, &req.scope, "InvokeFunction")?
-        .with_qualifier(req.param("Qualifier"))?;
+    // A function of another account runs in its owner's scope, once `invoke` has checked
+    // the owner's policy.
+    let (function, owner) = FunctionRef::parse_with_owner(f, NameShape::Namespaced, &req.scope)?;
+    let function = function.with_qualifier(req.param("Qualifier"))?;
     let kind = match header(req, "x-amz-invocation-type") {
         None | Some("RequestResponse") => InvocationType::RequestResponse,
         Some("Event") => InvocationType::Event,
@@ -105,29 +140,31 @@ fn parse(req: &Request, f: &str) -> Result<InvokeRequest, InvokeError> {
         }
         Some(raw) => Some(decode_client_context(raw)?),
     };
-    if kind == InvocationType::Event && req.body.len() > EVENT_PAYLOAD_LIMIT {
-        return Err(InvokeError::PayloadTooLarge(EVENT_PAYLOAD_LIMIT));
-    }
-    // Lambda hands the function `{}` when the caller sent nothing, and refuses what is not
-    // JSON before anything runs.
-    let payload = if req.body.iter().all(u8::is_ascii_whitespace) {
-        Bytes::from_static(b"{}")
-    } else {
-        serde_json::from_slice::<serde::de::IgnoredAny>(&req.body).map_err(|e| {
-            LambdaError::InvalidRequestContent(format!("Could not parse payload into json: {e}"))
-        })?;
-        req.body.clone()
-    };
     Ok(InvokeRequest {
-        scope: req.scope.clone(),
+        scope: owner,
         function,
         kind,
         tail,
-        payload,
+        payload: payload(req, kind)?,
         client_context,
         request_id: req.request_id.clone(),
         trace_header: header(req, "x-amzn-trace-id").map(str::to_string),
     })
+}
+
+/// The event: `{}` when the caller sent nothing (as Lambda hands it), refused before
+/// anything runs when it is not JSON or, queued, larger than an Event may be.
+fn payload(req: &Request, kind: InvocationType) -> Result<Bytes, InvokeError> {
+    if kind == InvocationType::Event && req.body.len() > EVENT_PAYLOAD_LIMIT {
+        return Err(InvokeError::PayloadTooLarge(EVENT_PAYLOAD_LIMIT));
+    }
+    if req.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Bytes::from_static(b"{}"));
+    }
+    serde_json::from_slice::<serde::de::IgnoredAny>(&req.body).map_err(|e| {
+        LambdaError::InvalidRequestContent(format!("Could not parse payload into json: {e}"))
+    })?;
+    Ok(req.body.clone())
 }
 
 fn decode_client_context(raw: &str) -> Result<String, InvokeError> {

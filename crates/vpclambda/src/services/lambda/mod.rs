@@ -3,9 +3,11 @@
 //! each request runs on a blocking thread; state transitions it starts run afterwards.
 
 mod errors;
+mod event_config;
 mod invoke;
 mod jobs;
 mod members;
+mod policy;
 mod shapes;
 
 use std::sync::Arc;
@@ -37,6 +39,16 @@ pub async fn handle(state: &Arc<AppState>, call: &Call) -> Result<Response<Bytes
         if *v == "2015-03-31" {
             return invoke::invoke(state, &req, f).await;
         }
+    }
+    if let (["2014-11-13", "functions", f, "invoke-async"], &Method::POST) = (
+        req.segments
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice(),
+        &req.method,
+    ) {
+        return invoke::invoke_async(state, &req, f).await;
     }
     let changes = req.method != Method::GET;
     let lambda = Lambda::new(state.store.clone(), &state.config.data_dir);
@@ -78,6 +90,8 @@ struct Request {
     headers: http::HeaderMap,
     body: Bytes,
     scope: Scope,
+    /// Who signed it, for resource policies.
+    caller: control::lambda::Caller,
     request_id: String,
     host: String,
 }
@@ -97,6 +111,7 @@ impl Request {
             headers: call.headers.clone(),
             body: call.body.clone(),
             scope: Scope::new(call.account.account_id.clone(), call.region.clone()),
+            caller: policy::caller_of(call),
             request_id: call.request_id.clone(),
             host: call
                 .headers
@@ -175,6 +190,15 @@ fn route(lambda: &Lambda, req: &Request) -> Option<Handled> {
         (["2015-03-31", "functions", f, "aliases"], &Method::POST) => create_alias(lambda, req, f),
         (["2015-03-31", "functions", f, "aliases"], &Method::GET) => list_aliases(lambda, req, f),
         (["2015-03-31", "functions", f, "aliases", a], _) => alias(lambda, req, f, a),
+        (["2015-03-31", "functions", f, "policy"], &Method::POST) => {
+            policy::add_permission(lambda, req, f)
+        }
+        (["2015-03-31", "functions", f, "policy"], &Method::GET) => {
+            policy::get_policy(lambda, req, f)
+        }
+        (["2015-03-31", "functions", f, "policy", sid], &Method::DELETE) => {
+            policy::remove_permission(lambda, req, f, sid)
+        }
         (["2017-10-31", "functions", f, "concurrency"], &Method::PUT) => {
             put_concurrency(lambda, req, f)
         }
@@ -183,6 +207,12 @@ fn route(lambda: &Lambda, req: &Request) -> Option<Handled> {
         }
         (["2019-09-30", "functions", f, "concurrency"], &Method::GET) => {
             get_concurrency(lambda, req, f)
+        }
+        (["2019-09-25", "functions", f, "event-invoke-config"], _) => {
+            event_config::handle(lambda, req, f)
+        }
+        (["2019-09-25", "functions", f, "event-invoke-config", "list"], &Method::GET) => {
+            event_config::list(lambda, req, f)
         }
         (["2016-08-19", "account-settings"], &Method::GET) => account_settings(lambda, req),
         (["2017-03-31", "tags", arn], _) => tags(lambda, req, arn),
@@ -199,6 +229,7 @@ fn answer(resp: Response<Bytes>) -> Outcome {
 
 fn create_function(lambda: &Lambda, req: &Request) -> Outcome {
     let input: shapes::CreateFunctionInput = members::parse_input(&req.body, "CreateFunction")?;
+    control::lambda::check_dead_letter(input.dead_letter_target())?;
     let spec = FunctionSpec {
         function_name: input.function_name,
         runtime: input.runtime,
@@ -258,17 +289,17 @@ fn list_functions(lambda: &Lambda, req: &Request) -> Outcome {
     answer(req.json(200, &body))
 }
 
-/// Resolves `f` with `?Qualifier=`, and adopts a transition a previous daemon left behind.
+/// Resolves `f` with `?Qualifier=` (another account's function if its policy allows the
+/// caller `action`) to the version and its owner's scope, and adopts a transition a previous
+/// daemon left behind.
 fn resolve(
     lambda: &Lambda,
     req: &Request,
     f: &str,
     action: &str,
-) -> Result<(Resolved, Option<String>, Vec<ProvisionJob>), LambdaError> {
-    let fref = req
-        .function(f, NameShape::Namespaced, action)?
-        .with_qualifier(req.param("Qualifier"))?;
-    let resolved = lambda.get(&req.scope, &fref)?;
+) -> Result<(Resolved, Option<String>, Scope, Vec<ProvisionJob>), LambdaError> {
+    let (fref, owner) = policy::owned_function(lambda, req, f, &format!("lambda:{action}"))?;
+    let resolved = lambda.get(&owner, &fref)?;
     let orphaned = resolved
         .function
         .provisioning
@@ -276,19 +307,19 @@ fn resolve(
         .is_some_and(|p| p.runner != jobs::runner_id());
     let mut adopted = Vec::new();
     if orphaned {
-        adopted.extend(lambda.adopt_orphan(&req.scope, &fref.name, jobs::runner_id())?);
+        adopted.extend(lambda.adopt_orphan(&owner, &fref.name, jobs::runner_id())?);
     }
-    Ok((resolved, fref.qualifier, adopted))
+    Ok((resolved, fref.qualifier, owner, adopted))
 }
 
 fn get_function(lambda: &Lambda, req: &Request, f: &str) -> Outcome {
-    let (resolved, qualifier, adopted) = resolve(lambda, req, f, "GetFunction")?;
+    let (resolved, qualifier, owner, adopted) = resolve(lambda, req, f, "GetFunction")?;
     let token = lambda.code_store().link_token(
         &resolved.version.code.sha256_hex,
         chrono::Utc::now().timestamp(),
     )?;
     let mut body = json!({
-        "Configuration": shapes::configuration(&resolved.version, &req.scope, qualifier.as_deref()),
+        "Configuration": shapes::configuration(&resolved.version, &owner, qualifier.as_deref()),
         "Code": {
             "RepositoryType": "S3",
             "Location": format!("http://{}/_vpclambda/code/{token}", req.host),
@@ -304,8 +335,9 @@ fn get_function(lambda: &Lambda, req: &Request, f: &str) -> Outcome {
 }
 
 fn get_configuration(lambda: &Lambda, req: &Request, f: &str) -> Outcome {
-    let (resolved, qualifier, adopted) = resolve(lambda, req, f, "GetFunctionConfiguration")?;
-    let body = shapes::configuration(&resolved.version, &req.scope, qualifier.as_deref());
+    let (resolved, qualifier, owner, adopted) =
+        resolve(lambda, req, f, "GetFunctionConfiguration")?;
+    let body = shapes::configuration(&resolved.version, &owner, qualifier.as_deref());
     Ok((req.json(200, &body), adopted))
 }
 
@@ -321,6 +353,7 @@ fn update_configuration(lambda: &Lambda, req: &Request, f: &str) -> Outcome {
     let fref = req.function(f, NameShape::Function, "UpdateFunctionConfiguration")?;
     let input: shapes::UpdateConfigurationInput =
         members::parse_input(&req.body, "UpdateFunctionConfiguration")?;
+    control::lambda::check_dead_letter(input.dead_letter_target())?;
     let change = ConfigChange {
         role: input.role,
         handler: input.handler,

@@ -47,6 +47,19 @@ pub struct CreateFunctionInput {
     pub kms_key_arn: Option<String>,
     pub snap_start: Option<SnapStartInput>,
     pub logging_config: Option<LoggingConfigInput>,
+    pub dead_letter_config: Option<DeadLetterConfigInput>,
+}
+
+impl CreateFunctionInput {
+    pub fn dead_letter_target(&self) -> Option<&str> {
+        self.dead_letter_config.as_ref()?.target_arn.as_deref()
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DeadLetterConfigInput {
+    pub target_arn: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -123,6 +136,7 @@ pub struct UpdateConfigurationInput {
     pub kms_key_arn: Option<String>,
     pub snap_start: Option<SnapStartInput>,
     pub logging_config: Option<LoggingConfigInput>,
+    pub dead_letter_config: Option<DeadLetterConfigInput>,
 }
 
 #[derive(Deserialize, Default)]
@@ -165,6 +179,12 @@ pub fn options(
             system_log_level: l.system_log_level,
             log_group: l.log_group,
         }),
+    }
+}
+
+impl UpdateConfigurationInput {
+    pub fn dead_letter_target(&self) -> Option<&str> {
+        self.dead_letter_config.as_ref()?.target_arn.as_deref()
     }
 }
 
