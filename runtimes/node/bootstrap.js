@@ -73,12 +73,26 @@ function rawLog(message) {
   process.stderr.write(`${message}\n`);
 }
 
+// With `LoggingConfig.LogFormat` JSON (AWS_LAMBDA_LOG_FORMAT), each call is one JSON record
+// as Lambda's Node runtime writes it, and calls below AWS_LAMBDA_LOG_LEVEL write nothing.
 function patchConsole() {
   const levels = { log: 'INFO', info: 'INFO', warn: 'WARN', error: 'ERROR', debug: 'DEBUG', trace: 'TRACE' };
+  const order = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'];
+  const json = (process.env.AWS_LAMBDA_LOG_FORMAT || '').toUpperCase() === 'JSON';
+  const least = json ? Math.max(0, order.indexOf((process.env.AWS_LAMBDA_LOG_LEVEL || 'INFO').toUpperCase())) : 0;
   for (const [method, level] of Object.entries(levels)) {
+    if (order.indexOf(level) < least) {
+      console[method] = () => {};
+      continue;
+    }
     console[method] = (...args) => {
-      const message = util.format(...args).replace(/\n/g, '\r');
-      process.stdout.write(`${new Date().toISOString()}\t${currentRequestId}\t${level}\t${message}\n`);
+      const message = util.format(...args);
+      const timestamp = new Date().toISOString();
+      if (json) {
+        process.stdout.write(`${JSON.stringify({ timestamp, level, requestId: currentRequestId, message })}\n`);
+      } else {
+        process.stdout.write(`${timestamp}\t${currentRequestId}\t${level}\t${message.replace(/\n/g, '\r')}\n`);
+      }
     };
   }
 }

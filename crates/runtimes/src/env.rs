@@ -59,6 +59,9 @@ pub struct FunctionEnv<'a> {
     pub user: Option<&'a BTreeMap<String, String>>,
     /// Initialized ahead for provisioned concurrency rather than by an invocation.
     pub provisioned: bool,
+    /// `LoggingConfig` with the JSON format: its `ApplicationLogLevel`, which runtimes read
+    /// with the format from `AWS_LAMBDA_LOG_LEVEL` and `AWS_LAMBDA_LOG_FORMAT`.
+    pub json_log_level: Option<&'a str>,
 }
 
 /// Ordered variables where setting a name again replaces its value in place.
@@ -118,6 +121,10 @@ pub fn lambda_env(f: &FunctionEnv<'_>) -> Vec<(String, String)> {
             "on-demand"
         },
     );
+    if let Some(level) = f.json_log_level {
+        vars.set("AWS_LAMBDA_LOG_FORMAT", "JSON");
+        vars.set("AWS_LAMBDA_LOG_LEVEL", level);
+    }
     // Lambda leaves it unset for custom runtimes.
     if !f.runtime.starts_with("provided") {
         vars.set("AWS_EXECUTION_ENV", format!("AWS_Lambda_{}", f.runtime));

@@ -219,6 +219,7 @@ fn function_env<'a>(
         runtime_env,
         user,
         provisioned: false,
+        json_log_level: None,
     }
 }
 
@@ -231,6 +232,18 @@ fn provisioned_environments_say_so() {
         as_map(&vars)["AWS_LAMBDA_INITIALIZATION_TYPE"],
         "provisioned-concurrency"
     );
+}
+
+#[test]
+fn json_logging_is_announced_to_the_runtime() {
+    let mut f = function_env("python3.12", &[], None);
+    let text = lambda_env(&f);
+    assert!(!as_map(&text).contains_key("AWS_LAMBDA_LOG_FORMAT"));
+    f.json_log_level = Some("DEBUG");
+    let vars = lambda_env(&f);
+    let map = as_map(&vars);
+    assert_eq!(map["AWS_LAMBDA_LOG_FORMAT"], "JSON");
+    assert_eq!(map["AWS_LAMBDA_LOG_LEVEL"], "DEBUG");
 }
 
 fn as_map(vars: &[(String, String)]) -> BTreeMap<&str, &str> {

@@ -155,6 +155,7 @@ impl Harness {
             runtime_env: &launch.env,
             user: None,
             provisioned: false,
+            json_log_level: None,
         });
         let spec = EnvSpec {
             id: unique(&format!("{}-", self.instance)),

@@ -22,6 +22,7 @@ use super::model::{
     FunctionVersion, Provisioning, Settings, State, Status, UpdateStatus, VpcConfig,
 };
 use super::names::{function_arn, is_version_number, FunctionRef, LATEST};
+use super::options::OptionsRequest;
 use super::provision::{JobKind, ProvisionJob};
 use super::settings;
 use super::signing::{self, Deploy};
@@ -73,6 +74,8 @@ pub struct FunctionSpec {
     pub code_signing_config_arn: Option<String>,
     /// Layer version ARNs, in order.
     pub layers: Option<Vec<String>>,
+    /// Tracing, KMS key, SnapStart, logging.
+    pub options: OptionsRequest,
 }
 
 /// UpdateFunctionConfiguration's input: `None` leaves a setting as it is.
@@ -91,6 +94,8 @@ pub struct ConfigChange {
     pub revision_id: Option<String>,
     /// Replaces the whole list; an empty list removes every layer.
     pub layers: Option<Vec<String>>,
+    /// Tracing, KMS key, SnapStart, logging.
+    pub options: OptionsRequest,
 }
 
 /// UpdateFunctionCode's input.
@@ -217,6 +222,7 @@ impl Lambda {
         if let Some(arns) = &spec.layers {
             layers::check_layer_arns(&mut v, arns);
         }
+        spec.options.check(&mut v);
         v.finish()?;
         let (Some(runtime), Some(handler)) = (&spec.runtime, &spec.handler) else {
             return Err(LambdaError::invalid(
@@ -234,7 +240,7 @@ impl Lambda {
             .transpose()?;
         let zip = zip_of(spec.code)?;
         let role = spec.role.unwrap_or_default();
-        let settings = Settings {
+        let mut settings = Settings {
             runtime: runtime.clone(),
             role: role.clone(),
             handler: handler.clone(),
@@ -248,8 +254,13 @@ impl Lambda {
             architecture: architecture.unwrap_or_default(),
             vpc: None,
             layers: Vec::new(),
+            tracing: Default::default(),
+            kms_key_arn: None,
+            snap_start: false,
+            logging: Default::default(),
         };
         let layer_arns = spec.layers.unwrap_or_default();
+        spec.options.apply(&mut settings, &name)?;
 
         // Refuse what can be refused before inflating and storing the package.
         self.store.read(|tx| {
@@ -259,6 +270,7 @@ impl Lambda {
             check_placement(tx, scope, &role, spec.vpc.as_ref())?;
             signing::check_deploy(tx, scope, &name, Deploy::Create(csc.as_ref(), csc_arn))?;
             layers::resolve_function_layers(tx, scope, &layer_arns)?;
+            super::options::check_tracing_role(tx, scope, &settings)?;
             Ok(())
         })?;
         let code = self.accept_package(&zip)?;
@@ -275,6 +287,7 @@ impl Lambda {
             }
             let layers = layers::resolve_function_layers(tx, scope, &layer_arns)?;
             layers::check_total_size(&code, &layers)?;
+            super::options::check_tracing_role(tx, scope, &settings)?;
             check_code_quota(tx, scope, code.code_size)?;
             self.ensure_blob(&code, &zip)?;
             let job_id = new_revision_id();
@@ -586,6 +599,7 @@ impl Lambda {
                 vpc: change.vpc.as_ref(),
             },
         );
+        change.options.check(&mut v);
         if let Some(arns) = &change.layers {
             layers::check_layer_arns(&mut v, arns);
         }
@@ -654,6 +668,10 @@ impl Lambda {
             if let Some(new_layers) = new_layers {
                 let old = std::mem::replace(&mut s.layers, new_layers);
                 released.extend(old.into_iter().map(|l| l.code.sha256_hex));
+            }
+            change.options.apply(s, &name)?;
+            if change.options.tracing_mode.is_some() || role_changed {
+                super::options::check_tracing_role(tx, scope, s)?;
             }
             let job = start_update(scope, &mut function, runner);
             if function.serving.is_none() {

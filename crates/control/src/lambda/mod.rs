@@ -24,6 +24,7 @@ mod functions;
 mod layers;
 mod model;
 mod names;
+mod options;
 mod permissions;
 mod provision;
 mod provisioned;
@@ -52,6 +53,7 @@ pub use model::{
     VpcConfig,
 };
 pub use names::{check_qualifier, function_arn, FunctionRef, NameShape, LATEST};
+pub use options::{LogFormat, Logging, LoggingRequest, OptionsRequest, TracingMode};
 pub use permissions::{Access, Caller, FunctionPolicy, PermissionSpec, POLICY_SIZE_LIMIT};
 pub use provision::{FunctionProvisioner, ImmediateProvisioner, JobKind, Outcome, ProvisionJob};
 pub use provisioned::{

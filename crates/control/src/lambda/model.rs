@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::layers::FunctionLayer;
 use super::names::function_arn;
+use super::options::{Logging, TracingMode};
 use crate::store::Scope;
 
 /// Store kinds of the Lambda records.
@@ -58,6 +59,18 @@ pub struct Settings {
     /// Layer versions merged at `/opt`, in order (a later one's files win).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub layers: Vec<FunctionLayer>,
+    /// `TracingConfig.Mode`.
+    #[serde(default)]
+    pub tracing: TracingMode,
+    /// `KMSKeyArn`: `None` when never set, or removed with `""`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_arn: Option<String>,
+    /// `SnapStart.ApplyOn` is `PublishedVersions`.
+    #[serde(default)]
+    pub snap_start: bool,
+    /// `LoggingConfig`.
+    #[serde(default)]
+    pub logging: Logging,
 }
 
 impl Settings {

@@ -45,6 +45,11 @@ pub(crate) fn assumable_role(
 
 /// Both lists or neither: Lambda's first check, before it looks anything up.
 pub(crate) fn check_pairing(req: &VpcRequest) -> Result<(), LambdaError> {
+    if req.ipv6_allowed_for_dual_stack {
+        return Err(LambdaError::invalid(
+            "VpcConfig.Ipv6AllowedForDualStack is not supported by vpclambda: its VPCs are IPv4 only.",
+        ));
+    }
     if req.subnet_ids.is_empty() != req.security_group_ids.is_empty() {
         return Err(LambdaError::invalid(
             "SubnetIds and SecurityIds must coexist or be both empty list.",

@@ -1,5 +1,9 @@
 //! Function logs: each environment's stdout/stderr lines and the platform's START, END and
-//! REPORT lines become events of `/aws/lambda/<function>`, one stream per environment.
+//! REPORT lines become events of the function's log group (`/aws/lambda/<function>`, or its
+//! `LoggingConfig.LogGroup`), one stream per environment. With the JSON log format the
+//! platform's lines are `platform.start`, `platform.runtimeDone` and `platform.report`
+//! records, filtered by the system log level, and the function's JSON lines are filtered
+//! by the application log level, as Lambda does.
 //!
 //! Each environment has one pump task, the single writer of its stream, so lines stay in
 //! order; the pump hands events to one background writer that batches them into store
@@ -11,8 +15,10 @@ use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
+use control::lambda::{LogFormat, Logging};
 use control::{Scope, Store};
 use sandbox::{InvokeStats, LogLine};
+use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -28,17 +34,215 @@ const FLUSH_EVENTS: usize = 5000;
 /// a busy environment catches up instead of waiting this long per invocation.
 const SETTLE: Duration = Duration::from_millis(5);
 
-/// `/aws/lambda/<function>`.
-pub fn group_name(function: &str) -> String {
-    format!("/aws/lambda/{function}")
-}
-
-/// `YYYY/MM/DD/[<version>]<32 hex>`: the environment's stream.
-pub fn stream_name(version: &str, env_hex: &str) -> String {
+/// `YYYY/MM/DD/[<version>]<32 hex>`: the environment's stream. In a custom log group,
+/// which functions may share, `YYYY/MM/DD/<function>[<version>][<32 hex>]`.
+fn stream_name(version: &str, env_hex: &str) -> String {
     format!(
         "{}/[{version}]{env_hex}",
         chrono::Utc::now().format("%Y/%m/%d")
     )
+}
+
+/// The environment's stream in the group `logging` names.
+pub fn stream_in(logging: &Logging, function: &str, version: &str, env_hex: &str) -> String {
+    if logging.log_group.is_none() {
+        return stream_name(version, env_hex);
+    }
+    format!(
+        "{}/{function}[{version}][{env_hex}]",
+        chrono::Utc::now().format("%Y/%m/%d")
+    )
+}
+
+/// Log levels in Lambda's order, least severe first.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    #[default]
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+    Fatal,
+}
+
+impl Level {
+    /// A level name as runtimes write them (`WARNING` and `CRITICAL` are Python's).
+    fn parse(s: &str) -> Option<Level> {
+        Some(match s.to_ascii_uppercase().as_str() {
+            "TRACE" => Level::Trace,
+            "DEBUG" => Level::Debug,
+            "INFO" => Level::Info,
+            "WARN" | "WARNING" => Level::Warn,
+            "ERROR" => Level::Error,
+            "FATAL" | "CRITICAL" => Level::Fatal,
+            _ => return None,
+        })
+    }
+}
+
+/// How an environment's log is written: its function's `LoggingConfig`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Style {
+    pub json: bool,
+    /// Platform records below it are not written.
+    pub system: Level,
+    /// The function's JSON lines whose `level` is below it are not written.
+    pub application: Level,
+}
+
+impl Style {
+    pub fn of(logging: &Logging) -> Style {
+        let level = |l: &Option<String>| l.as_deref().and_then(Level::parse).unwrap_or_default();
+        Style {
+            json: logging.format == LogFormat::Json,
+            system: level(&logging.system_level),
+            application: level(&logging.application_level),
+        }
+    }
+
+    /// Whether a line of the function's output is written: Lambda filters JSON lines that
+    /// carry a level it knows; other lines are always written.
+    fn admits(&self, line: &str) -> bool {
+        if !self.json || self.application == Level::Trace || !line.starts_with('{') {
+            return true;
+        }
+        let level = serde_json::from_str::<Value>(line).ok().and_then(|v| {
+            v.get("level")
+                .and_then(Value::as_str)
+                .and_then(Level::parse)
+        });
+        level.is_none_or(|l| l >= self.application)
+    }
+}
+
+/// One platform event, written as Lambda writes it in either log format.
+#[derive(Clone, Debug)]
+pub enum Platform {
+    Start {
+        request_id: String,
+        version: String,
+    },
+    /// END; `platform.runtimeDone` in JSON.
+    End {
+        request_id: String,
+        status: &'static str,
+    },
+    Report {
+        request_id: String,
+        stats: InvokeStats,
+        memory_mb: u32,
+        timed_out_at: Option<Duration>,
+        status: &'static str,
+        /// The invocation's `X-Amzn-Trace-Id` when it was sampled.
+        trace: Option<String>,
+    },
+    /// A line of the platform's own (a timeout's message, the runtime's note), as it is.
+    Line(String),
+}
+
+impl Platform {
+    fn level(&self) -> Level {
+        match self {
+            Platform::Line(_) => Level::Warn,
+            _ => Level::Info,
+        }
+    }
+
+    fn render(&self, json: bool) -> String {
+        if !json {
+            return match self {
+                Platform::Start {
+                    request_id,
+                    version,
+                } => format!("START RequestId: {request_id} Version: {version}"),
+                Platform::End { request_id, .. } => format!("END RequestId: {request_id}"),
+                Platform::Report {
+                    request_id,
+                    stats,
+                    memory_mb,
+                    timed_out_at,
+                    trace,
+                    ..
+                } => {
+                    let mut line = report_line(request_id, stats, *memory_mb, *timed_out_at);
+                    if let Some(t) = trace {
+                        let field = |k: &str| {
+                            t.split(';')
+                                .find_map(|p| p.strip_prefix(k))
+                                .unwrap_or_default()
+                                .to_string()
+                        };
+                        line.push_str(&format!(
+                            "\tXRAY TraceId: {}\tSegmentId: {}\tSampled: true",
+                            field("Root="),
+                            field("Parent=")
+                        ));
+                    }
+                    line
+                }
+                Platform::Line(l) => l.clone(),
+            };
+        }
+        let (kind, record) = match self {
+            Platform::Start {
+                request_id,
+                version,
+            } => (
+                "platform.start",
+                json!({ "requestId": request_id, "version": version }),
+            ),
+            Platform::End { request_id, status } => (
+                "platform.runtimeDone",
+                json!({ "requestId": request_id, "status": status }),
+            ),
+            Platform::Report {
+                request_id,
+                stats,
+                memory_mb,
+                timed_out_at,
+                status,
+                trace,
+            } => {
+                let duration_ms = stats.duration.as_secs_f64() * 1000.0;
+                let mut metrics = json!({
+                    "durationMs": (duration_ms * 100.0).round() / 100.0,
+                    "billedDurationMs": billed_ms(stats, *timed_out_at) as u64,
+                    "memorySizeMB": memory_mb,
+                    "maxMemoryUsedMB": stats.max_memory_bytes.div_ceil(1 << 20),
+                });
+                if let Some(init) = stats.init_duration {
+                    metrics["initDurationMs"] =
+                        json!((init.as_secs_f64() * 100_000.0).round() / 100.0);
+                }
+                let mut record =
+                    json!({ "requestId": request_id, "metrics": metrics, "status": status });
+                if let Some(t) = trace {
+                    let span = t
+                        .split(';')
+                        .find_map(|p| p.strip_prefix("Parent="))
+                        .unwrap_or_default();
+                    record["tracing"] =
+                        json!({ "spanId": span, "type": "X-Amzn-Trace-Id", "value": t });
+                }
+                ("platform.report", record)
+            }
+            Platform::Line(l) => return l.clone(),
+        };
+        json!({
+            "time": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+            "type": kind,
+            "record": record,
+        })
+        .to_string()
+    }
+}
+
+fn billed_ms(stats: &InvokeStats, timed_out_at: Option<Duration>) -> u128 {
+    match timed_out_at {
+        Some(limit) => limit.as_millis(),
+        None => ((stats.duration.as_secs_f64() * 1000.0).ceil() as u128).max(1),
+    }
 }
 
 pub fn now_ms() -> i64 {
@@ -60,10 +264,7 @@ pub fn report_line(
     timed_out_at: Option<Duration>,
 ) -> String {
     let duration_ms = stats.duration.as_secs_f64() * 1000.0;
-    let billed = match timed_out_at {
-        Some(limit) => limit.as_millis(),
-        None => (duration_ms.ceil() as u128).max(1),
-    };
+    let billed = billed_ms(stats, timed_out_at);
     let used_mb = stats.max_memory_bytes.div_ceil(1 << 20);
     let mut line = format!(
         "REPORT RequestId: {request_id}\tDuration: {duration_ms:.2} ms\tBilled Duration: {billed} ms\tMemory Size: {memory_mb} MB\tMax Memory Used: {used_mb} MB"
@@ -116,6 +317,7 @@ impl LogWriter {
         scope: Scope,
         group: String,
         stream: String,
+        style: Style,
         output: Option<mpsc::Receiver<LogLine>>,
     ) -> EnvLog {
         let (ctl, rx) = mpsc::unbounded_channel();
@@ -123,6 +325,7 @@ impl LogWriter {
             scope,
             group,
             stream,
+            style,
             writer: self.tx.clone(),
             last_ts: 0,
             capture: None,
@@ -176,12 +379,12 @@ async fn write_batches(store: Store, mut rx: mpsc::UnboundedReceiver<Batch>) {
 /// What the invoke path tells an environment's pump.
 enum Ctl {
     /// Platform lines outside any invocation (the runtime's note at init).
-    Lines(Vec<String>),
+    Lines(Vec<Platform>),
     /// START: the invocation's lines are kept for its tail when `capture`.
-    Begin { line: String, capture: bool },
+    Begin { record: Platform, capture: bool },
     /// END, REPORT and the like; the captured tail goes back on `reply`.
     End {
-        lines: Vec<String>,
+        lines: Vec<Platform>,
         /// When the invocation ended.
         at: Instant,
         reply: Option<oneshot::Sender<Vec<String>>>,
@@ -194,18 +397,18 @@ pub struct EnvLog {
 }
 
 impl EnvLog {
-    pub fn lines(&self, lines: Vec<String>) {
+    pub fn lines(&self, lines: Vec<Platform>) {
         let _ = self.ctl.send(Ctl::Lines(lines));
     }
 
-    pub fn begin(&self, line: String, capture: bool) {
-        let _ = self.ctl.send(Ctl::Begin { line, capture });
+    pub fn begin(&self, record: Platform, capture: bool) {
+        let _ = self.ctl.send(Ctl::Begin { record, capture });
     }
 
     /// Ends the invocation's part of the log; with `want_tail`, resolves to its lines.
     pub fn end(
         &self,
-        lines: Vec<String>,
+        lines: Vec<Platform>,
         want_tail: bool,
     ) -> Option<oneshot::Receiver<Vec<String>>> {
         let (reply, rx) = if want_tail {
@@ -227,6 +430,7 @@ struct Pump {
     scope: Scope,
     group: String,
     stream: String,
+    style: Style,
     writer: mpsc::UnboundedSender<Batch>,
     /// Events of one stream must not go back in time.
     last_ts: i64,
@@ -243,15 +447,15 @@ impl Pump {
         while ctl_open || output.is_some() {
             tokio::select! {
                 line = recv(&mut output), if output.is_some() => match line {
-                    Some(l) => self.emit(vec![(millis(l.at), l.line)]),
+                    Some(l) => self.output(l),
                     None => output = None,
                 },
                 msg = ctl.recv(), if ctl_open => match msg {
                     None => ctl_open = false,
                     Some(Ctl::Lines(lines)) => self.platform(lines),
-                    Some(Ctl::Begin { line, capture }) => {
+                    Some(Ctl::Begin { record, capture }) => {
                         self.capture = capture.then(Vec::new);
-                        self.platform(vec![line]);
+                        self.platform(vec![record]);
                     }
                     Some(Ctl::End { lines, at, reply }) => {
                         self.settle(&mut output, at + SETTLE).await;
@@ -271,7 +475,7 @@ impl Pump {
         let Some(rx) = output.as_mut() else { return };
         loop {
             match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(l)) => self.emit(vec![(millis(l.at), l.line)]),
+                Ok(Some(l)) => self.output(l),
                 Ok(None) => {
                     *output = None;
                     return;
@@ -281,9 +485,22 @@ impl Pump {
         }
     }
 
-    fn platform(&mut self, lines: Vec<String>) {
+    fn output(&mut self, l: LogLine) {
+        if self.style.admits(&l.line) {
+            self.emit(vec![(millis(l.at), l.line)]);
+        }
+    }
+
+    fn platform(&mut self, records: Vec<Platform>) {
         let at = now_ms();
-        self.emit(lines.into_iter().map(|l| (at, l)).collect());
+        let style = self.style;
+        // The system log level applies to the JSON format only, as on Lambda.
+        let lines = records
+            .into_iter()
+            .filter(|r| !style.json || r.level() >= style.system)
+            .map(|r| (at, r.render(style.json)))
+            .collect();
+        self.emit(lines);
     }
 
     fn emit(&mut self, events: Vec<(i64, String)>) {
@@ -340,7 +557,86 @@ mod tests {
         let s = stream_name("$LATEST", "0123456789abcdef0123456789abcdef");
         assert_eq!(s.len(), "2024/01/31/[$LATEST]".len() + 32, "{s}");
         assert!(s.contains("/[$LATEST]0123"));
-        assert_eq!(group_name("f"), "/aws/lambda/f");
+    }
+
+    fn json_style(system: &str, application: &str) -> Style {
+        Style::of(&Logging {
+            format: LogFormat::Json,
+            application_level: Some(application.into()),
+            system_level: Some(system.into()),
+            log_group: None,
+        })
+    }
+
+    #[test]
+    fn json_platform_records_look_like_lambdas() {
+        let start = Platform::Start {
+            request_id: "r1".into(),
+            version: "$LATEST".into(),
+        };
+        assert_eq!(start.render(false), "START RequestId: r1 Version: $LATEST");
+        let v: Value = serde_json::from_str(&start.render(true)).unwrap();
+        assert_eq!(v["type"], "platform.start");
+        assert_eq!(
+            v["record"],
+            json!({"requestId": "r1", "version": "$LATEST"})
+        );
+        assert!(v["time"].as_str().unwrap().ends_with('Z'));
+        let report = Platform::Report {
+            request_id: "r1".into(),
+            stats: stats(12_341, Some(80_120)),
+            memory_mb: 128,
+            timed_out_at: None,
+            status: "success",
+            trace: Some(
+                "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1".into(),
+            ),
+        };
+        let v: Value = serde_json::from_str(&report.render(true)).unwrap();
+        assert_eq!(v["type"], "platform.report");
+        assert_eq!(
+            v["record"]["metrics"],
+            json!({"durationMs": 12.34, "billedDurationMs": 13, "memorySizeMB": 128, "maxMemoryUsedMB": 41, "initDurationMs": 80.12})
+        );
+        assert_eq!(v["record"]["tracing"]["spanId"], "9a9197af755a6419");
+        assert!(report.render(false).ends_with(
+            "\tXRAY TraceId: 1-5bef4de7-ad49b0e87f6ef6c87fc2e700\tSegmentId: 9a9197af755a6419\tSampled: true"
+        ));
+    }
+
+    #[test]
+    fn levels_filter_as_lambda_does() {
+        let warn = json_style("WARN", "ERROR");
+        assert!(Platform::Line("x".into()).level() >= warn.system);
+        assert!(
+            Platform::End {
+                request_id: "r".into(),
+                status: "success"
+            }
+            .level()
+                < warn.system
+        );
+        assert!(!warn.admits(r#"{"level":"INFO","message":"m"}"#));
+        assert!(!warn.admits(r#"{"level":"WARNING","message":"m"}"#));
+        assert!(warn.admits(r#"{"level":"CRITICAL","message":"m"}"#));
+        assert!(warn.admits("plain text at any level"));
+        assert!(warn.admits(r#"{"no":"level"}"#));
+        let text = Style::of(&Logging::default());
+        assert!(text.admits(r#"{"level":"DEBUG"}"#));
+        assert_eq!(
+            stream_in(
+                &Logging {
+                    log_group: Some("/g".into()),
+                    ..Logging::default()
+                },
+                "f",
+                "1",
+                "ab"
+            )
+            .split_once('/')
+            .map(|(_, rest)| rest.len()),
+            Some("MM/DD/f[1][ab]".len())
+        );
     }
 
     #[test]

@@ -35,7 +35,9 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
-use control::lambda::{FunctionRef, Lambda, LambdaError, State, Status, CONCURRENT_EXECUTIONS};
+use control::lambda::{
+    FunctionRef, Lambda, LambdaError, State, Status, TracingMode, CONCURRENT_EXECUTIONS,
+};
 use control::{Scope, Store};
 use destination::AttemptResponse;
 use sandbox::{HostConfig, Invocation, Sandbox, SandboxError, TmpBacking};
@@ -83,6 +85,8 @@ pub struct InvokeRequest {
     /// `X-Amz-Client-Context`, base64-decoded.
     pub client_context: Option<String>,
     pub request_id: String,
+    /// The caller's `X-Amzn-Trace-Id`, if it sent one.
+    pub trace_header: Option<String>,
 }
 
 /// How long an environment stays thawed after an invocation. Lambda freezes an environment
@@ -252,6 +256,7 @@ impl Invoker {
                     payload: req.payload,
                     client_context: req.client_context,
                     tail: req.tail,
+                    trace_header: req.trace_header,
                 };
                 let ran = self
                     .run_measured(&subject, &entry, &target, starter, call)
@@ -516,8 +521,16 @@ impl Invoker {
         call: &Call,
     ) -> Result<Ran, SandboxError> {
         let id = &call.request_id;
+        let trace = trace_id(
+            id,
+            target.runnable.version.settings.tracing,
+            call.trace_header.as_deref(),
+        );
         env.log.begin(
-            format!("START RequestId: {id} Version: {}", env.version),
+            logs::Platform::Start {
+                request_id: id.clone(),
+                version: env.version.clone(),
+            },
             call.tail,
         );
         let (outcome, stats) = env
@@ -526,16 +539,34 @@ impl Invoker {
                 request_id: id.clone(),
                 payload: call.payload.clone(),
                 invoked_function_arn: target.invoked_arn.clone(),
-                trace_id: trace_id(id),
+                trace_id: trace.clone(),
                 client_context: call.client_context.clone(),
                 cognito_identity: None,
             })
             .await?;
-        let (answer, mut lines) = outcome::answer(&outcome, id, env.timeout);
+        let (answer, lines) = outcome::answer(&outcome, id, env.timeout);
         let timed_out = matches!(outcome, sandbox::Outcome::Timeout).then_some(env.timeout);
-        lines.push(format!("END RequestId: {id}"));
-        lines.push(logs::report_line(id, &stats, env.memory_mb, timed_out));
-        let tail = env.log.end(lines, call.tail);
+        let status = match &outcome {
+            sandbox::Outcome::Response(_) => "success",
+            sandbox::Outcome::FunctionError { .. } => "error",
+            sandbox::Outcome::Timeout => "timeout",
+            _ => "failure",
+        };
+        let mut records: Vec<logs::Platform> =
+            lines.into_iter().map(logs::Platform::Line).collect();
+        records.push(logs::Platform::End {
+            request_id: id.clone(),
+            status,
+        });
+        records.push(logs::Platform::Report {
+            request_id: id.clone(),
+            stats: stats.clone(),
+            memory_mb: env.memory_mb,
+            timed_out_at: timed_out,
+            status,
+            trace: trace.ends_with(";Sampled=1").then_some(trace),
+        });
+        let tail = env.log.end(records, call.tail);
         let drained = env.zone().is_some_and(|z| self.network.is_impaired(z));
         if drained {
             tracing::info!(env = %env.hex, "environment drained after its invocation: its zone is impaired");
@@ -597,6 +628,7 @@ impl Invoker {
             payload: event.payload(),
             client_context: None,
             tail: false,
+            trace_header: None,
         };
         match self
             .run_measured(&subject, &entry, &target, starter, call)
@@ -639,6 +671,7 @@ struct Call {
     payload: Bytes,
     client_context: Option<String>,
     tail: bool,
+    trace_header: Option<String>,
 }
 
 struct Ran {
@@ -692,13 +725,42 @@ fn network_failure(reason_code: &str) -> Option<(&'static str, &'static str)> {
     })
 }
 
-/// An X-Ray trace header derived from the request id (tracing is never sampled here).
-fn trace_id(request_id: &str) -> String {
+/// The invocation's X-Ray trace header. `Active` tracing samples every invocation;
+/// `PassThrough` keeps the caller's decision (not sampled when the caller made none). A
+/// caller's `X-Amzn-Trace-Id` with a well-formed `Root` keeps its trace; the function's
+/// segment is a new `Parent`, derived from the request id.
+fn trace_id(request_id: &str, mode: TracingMode, caller: Option<&str>) -> String {
     let hex: String = request_id.chars().filter(char::is_ascii_hexdigit).collect();
-    let secs = chrono::Utc::now().timestamp();
-    let root = hex.get(..24).unwrap_or("000000000000000000000000");
     let parent = hex.get(16..32).unwrap_or("0000000000000000");
-    format!("Root=1-{secs:08x}-{root};Parent={parent};Sampled=0")
+    let field = |name: &str| {
+        caller.and_then(|h| {
+            h.split(';')
+                .map(str::trim)
+                .find_map(|p| p.strip_prefix(name))
+        })
+    };
+    let root = field("Root=")
+        .filter(|r| is_trace_root(r))
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            let secs = chrono::Utc::now().timestamp();
+            let id = hex.get(..24).unwrap_or("000000000000000000000000");
+            format!("1-{secs:08x}-{id}")
+        });
+    let sampled = match (mode, field("Sampled=")) {
+        (TracingMode::Active, Some("0")) | (TracingMode::PassThrough, None | Some("0" | "?")) => {
+            "0"
+        }
+        _ => "1",
+    };
+    format!("Root={root};Parent={parent};Sampled={sampled}")
+}
+
+/// `1-<8 hex>-<24 hex>`.
+fn is_trace_root(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    let hex = |s: &str, n: usize| s.len() == n && s.chars().all(|c| c.is_ascii_hexdigit());
+    parts.len() == 3 && parts[0] == "1" && hex(parts[1], 8) && hex(parts[2], 24)
 }
 
 /// FNV-1a: stable across builds, unlike the standard library's hasher, so names derived
@@ -814,9 +876,33 @@ mod tests {
 
     #[test]
     fn trace_ids_look_like_xrays() {
-        let t = trace_id("8476a536-e9f4-11e8-9739-2dfe598c3fcd");
+        let id = "8476a536-e9f4-11e8-9739-2dfe598c3fcd";
+        let t = trace_id(id, TracingMode::PassThrough, None);
         assert!(t.starts_with("Root=1-"), "{t}");
         assert!(t.contains(";Parent=") && t.ends_with(";Sampled=0"), "{t}");
+        let root = t
+            .strip_prefix("Root=")
+            .and_then(|r| r.split(';').next())
+            .unwrap();
+        assert!(is_trace_root(root), "{root}");
+        let active = trace_id(id, TracingMode::Active, None);
+        assert!(active.ends_with(";Sampled=1"), "{active}");
+        let caller = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+        let passed = trace_id(id, TracingMode::PassThrough, Some(caller));
+        assert!(
+            passed.starts_with("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=")
+                && passed.ends_with(";Sampled=1"),
+            "{passed}"
+        );
+        let bad = trace_id(
+            id,
+            TracingMode::PassThrough,
+            Some("Root=nonsense;Sampled=1"),
+        );
+        assert!(
+            !bad.contains("nonsense") && bad.ends_with(";Sampled=1"),
+            "{bad}"
+        );
     }
 
     #[test]

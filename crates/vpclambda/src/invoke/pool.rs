@@ -172,8 +172,9 @@ impl Starter {
             network.attach(&target.scope, v, &hex),
         );
         let net = net?;
-        let group = logs::group_name(&v.function_name);
-        let stream = logs::stream_name(&v.version, &hex);
+        let group = s.logging.group(&v.function_name);
+        let stream = logs::stream_in(&s.logging, &v.function_name, &v.version, &hex);
+        let style = logs::Style::of(&s.logging);
         let env = runtimes::lambda_env(&runtimes::FunctionEnv {
             name: &v.function_name,
             version: &v.version,
@@ -191,6 +192,11 @@ impl Starter {
             runtime_env: &launch.env,
             user: s.environment.as_ref(),
             provisioned,
+            json_log_level: s
+                .logging
+                .application_level
+                .as_deref()
+                .filter(|_| style.json),
         });
         let uid = UID_BASE + self.next_uid.fetch_add(1, Ordering::Relaxed) % UID_COUNT;
         let timeout = Duration::from_secs(u64::from(s.timeout));
@@ -215,9 +221,9 @@ impl Starter {
             .start_reserved(reservation, spec)
             .await
             .map_err(host)?;
-        let log = logs.attach(target.scope.clone(), group, stream, env.take_logs());
+        let log = logs.attach(target.scope.clone(), group, stream, style, env.take_logs());
         if let Some(note) = launch.note {
-            log.lines(vec![note]);
+            log.lines(vec![logs::Platform::Line(note)]);
         }
         Ok(LiveEnv {
             env,

@@ -96,6 +96,7 @@ fn parse_async(req: &Request, f: &str) -> Result<InvokeRequest, InvokeError> {
         payload: payload(req, InvocationType::Event)?,
         client_context: None,
         request_id: req.request_id.clone(),
+        trace_header: header(req, "x-amzn-trace-id").map(str::to_string),
     })
 }
 
@@ -147,6 +148,7 @@ fn parse(req: &Request, f: &str) -> Result<InvokeRequest, InvokeError> {
         payload: payload(req, kind)?,
         client_context,
         request_id: req.request_id.clone(),
+        trace_header: header(req, "x-amzn-trace-id").map(str::to_string),
     })
 }
 

@@ -7,6 +7,7 @@ mod event_config;
 mod invoke;
 mod jobs;
 mod layers;
+mod members;
 mod policy;
 mod provisioned;
 mod settings;
@@ -235,7 +236,7 @@ fn answer(resp: Response<Bytes>) -> Outcome {
 }
 
 fn create_function(lambda: &Lambda, req: &Request) -> Outcome {
-    let input: shapes::CreateFunctionInput = parse(&req.body)?;
+    let input: shapes::CreateFunctionInput = members::parse_input(&req.body, "CreateFunction")?;
     control::lambda::check_dead_letter(input.dead_letter_target())?;
     let spec = FunctionSpec {
         function_name: input.function_name,
@@ -258,6 +259,12 @@ fn create_function(lambda: &Lambda, req: &Request) -> Outcome {
             None => control::lambda::CodeSource::Absent,
         },
         code_signing_config_arn: input.code_signing_config_arn,
+        options: shapes::options(
+            input.tracing_config,
+            input.kms_key_arn,
+            input.snap_start,
+            input.logging_config,
+        ),
     };
     let changed = lambda.create(&req.scope, spec, jobs::runner_id())?;
     let body = shapes::configuration(&changed.version, &req.scope, None);
@@ -354,7 +361,8 @@ fn delete_function(lambda: &Lambda, req: &Request, f: &str) -> Outcome {
 
 fn update_configuration(lambda: &Lambda, req: &Request, f: &str) -> Outcome {
     let fref = req.function(f, NameShape::Function, "UpdateFunctionConfiguration")?;
-    let input: shapes::UpdateConfigurationInput = parse(&req.body)?;
+    let input: shapes::UpdateConfigurationInput =
+        members::parse_input(&req.body, "UpdateFunctionConfiguration")?;
     control::lambda::check_dead_letter(input.dead_letter_target())?;
     let change = ConfigChange {
         role: input.role,
@@ -368,6 +376,12 @@ fn update_configuration(lambda: &Lambda, req: &Request, f: &str) -> Outcome {
         vpc: input.vpc_config.map(Into::into),
         revision_id: input.revision_id,
         layers: input.layers,
+        options: shapes::options(
+            input.tracing_config,
+            input.kms_key_arn,
+            input.snap_start,
+            input.logging_config,
+        ),
     };
     let changed = lambda.update_configuration(&req.scope, &fref, change, jobs::runner_id())?;
     let body = shapes::configuration(&changed.version, &req.scope, None);
@@ -376,7 +390,7 @@ fn update_configuration(lambda: &Lambda, req: &Request, f: &str) -> Outcome {
 
 fn update_code(lambda: &Lambda, req: &Request, f: &str) -> Outcome {
     let fref = req.function(f, NameShape::Function, "UpdateFunctionCode")?;
-    let input: shapes::UpdateCodeInput = parse(&req.body)?;
+    let input: shapes::UpdateCodeInput = members::parse_input(&req.body, "UpdateFunctionCode")?;
     let publish = input.publish.unwrap_or(false);
     let code = shapes::FunctionCodeInput {
         zip_file: input.zip_file,
@@ -400,7 +414,7 @@ fn update_code(lambda: &Lambda, req: &Request, f: &str) -> Outcome {
 
 fn publish_version(lambda: &Lambda, req: &Request, f: &str) -> Outcome {
     let fref = req.function(f, NameShape::Function, "PublishVersion")?;
-    let input: shapes::PublishVersionInput = parse(&req.body)?;
+    let input: shapes::PublishVersionInput = members::parse_input(&req.body, "PublishVersion")?;
     let version = lambda.publish(
         &req.scope,
         &fref,
@@ -437,7 +451,7 @@ fn list_versions(lambda: &Lambda, req: &Request, f: &str) -> Outcome {
 
 fn create_alias(lambda: &Lambda, req: &Request, f: &str) -> Outcome {
     let fref = req.function(f, NameShape::Function, "CreateAlias")?;
-    let input: shapes::AliasInput = parse(&req.body)?;
+    let input: shapes::AliasInput = members::parse_input(&req.body, "CreateAlias")?;
     let Some(name) = input.name else {
         return Err(LambdaError::Validation(vec![
             "Value null at 'name' failed to satisfy constraint: Member must not be null".into(),
@@ -493,7 +507,7 @@ fn alias(lambda: &Lambda, req: &Request, f: &str, name: &str) -> Outcome {
             answer(req.json(200, &shapes::alias(&alias, &req.scope)))
         }
         Method::PUT => {
-            let input: shapes::AliasInput = parse(&req.body)?;
+            let input: shapes::AliasInput = members::parse_input(&req.body, "UpdateAlias")?;
             let alias = lambda.update_alias(
                 &req.scope,
                 &fref,

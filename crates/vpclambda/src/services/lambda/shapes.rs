@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use control::lambda::{
     decode_blob, function_arn, runtime_version_arn, Alias, CodeSource, FunctionVersion,
-    LambdaError, VpcRequest,
+    LambdaError, LogFormat, LoggingRequest, OptionsRequest, VpcRequest, LATEST,
 };
 use control::Scope;
 use serde::de::DeserializeOwned;
@@ -44,6 +44,11 @@ pub struct CreateFunctionInput {
     pub ephemeral_storage: Option<EphemeralStorageInput>,
     pub code_signing_config_arn: Option<String>,
     pub layers: Option<Vec<String>>,
+    pub tracing_config: Option<TracingConfigInput>,
+    #[serde(rename = "KMSKeyArn")]
+    pub kms_key_arn: Option<String>,
+    pub snap_start: Option<SnapStartInput>,
+    pub logging_config: Option<LoggingConfigInput>,
     pub dead_letter_config: Option<DeadLetterConfigInput>,
 }
 
@@ -129,7 +134,55 @@ pub struct UpdateConfigurationInput {
     pub revision_id: Option<String>,
     pub ephemeral_storage: Option<EphemeralStorageInput>,
     pub layers: Option<Vec<String>>,
+    pub tracing_config: Option<TracingConfigInput>,
+    #[serde(rename = "KMSKeyArn")]
+    pub kms_key_arn: Option<String>,
+    pub snap_start: Option<SnapStartInput>,
+    pub logging_config: Option<LoggingConfigInput>,
     pub dead_letter_config: Option<DeadLetterConfigInput>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct TracingConfigInput {
+    pub mode: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct SnapStartInput {
+    pub apply_on: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct LoggingConfigInput {
+    pub log_format: Option<String>,
+    pub application_log_level: Option<String>,
+    pub system_log_level: Option<String>,
+    pub log_group: Option<String>,
+}
+
+/// The members of [`OptionsRequest`], which create and update share (not flattened into
+/// one struct: serde's flatten would hide the members it drops from [`super::members`]).
+pub fn options(
+    tracing: Option<TracingConfigInput>,
+    kms_key_arn: Option<String>,
+    snap_start: Option<SnapStartInput>,
+    logging: Option<LoggingConfigInput>,
+) -> OptionsRequest {
+    OptionsRequest {
+        // Lambda's defaults for an object given without its member.
+        tracing_mode: tracing.map(|t| t.mode.unwrap_or_else(|| "PassThrough".into())),
+        kms_key_arn,
+        snap_start: snap_start.map(|s| s.apply_on.unwrap_or_else(|| "None".into())),
+        logging: logging.map(|l| LoggingRequest {
+            log_format: l.log_format,
+            application_log_level: l.application_log_level,
+            system_log_level: l.system_log_level,
+            log_group: l.log_group,
+        }),
+    }
 }
 
 impl UpdateConfigurationInput {
@@ -232,7 +285,10 @@ pub fn configuration(v: &FunctionVersion, scope: &Scope, arn_qualifier: Option<&
             .collect();
         put("Layers", json!(layers));
     }
-    put("TracingConfig", json!({ "Mode": "PassThrough" }));
+    if let Some(key) = &s.kms_key_arn {
+        put("KMSKeyArn", json!(key));
+    }
+    put("TracingConfig", json!({ "Mode": s.tracing.as_str() }));
     put("RevisionId", json!(v.revision_id));
     let status = &v.status;
     put("State", json!(status.state.as_str()));
@@ -250,18 +306,29 @@ pub fn configuration(v: &FunctionVersion, scope: &Scope, arn_qualifier: Option<&
     put("PackageType", json!("Zip"));
     put("Architectures", json!([s.architecture]));
     put("EphemeralStorage", json!({ "Size": s.ephemeral_storage }));
+    // Published versions of a SnapStart function are optimized; `$LATEST` never is.
+    let optimized = s.snap_start && v.version != LATEST;
     put(
         "SnapStart",
-        json!({ "ApplyOn": "None", "OptimizationStatus": "Off" }),
+        json!({
+            "ApplyOn": if s.snap_start { "PublishedVersions" } else { "None" },
+            "OptimizationStatus": if optimized { "On" } else { "Off" },
+        }),
     );
     put(
         "RuntimeVersionConfig",
         json!({ "RuntimeVersionArn": runtime_version_arn(scope, &s.runtime) }),
     );
-    put(
-        "LoggingConfig",
-        json!({ "LogFormat": "Text", "LogGroup": format!("/aws/lambda/{}", v.function_name) }),
-    );
+    let logging = &s.logging;
+    let mut log_config = json!({
+        "LogFormat": logging.format.as_str(),
+        "LogGroup": logging.group(&v.function_name),
+    });
+    if logging.format == LogFormat::Json {
+        log_config["ApplicationLogLevel"] = json!(logging.application_level);
+        log_config["SystemLogLevel"] = json!(logging.system_level);
+    }
+    put("LoggingConfig", log_config);
     Value::Object(out)
 }
 
