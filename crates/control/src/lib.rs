@@ -11,6 +11,7 @@ pub mod lambda;
 pub mod logs;
 pub mod metrics;
 pub mod regions;
+pub mod s3;
 pub mod store;
 pub mod sts;
 

@@ -19,8 +19,12 @@ use crate::services::{self, Call, Service};
 
 /// The fallback handler for all AWS traffic.
 pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
-    let request_id = wire::new_request_id();
     let (parts, body) = req.into_parts();
+    if services::s3::is_s3(&parts) {
+        // S3 streams its bodies and checks its own signatures (chunked, trailers, SigV2).
+        return services::s3::handle(&state.s3, Request::from_parts(parts, body)).await;
+    }
+    let request_id = wire::new_request_id();
     let resp = match serve(&state, parts, body, &request_id).await {
         Ok(resp) => resp,
         Err((protocol, err)) => {
@@ -59,7 +63,7 @@ async fn serve(
             AwsError::new(
                 400,
                 "UnknownServiceException",
-                format!("vpclambda does not serve the '{}' service; it serves lambda, ec2, iam, sts, logs and monitoring.", cred.service),
+                format!("vpclambda does not serve the '{}' service; it serves lambda, ec2, iam, sts, logs, monitoring and s3.", cred.service),
             ),
         ));
     };

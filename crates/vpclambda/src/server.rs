@@ -34,6 +34,9 @@ pub struct AppState {
     pub provisioner: Arc<dyn control::lambda::FunctionProvisioner>,
     /// Wakes the ENI reclaimer when a function let go of ENIs.
     pub reclaim_now: tokio::sync::Notify,
+    /// S3's object bytes, and the S3 service the gateway hands S3 requests to.
+    pub blobs: control::s3::BlobStore,
+    pub s3: s3s::service::S3Service,
 }
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
@@ -45,6 +48,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let _lock = lock_data_dir(&config.data_dir)?;
     let store = Store::open_sqlite(&config.data_dir).context("opening the store")?;
     let accounts = Accounts::new(config.accounts.clone())?;
+    let blobs = control::s3::BlobStore::open(&config.data_dir).context("opening S3's storage")?;
+    let swept = control::s3::sweep(&store, &blobs).context("sweeping S3's storage")?;
+    if swept > 0 {
+        tracing::info!(
+            swept,
+            "removed object bytes no record names (left by a crash)"
+        );
+    }
+    let s3 = crate::services::s3::service(store.clone(), accounts.clone(), blobs.clone());
     let invoke = Invoker::start(invoke_settings(&config), store.clone()).await;
     let state = Arc::new(AppState {
         sig_policy: sigv4::Policy {
@@ -58,6 +70,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         zones: crate::zones::ZoneHealth::default(),
         provisioner: crate::eni::provisioner(&config, &store),
         reclaim_now: tokio::sync::Notify::new(),
+        blobs,
+        s3,
     });
     let reconciler = crate::dataplane::spawn(state.clone());
     let reclaimer = crate::eni::spawn_reclaimer(state.clone());

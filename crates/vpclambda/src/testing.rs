@@ -28,9 +28,12 @@ pub fn app() -> (Router, tempfile::TempDir) {
     let mut config = Config::resolve(ServeArgs::default()).expect("default config");
     config.data_dir = dir.path().to_path_buf();
     let store = Store::open_sqlite(dir.path()).expect("store");
+    let accounts = Accounts::new(config.accounts.clone()).expect("accounts");
+    let blobs = control::s3::BlobStore::open(dir.path()).expect("blob store");
+    let s3 = crate::services::s3::service(store.clone(), accounts.clone(), blobs.clone());
     let state = Arc::new(AppState {
         sig_policy: sigv4::Policy::default(),
-        accounts: Accounts::new(config.accounts.clone()).expect("accounts"),
+        accounts,
         invoke: crate::invoke::Invoker::without_execution(
             crate::server::invoke_settings(&config),
             store.clone(),
@@ -41,6 +44,8 @@ pub fn app() -> (Router, tempfile::TempDir) {
         zones: crate::zones::ZoneHealth::default(),
         provisioner: std::sync::Arc::new(control::lambda::ImmediateProvisioner),
         reclaim_now: tokio::sync::Notify::new(),
+        blobs,
+        s3,
     });
     (router(state), dir)
 }

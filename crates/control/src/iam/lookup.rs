@@ -68,8 +68,21 @@ pub fn is_allowed(
     action: &str,
     resource: &str,
 ) -> Result<bool, StoreError> {
+    Ok(decision(tx, account, role, action, resource)? == Decision::Allow)
+}
+
+/// What the role's policies say of `action` on `resource`: for services that combine it
+/// with a resource policy, where an explicit deny and a mere absence of allow differ.
+/// A role that is gone, or a policy that no longer parses, is an explicit deny.
+pub fn decision(
+    tx: &mut dyn Tx,
+    account: &str,
+    role: &RoleInfo,
+    action: &str,
+    resource: &str,
+) -> Result<Decision, StoreError> {
     let Some(record) = current(tx, account, role)? else {
-        return Ok(false);
+        return Ok(Decision::ExplicitDeny);
     };
     let mut documents: Vec<String> = Vec::new();
     for arn in &record.attached_policies {
@@ -92,21 +105,20 @@ pub fn is_allowed(
             Err(e) => {
                 // An unreadable policy might have held a Deny: refuse rather than guess.
                 tracing::warn!(role = %record.arn, error = %e, "stored policy no longer parses");
-                return Ok(false);
+                return Ok(Decision::ExplicitDeny);
             }
         }
     }
     let refs: Vec<&Policy> = policies.iter().collect();
     let context = Context::new();
-    let decision = policy::evaluate(
+    Ok(policy::evaluate(
         &refs,
         &Request {
             action,
             resource,
             context: &context,
         },
-    );
-    Ok(decision == Decision::Allow)
+    ))
 }
 
 /// The role's record now, if it is still the same role (a role deleted and re-created under

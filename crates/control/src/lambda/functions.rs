@@ -44,10 +44,8 @@ pub enum CodeSource {
     Absent,
     /// A code member without any source in it.
     Empty,
-    /// The package bytes (`ZipFile`, base64-decoded).
+    /// The package bytes (`ZipFile`, base64-decoded, or read from S3 by the adapter).
     Zip(Vec<u8>),
-    /// `S3Bucket`/`S3Key`: there is no S3 here.
-    S3,
     /// `ImageUri`: container images cannot run here.
     Image,
 }
@@ -851,9 +849,6 @@ fn check_placement(
 pub(crate) fn zip_of(source: CodeSource) -> Result<Vec<u8>, LambdaError> {
     match source {
         CodeSource::Zip(zip) => Ok(zip),
-        CodeSource::S3 => Err(LambdaError::invalid(
-            "Code from S3 (S3Bucket, S3Key) is not supported: this Lambda has no S3. Upload the package as ZipFile.",
-        )),
         CodeSource::Image => Err(LambdaError::invalid(
             "PackageType Image is not supported: this Lambda runs .zip file archives only. Use PackageType Zip with Code.ZipFile.",
         )),

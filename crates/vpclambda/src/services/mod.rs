@@ -8,6 +8,7 @@ mod iam;
 mod lambda;
 mod logs;
 mod monitoring;
+pub mod s3;
 mod sts;
 
 use std::sync::Arc;

@@ -27,6 +27,8 @@ struct ContentInput {
     s3_bucket: Option<String>,
     #[serde(rename = "S3Key")]
     s3_key: Option<String>,
+    #[serde(rename = "S3ObjectVersion")]
+    s3_object_version: Option<String>,
     zip_file: Option<String>,
 }
 
@@ -77,9 +79,10 @@ fn publish(lambda: &Lambda, req: &Request, name: &str) -> Outcome {
                 zip_file: c.zip_file,
                 s3_bucket: c.s3_bucket,
                 s3_key: c.s3_key,
+                s3_object_version: c.s3_object_version,
                 image_uri: None,
             }
-            .source("Content.ZipFile")?,
+            .source("Content.ZipFile", &req.s3)?,
         ),
         None => None,
     };

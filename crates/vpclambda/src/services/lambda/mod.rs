@@ -31,7 +31,7 @@ use crate::server::AppState;
 use shapes::parse;
 
 pub async fn handle(state: &Arc<AppState>, call: &Call) -> Result<Response<Bytes>, AwsError> {
-    let req = Request::from_call(call);
+    let req = Request::from_call(state, call);
     if let ([v, "functions", f, "invocations"], &Method::POST) = (
         req.segments
             .iter()
@@ -98,10 +98,12 @@ struct Request {
     caller: control::lambda::Caller,
     request_id: String,
     host: String,
+    /// Reads code packages from S3 as the caller.
+    s3: shapes::CodeFromS3,
 }
 
 impl Request {
-    fn from_call(call: &Call) -> Request {
+    fn from_call(state: &AppState, call: &Call) -> Request {
         Request {
             method: call.method.clone(),
             segments: call
@@ -123,6 +125,11 @@ impl Request {
                 .and_then(|h| h.to_str().ok())
                 .unwrap_or("127.0.0.1")
                 .to_string(),
+            s3: shapes::CodeFromS3 {
+                store: state.store.clone(),
+                blobs: state.blobs.clone(),
+                principal: crate::services::s3::principal_of(call),
+            },
         }
     }
 
@@ -255,7 +262,7 @@ fn create_function(lambda: &Lambda, req: &Request) -> Outcome {
         publish: input.publish.unwrap_or(false),
         layers: input.layers,
         code: match input.code {
-            Some(code) => code.source("Code.ZipFile")?,
+            Some(code) => code.source("Code.ZipFile", &req.s3)?,
             None => control::lambda::CodeSource::Absent,
         },
         code_signing_config_arn: input.code_signing_config_arn,
@@ -396,9 +403,10 @@ fn update_code(lambda: &Lambda, req: &Request, f: &str) -> Outcome {
         zip_file: input.zip_file,
         s3_bucket: input.s3_bucket,
         s3_key: input.s3_key,
+        s3_object_version: input.s3_object_version,
         image_uri: input.image_uri,
     }
-    .source("ZipFile")?;
+    .source("ZipFile", &req.s3)?;
     let change = CodeChange {
         code,
         architectures: input.architectures,

@@ -72,16 +72,28 @@ pub struct FunctionCodeInput {
     pub s3_bucket: Option<String>,
     #[serde(rename = "S3Key")]
     pub s3_key: Option<String>,
+    #[serde(rename = "S3ObjectVersion")]
+    pub s3_object_version: Option<String>,
     pub image_uri: Option<String>,
 }
 
 impl FunctionCodeInput {
-    pub fn source(self, member: &str) -> Result<CodeSource, LambdaError> {
+    /// The package: decoded from `ZipFile`, or read from S3 for the caller.
+    pub fn source(self, member: &str, s3: &CodeFromS3) -> Result<CodeSource, LambdaError> {
         if let Some(zip) = self.zip_file {
             return Ok(CodeSource::Zip(decode_blob(member, &zip)?));
         }
         if self.s3_bucket.is_some() || self.s3_key.is_some() {
-            return Ok(CodeSource::S3);
+            let (Some(bucket), Some(key)) = (self.s3_bucket, self.s3_key) else {
+                return Err(LambdaError::InvalidParameter(
+                    "Please provide both S3Bucket and S3Key for function code in S3.".into(),
+                ));
+            };
+            return Ok(CodeSource::Zip(s3.read(
+                &bucket,
+                &key,
+                self.s3_object_version.as_deref(),
+            )?));
         }
         if self.image_uri.is_some() {
             return Ok(CodeSource::Image);
@@ -199,6 +211,8 @@ pub struct UpdateCodeInput {
     pub s3_bucket: Option<String>,
     #[serde(rename = "S3Key")]
     pub s3_key: Option<String>,
+    #[serde(rename = "S3ObjectVersion")]
+    pub s3_object_version: Option<String>,
     pub image_uri: Option<String>,
     pub publish: Option<bool>,
     pub dry_run: Option<bool>,
@@ -345,4 +359,41 @@ pub fn alias(a: &Alias, scope: &Scope) -> Value {
         out["RoutingConfig"] = json!({ "AdditionalVersionWeights": a.routing });
     }
     out
+}
+
+/// What reads a deployment package from S3 for the caller, as Lambda does with the
+/// caller's permission: a missing object or a refusal is Lambda's
+/// `InvalidParameterValueException` naming S3's error.
+pub struct CodeFromS3 {
+    pub store: control::Store,
+    pub blobs: control::s3::BlobStore,
+    pub principal: control::s3::Principal,
+}
+
+/// The largest package Lambda reads from S3: its unzipped limit.
+const S3_PACKAGE_LIMIT: u64 = 262_144_000;
+
+impl CodeFromS3 {
+    fn read(&self, bucket: &str, key: &str, version: Option<&str>) -> Result<Vec<u8>, LambdaError> {
+        crate::services::s3::read_object(
+            &self.store,
+            &self.blobs,
+            &self.principal,
+            bucket,
+            key,
+            version,
+            S3_PACKAGE_LIMIT,
+        )
+        .map_err(|e| match e {
+            control::s3::S3Error::Store(s) => LambdaError::Store(s),
+            control::s3::S3Error::EntityTooLarge => LambdaError::InvalidParameter(format!(
+                "Unzipped size must be smaller than {S3_PACKAGE_LIMIT} bytes"
+            )),
+            other => LambdaError::InvalidParameter(format!(
+                "Error occurred while GetObject. S3 Error Code: {}. S3 Error Message: {}",
+                other.code(),
+                other
+            )),
+        })
+    }
 }
