@@ -242,7 +242,12 @@ def call(d, name, event, trace_header=None):
     return json.loads(out["Payload"].read()), base64.b64decode(out.get("LogResult", "")).decode()
 
 
-def messages(d, group, timeout=10):
+def reports(lines):
+    return sum("platform.report" in m or m.startswith("REPORT") for m in lines)
+
+
+def messages(d, group, timeout=10, until=lambda lines: reports(lines) > 0):
+    """The group's messages once `until` holds of them (logs are written in the background)."""
     logs = d.client("logs")
     deadline = time.monotonic() + timeout
     while True:
@@ -250,7 +255,7 @@ def messages(d, group, timeout=10):
             events = logs.filter_log_events(logGroupName=group)["events"]
         except ClientError:
             events = []
-        if events and any("platform.report" in e["message"] or "REPORT" in e["message"] for e in events):
+        if events and until([e["message"] for e in events]):
             return [e["message"] for e in events]
         if time.monotonic() > deadline:
             return [e["message"] for e in events]
@@ -281,7 +286,7 @@ def test_json_logs_to_a_custom_group_with_levels(execd):
     assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == "/custom/shared"
     call(execd, "jsonlog", {"log": json.dumps({"level": "INFO", "message": "dropped"})})
     call(execd, "jsonlog", {"log": json.dumps({"level": "ERROR", "message": "kept"})})
-    lines = messages(execd, "/custom/shared")
+    lines = messages(execd, "/custom/shared", until=lambda lines: reports(lines) >= 3)
     records = [json.loads(m) for m in lines if m.startswith("{")]
     kinds = [r.get("type") for r in records]
     for kind in ("platform.start", "platform.runtimeDone", "platform.report"):
