@@ -146,8 +146,39 @@ pub fn put_policy(tx: &mut dyn Tx, name: &str, document: &str) -> Result<(), S3E
     }
     Policy::parse(document, PolicyKind::Resource)
         .map_err(|e| S3Error::MalformedPolicy(e.to_string()))?;
+    check_policy_resources(document, name)?;
     bucket.policy = Some(document.into());
     save(tx, &bucket)
+}
+
+/// Every `Resource` of a bucket policy must be the bucket or objects in it.
+fn check_policy_resources(document: &str, bucket: &str) -> Result<(), S3Error> {
+    let invalid = || S3Error::MalformedPolicy("Policy has invalid resource".into());
+    let doc: serde_json::Value = serde_json::from_str(document).map_err(|_| invalid())?;
+    let statements = match &doc["Statement"] {
+        serde_json::Value::Array(list) => list.clone(),
+        one => vec![one.clone()],
+    };
+    let own = format!("arn:aws:s3:::{bucket}");
+    for statement in &statements {
+        let resources = match &statement["Resource"] {
+            serde_json::Value::String(r) => vec![r.clone()],
+            serde_json::Value::Array(list) => list
+                .iter()
+                .filter_map(|r| r.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        };
+        for r in resources {
+            let ok = r
+                .strip_prefix(&own)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/') || rest == "*");
+            if !ok {
+                return Err(invalid());
+            }
+        }
+    }
+    Ok(())
 }
 
 pub fn get_policy(tx: &mut dyn Tx, name: &str) -> Result<String, S3Error> {

@@ -7,8 +7,9 @@ use crate::store::StoreError;
 pub enum S3Error {
     #[error("The specified bucket does not exist")]
     NoSuchBucket { bucket: String },
+    /// `marker`: the delete marker that hides the key, if one does.
     #[error("The specified key does not exist.")]
-    NoSuchKey { key: String },
+    NoSuchKey { key: String, marker: Option<String> },
     #[error("The specified version does not exist.")]
     NoSuchVersion { key: String, version: String },
     #[error("The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.")]
@@ -19,8 +20,8 @@ pub enum S3Error {
     BucketAlreadyOwnedByYou { bucket: String },
     #[error("The bucket you tried to delete is not empty")]
     BucketNotEmpty { bucket: String },
-    #[error("{0}")]
-    InvalidBucketName(String),
+    #[error("The specified bucket is not valid.")]
+    InvalidBucketName { bucket: String },
     #[error("Your key is too long")]
     KeyTooLong,
     #[error("{0}")]
@@ -51,12 +52,15 @@ pub enum S3Error {
     SignatureDoesNotMatch,
     #[error("Access Denied")]
     AccessDenied,
+    /// A delete marker named by its version id.
     #[error("The specified method is not allowed against this resource.")]
-    MethodNotAllowed,
+    MethodNotAllowed { marker: String },
     #[error("At least one of the pre-conditions you specified did not hold")]
     PreconditionFailed,
     #[error("The Content-MD5 you specified did not match what we received.")]
     BadDigest,
+    #[error("The Content-MD5 you specified was invalid.")]
+    InvalidDigest,
     #[error("The {algorithm} you specified did not match the calculated checksum.")]
     ChecksumMismatch { algorithm: &'static str },
     #[error(
@@ -80,7 +84,7 @@ impl S3Error {
             S3Error::BucketAlreadyExists { .. } => "BucketAlreadyExists",
             S3Error::BucketAlreadyOwnedByYou { .. } => "BucketAlreadyOwnedByYou",
             S3Error::BucketNotEmpty { .. } => "BucketNotEmpty",
-            S3Error::InvalidBucketName(_) => "InvalidBucketName",
+            S3Error::InvalidBucketName { .. } => "InvalidBucketName",
             S3Error::KeyTooLong => "KeyTooLongError",
             S3Error::InvalidArgument(_) => "InvalidArgument",
             S3Error::InvalidRequest(_) => "InvalidRequest",
@@ -96,12 +100,46 @@ impl S3Error {
             S3Error::IllegalLocationConstraint { .. } => "IllegalLocationConstraintException",
             S3Error::SignatureDoesNotMatch => "SignatureDoesNotMatch",
             S3Error::AccessDenied => "AccessDenied",
-            S3Error::MethodNotAllowed => "MethodNotAllowed",
+            S3Error::MethodNotAllowed { .. } => "MethodNotAllowed",
             S3Error::PreconditionFailed => "PreconditionFailed",
             S3Error::BadDigest => "BadDigest",
+            S3Error::InvalidDigest => "InvalidDigest",
             S3Error::ChecksumMismatch { .. } => "BadDigest",
             S3Error::MalformedXml => "MalformedXML",
             S3Error::Store(_) | S3Error::Io(_) => "InternalError",
+        }
+    }
+
+    /// The elements S3's error document carries besides code and message.
+    pub fn details(&self) -> Vec<(&'static str, String)> {
+        match self {
+            S3Error::NoSuchBucket { bucket }
+            | S3Error::BucketAlreadyExists { bucket }
+            | S3Error::BucketAlreadyOwnedByYou { bucket }
+            | S3Error::BucketNotEmpty { bucket }
+            | S3Error::NoSuchBucketPolicy { bucket }
+            | S3Error::InvalidBucketName { bucket } => vec![("BucketName", bucket.clone())],
+            S3Error::NoSuchKey { key, .. } => vec![("Key", key.clone())],
+            S3Error::NoSuchVersion { key, version } => {
+                vec![("Key", key.clone()), ("VersionId", version.clone())]
+            }
+            S3Error::NoSuchUpload { upload } => vec![("UploadId", upload.clone())],
+            S3Error::IllegalLocationConstraint { region } => {
+                vec![("LocationConstraint", region.clone())]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The delete marker an error is about: S3 names it in `x-amz-delete-marker` and
+    /// `x-amz-version-id` headers.
+    pub fn delete_marker(&self) -> Option<&str> {
+        match self {
+            S3Error::NoSuchKey {
+                marker: Some(m), ..
+            } => Some(m),
+            S3Error::MethodNotAllowed { marker } => Some(marker),
+            _ => None,
         }
     }
 
@@ -118,7 +156,7 @@ impl S3Error {
             | S3Error::BucketAlreadyOwnedByYou { .. }
             | S3Error::BucketNotEmpty { .. } => 409,
             S3Error::AccessDenied | S3Error::SignatureDoesNotMatch => 403,
-            S3Error::MethodNotAllowed => 405,
+            S3Error::MethodNotAllowed { .. } => 405,
             S3Error::PreconditionFailed => 412,
             S3Error::Store(_) | S3Error::Io(_) => 500,
             _ => 400,

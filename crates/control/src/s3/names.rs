@@ -24,9 +24,9 @@ pub fn check_bucket_name(name: &str) -> Result<(), S3Error> {
     if valid {
         Ok(())
     } else {
-        Err(S3Error::InvalidBucketName(
-            "The specified bucket is not valid.".into(),
-        ))
+        Err(S3Error::InvalidBucketName {
+            bucket: name.into(),
+        })
     }
 }
 

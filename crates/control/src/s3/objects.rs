@@ -127,10 +127,10 @@ pub fn get_version(
     let bucket = bucket(tx, bucket_name)?;
     let record = load_record(tx, &bucket, key)?.unwrap_or_default();
     match version_id {
-        None => record
-            .current()
-            .cloned()
-            .ok_or_else(|| S3Error::NoSuchKey { key: key.into() }),
+        None => record.current().cloned().ok_or_else(|| S3Error::NoSuchKey {
+            key: key.into(),
+            marker: record.versions.first().map(|v| v.version_id.clone()),
+        }),
         Some(id) => {
             check_version_id(id)?;
             let version = record
@@ -142,7 +142,9 @@ pub fn get_version(
                     version: id.into(),
                 })?;
             if version.delete_marker {
-                return Err(S3Error::MethodNotAllowed);
+                return Err(S3Error::MethodNotAllowed {
+                    marker: version.version_id,
+                });
             }
             Ok(version)
         }
@@ -280,7 +282,10 @@ pub fn set_object_tags(
     };
     let Some(version) = version else {
         return Err(match version_id {
-            None => S3Error::NoSuchKey { key: key.into() },
+            None => S3Error::NoSuchKey {
+                key: key.into(),
+                marker: None,
+            },
             Some(id) => S3Error::NoSuchVersion {
                 key: key.into(),
                 version: id.into(),
@@ -288,7 +293,9 @@ pub fn set_object_tags(
         });
     };
     if version.delete_marker {
-        return Err(S3Error::MethodNotAllowed);
+        return Err(S3Error::MethodNotAllowed {
+            marker: version.version_id.clone(),
+        });
     }
     version.meta.tags = tags;
     let id = version.version_id.clone();

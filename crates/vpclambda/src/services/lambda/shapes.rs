@@ -389,6 +389,9 @@ impl CodeFromS3 {
             control::s3::S3Error::EntityTooLarge => LambdaError::InvalidParameter(format!(
                 "Unzipped size must be smaller than {S3_PACKAGE_LIMIT} bytes"
             )),
+            control::s3::S3Error::AccessDenied => LambdaError::InvalidParameter(format!(
+                "Your access has been denied by S3, please make sure your request credentials have permission to GetObject for {bucket}/{key}. S3 Error Code: AccessDenied. S3 Error Message: Access Denied"
+            )),
             other => LambdaError::InvalidParameter(format!(
                 "Error occurred while GetObject. S3 Error Code: {}. S3 Error Message: {}",
                 other.code(),

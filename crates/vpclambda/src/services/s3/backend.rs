@@ -260,9 +260,9 @@ fn verify(
         use base64::Engine;
         let sent = base64::engine::general_purpose::STANDARD
             .decode(md5)
-            .map_err(|_| {
-                S3Error::InvalidArgument("The Content-MD5 you specified was invalid.".into())
-            })?;
+            .ok()
+            .filter(|d| d.len() == 16)
+            .ok_or(S3Error::InvalidDigest)?;
         if sent != written.md5 {
             return Err(S3Error::BadDigest);
         }
@@ -411,7 +411,8 @@ fn preconditions(
     if_unmodified_since: Option<&Timestamp>,
 ) -> S3Result<()> {
     let current = etag(&v.etag);
-    let modified = ts(v.last_modified);
+    // HTTP dates have whole seconds.
+    let modified = ts(v.last_modified / 1000 * 1000);
     let matches = |c: &ETagCondition| match c {
         ETagCondition::Any => true,
         ETagCondition::ETag(e) => e.value() == current.value(),

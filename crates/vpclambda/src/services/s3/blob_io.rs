@@ -59,7 +59,7 @@ where
         Err(e) => {
             let _ = tokio::fs::remove_file(&temp).await;
             return Err(if e.kind() == std::io::ErrorKind::InvalidData {
-                s3_error!(IncompleteBody, "The request body could not be read: {e}")
+                body_error(&e.to_string())
             } else {
                 tracing::error!(error = %e, "writing an object's bytes");
                 s3_error!(
@@ -92,6 +92,28 @@ where
         md5,
         checksum: hasher.finalize(),
     })
+}
+
+/// A body that failed while read, as S3 reports it: s3s's streams fail with a chunk
+/// signature or payload hash mismatch, named in their error text.
+fn body_error(text: &str) -> s3s::S3Error {
+    if text.contains("SignatureMismatch") {
+        let mut e = s3_error!(
+            SignatureDoesNotMatch,
+            "The request signature we calculated does not match the signature you provided. Check your key and signing method."
+        );
+        e.set_status_code(http::StatusCode::FORBIDDEN);
+        e
+    } else if text.contains("Sha256Mismatch") {
+        let mut e = s3s::S3Error::with_message(
+            s3s::S3ErrorCode::Custom("XAmzContentSHA256Mismatch".into()),
+            "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        );
+        e.set_status_code(http::StatusCode::BAD_REQUEST);
+        e
+    } else {
+        s3_error!(IncompleteBody, "The request body could not be read: {text}")
+    }
 }
 
 /// The bytes `range` of an object made of `segments`, as a stream.

@@ -47,7 +47,24 @@ pub fn is_s3(parts: &Parts) -> bool {
             return true;
         }
     }
-    bucket_of_host(header("host")).is_some()
+    bucket_of_host(header("host")).is_some() || (auth.is_empty() && names_object(parts))
+}
+
+/// Whether an unsigned request's path reads as S3's `/<bucket>[/<key>]`: anything but the
+/// root, the daemon's own `/_vpclambda/` and the Lambda REST API's `/<yyyy-mm-dd>/` versions.
+/// An anonymous caller is then answered by S3 (`AccessDenied` unless a policy allows), as on
+/// AWS, rather than by the query services' `MissingAuthenticationToken`.
+fn names_object(parts: &Parts) -> bool {
+    let Some(first) = parts.uri.path().strip_prefix('/') else {
+        return false;
+    };
+    let first = first.split('/').next().unwrap_or("");
+    let api_version = first.len() == 10
+        && first.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    !first.is_empty() && !first.starts_with("_vpclambda") && !api_version
 }
 
 /// The service of a SigV4 `Authorization` header's `Credential=key/date/region/service/…`.
@@ -79,13 +96,21 @@ pub fn service(store: Store, accounts: Accounts, blobs: BlobStore) -> S3Service 
     });
     builder.set_auth(Auth { store, accounts });
     builder.set_host(Hosts);
+    builder.set_validation(DomainNames);
     builder.build()
 }
 
-/// Serves one S3 request; every failure is an S3 error document.
+/// Where an error's extra elements travel from [`to_s3`] to [`handle`] (never sent).
+const DETAIL_HEADER: &str = "x-vpclambda-s3-error-detail";
+
+/// Serves one S3 request; every failure is an S3 error document. Every response carries a
+/// request id (`x-amz-request-id`, and `<RequestId>` in error documents, with the elements
+/// such as `<BucketName>` or `<Key>` S3 adds to them).
 pub async fn handle(s3: &S3Service, req: http::Request<Body>) -> http::Response<Body> {
+    let request_id = wire::new_request_id();
+    let close = answers_without_continue(req.headers());
     let req = req.map(s3s::Body::http_body_unsync);
-    match s3.call(req).await {
+    let mut resp = match s3.call(req).await {
         Ok(resp) => resp.map(Body::new),
         Err(e) => {
             tracing::error!(error = ?e, "S3 request failed");
@@ -98,7 +123,68 @@ pub async fn handle(s3: &S3Service, req: http::Request<Body>) -> http::Response<
                     .unwrap_or_default(),
             }
         }
+    };
+    if resp.status().is_client_error() || resp.status().is_server_error() {
+        resp = with_error_details(resp, &request_id).await;
     }
+    if let Ok(v) = http::HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-amz-request-id", v.clone());
+        resp.headers_mut().insert("x-amz-id-2", v);
+    }
+    if close {
+        resp.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+    }
+    resp
+}
+
+/// Whether the request asked for `100 Continue` with an empty body, which hyper answers with
+/// the final response alone. botocore then keeps that response's status line for the next
+/// request on the same connection (its `AWSConnection.response_class` is reset only on
+/// close) and misreads that request's response, hanging until its read timeout; closing the
+/// connection after such a response resets it.
+fn answers_without_continue(headers: &http::HeaderMap) -> bool {
+    let expects = headers
+        .get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let empty = headers
+        .get(http::header::CONTENT_LENGTH)
+        .is_some_and(|v| v.as_bytes() == b"0");
+    expects && empty
+}
+
+/// Adds the request id and the error's details to an error document.
+async fn with_error_details(resp: http::Response<Body>, request_id: &str) -> http::Response<Body> {
+    use http_body_util::BodyExt;
+    let (mut parts, body) = resp.into_parts();
+    let detail = parts.headers.remove(DETAIL_HEADER);
+    let Ok(collected) = http_body_util::Limited::new(body, 64 * 1024)
+        .collect()
+        .await
+    else {
+        return http::Response::from_parts(parts, Body::empty());
+    };
+    let text = String::from_utf8_lossy(&collected.to_bytes()).into_owned();
+    let Some(end) = text.rfind("</Error>") else {
+        return http::Response::from_parts(parts, Body::from(text));
+    };
+    let mut extra = wire::xml::XmlWriter::new();
+    if let Some(d) = detail.as_ref().and_then(|d| d.to_str().ok()) {
+        for (k, v) in form_urlencoded::parse(d.as_bytes()) {
+            extra.elem(&k, &v);
+        }
+    }
+    if !text.contains("<RequestId>") {
+        extra.elem("RequestId", request_id);
+        extra.elem("HostId", request_id);
+    }
+    let extra = extra.finish();
+    let extra = extra.split_once("?>\n").map_or(extra.as_str(), |(_, e)| e);
+    let body = format!("{}{extra}{}", &text[..end], &text[end..]);
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    http::Response::from_parts(parts, Body::from(body))
 }
 
 /// Secrets for signature checks: the configured accounts' keys and the temporary
@@ -141,6 +227,15 @@ fn session_principal(s: &control::sts::Session) -> control::s3::Principal {
     }
 }
 
+/// Bucket names are `control::s3`'s to check, so a bad one gets S3's message.
+struct DomainNames;
+
+impl s3s::validation::NameValidation for DomainNames {
+    fn validate_bucket_name(&self, _: &str) -> bool {
+        true
+    }
+}
+
 /// Virtual-hosted style for any `<bucket>.s3.<host>`, path style otherwise.
 struct Hosts;
 
@@ -166,6 +261,28 @@ fn to_s3(e: S3Error) -> s3s::S3Error {
     let mut err = s3s::S3Error::with_message(code, e.to_string());
     if let Ok(status) = http::StatusCode::from_u16(e.status()) {
         err.set_status_code(status);
+    }
+    let mut headers = http::HeaderMap::new();
+    let details = e.details();
+    if !details.is_empty() {
+        let encoded = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(details)
+            .finish();
+        if let Ok(v) = http::HeaderValue::from_str(&encoded) {
+            headers.insert(DETAIL_HEADER, v);
+        }
+    }
+    if let Some(marker) = e.delete_marker() {
+        headers.insert(
+            "x-amz-delete-marker",
+            http::HeaderValue::from_static("true"),
+        );
+        if let Ok(v) = http::HeaderValue::from_str(marker) {
+            headers.insert("x-amz-version-id", v);
+        }
+    }
+    if !headers.is_empty() {
+        err.set_headers(headers);
     }
     err
 }
@@ -216,6 +333,18 @@ mod tests {
         )));
         assert!(is_s3(&parts(None, "/k", "bucket.s3.localhost:4566")));
         assert!(!is_s3(&parts(None, "/", "127.0.0.1:4566")));
+    }
+
+    #[test]
+    fn unsigned_paths_that_name_objects_are_s3() {
+        let local = "127.0.0.1:4566";
+        assert!(is_s3(&parts(None, "/bucket/key", local)));
+        assert!(is_s3(&parts(None, "/bucket", local)));
+        assert!(!is_s3(&parts(None, "/2015-03-31/functions", local)));
+        assert!(!is_s3(&parts(None, "/_vpclambda/health", local)));
+        let signed_elsewhere =
+            "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=00";
+        assert!(!is_s3(&parts(Some(signed_elsewhere), "/bucket/key", local)));
     }
 
     #[test]
