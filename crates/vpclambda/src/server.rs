@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::Router;
 use control::{Accounts, Store};
 use nix::fcntl::{Flock, FlockArg};
@@ -91,6 +92,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let app = router(state.clone());
     let mut stop = stop_rx.clone();
+    // Without TCP_NODELAY a body written after its headers waits for the client's delayed ACK
+    // (40 ms on Linux): GETs of small S3 objects ran at 50 ms each.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
+    });
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         let _ = stop.wait_for(|s| *s).await;
     });
