@@ -1,6 +1,9 @@
 //! The VPC resolver: answers DNS queries from inside a VPC with the names the desired state
-//! lists (A records only), and NXDOMAIN for everything else. It never forwards and never
-//! recurses, so nothing outside the VPC resolves.
+//! lists (A records only), then the names of the simulated internet's public services (the
+//! same table for every resolver, see [`crate::Dataplane::add_public_service`]), and
+//! NXDOMAIN for everything else. It never forwards and never recurses, so nothing else
+//! resolves. A name `*.<suffix>` in a table stands for every name below `<suffix>`; an
+//! exact name wins over a wildcard, and a VPC's own names over the public ones.
 //!
 //! The wire format is parsed here by hand rather than with a DNS library: the resolver reads
 //! one question of an untrusted datagram and writes one fixed-shape answer, which is less
@@ -30,8 +33,25 @@ const RCODE_NOTIMP: u8 = 4;
 /// Largest datagram read; a query with one question is far smaller.
 const MAX_QUERY: usize = 1232;
 
-/// The names one VPC's resolver answers, lower case without the trailing dot.
+/// The names one VPC's resolver answers, lower case without the trailing dot; a key
+/// `*.<suffix>` answers every name below `<suffix>` that has no entry of its own.
 pub type Names = BTreeMap<String, Ipv4Addr>;
+
+/// The address `names` gives `name`: its own entry, else the wildcard of its nearest
+/// enclosing suffix.
+pub fn lookup(names: &Names, name: &str) -> Option<Ipv4Addr> {
+    if let Some(ip) = names.get(name) {
+        return Some(*ip);
+    }
+    let mut rest = name;
+    while let Some((_, parent)) = rest.split_once('.') {
+        if let Some(ip) = names.get(&format!("*.{parent}")) {
+            return Some(*ip);
+        }
+        rest = parent;
+    }
+    None
+}
 
 /// Whether `name` is a host name the resolver can hold: lower-case LDH labels of 1–63
 /// bytes, at most 253 bytes in all, no trailing dot.
@@ -154,10 +174,18 @@ pub(crate) struct Resolver {
     task: JoinHandle<()>,
 }
 
+/// The public services' names, shared by every resolver.
+pub(crate) type PublicNames = Arc<RwLock<Names>>;
+
 impl Resolver {
     /// Binds `address:53` inside `router` (the address must already be there) and starts
-    /// answering from `names`.
-    pub(crate) async fn start(router: &Netns, address: Ipv4Addr, names: Names) -> Result<Self> {
+    /// answering from `names`, then from `public`.
+    pub(crate) async fn start(
+        router: &Netns,
+        address: Ipv4Addr,
+        names: Names,
+        public: PublicNames,
+    ) -> Result<Self> {
         let bound = router
             .spawn(move || {
                 let socket = UdpSocket::bind(SocketAddrV4::new(address, 53))?;
@@ -170,7 +198,7 @@ impl Resolver {
             .map_err(|e| Error::Resolver { address, source: e })?;
         let names = Arc::new(RwLock::new(names));
         let shared = names.clone();
-        let task = tokio::spawn(async move { serve(socket, shared).await });
+        let task = tokio::spawn(async move { serve(socket, shared, public).await });
         Ok(Resolver { names, task })
     }
 
@@ -205,7 +233,7 @@ impl Drop for Resolver {
     }
 }
 
-async fn serve(socket: tokio::net::UdpSocket, names: Arc<RwLock<Names>>) {
+async fn serve(socket: tokio::net::UdpSocket, names: Arc<RwLock<Names>>, public: PublicNames) {
     let mut buf = vec![0u8; MAX_QUERY];
     loop {
         let (len, peer): (usize, SocketAddr) = match socket.recv_from(&mut buf).await {
@@ -216,11 +244,8 @@ async fn serve(socket: tokio::net::UdpSocket, names: Arc<RwLock<Names>>) {
             }
         };
         let reply = answer(&buf[..len], |name| {
-            names
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .get(name)
-                .copied()
+            let own = lookup(&names.read().unwrap_or_else(|p| p.into_inner()), name);
+            own.or_else(|| lookup(&public.read().unwrap_or_else(|p| p.into_inner()), name))
         });
         if let Some(reply) = reply {
             if let Err(error) = socket.send_to(&reply, peer).await {
@@ -249,6 +274,34 @@ mod tests {
 
     fn table(name: &str) -> Option<Ipv4Addr> {
         (name == "db.internal").then_some(Ipv4Addr::new(10, 0, 1, 5))
+    }
+
+    #[test]
+    fn wildcards_answer_below_their_suffix_and_exact_names_win() {
+        let ip = |d| Ipv4Addr::new(203, 0, 113, d);
+        let names: Names = [
+            ("*.amazonaws.com".to_owned(), ip(100)),
+            ("sts.us-east-1.amazonaws.com".to_owned(), ip(7)),
+            ("*.s3.us-east-1.amazonaws.com".to_owned(), ip(8)),
+        ]
+        .into();
+        assert_eq!(
+            lookup(&names, "lambda.us-east-1.amazonaws.com"),
+            Some(ip(100))
+        );
+        assert_eq!(lookup(&names, "sts.us-east-1.amazonaws.com"), Some(ip(7)));
+        assert_eq!(
+            lookup(&names, "my.bucket.s3.us-east-1.amazonaws.com"),
+            Some(ip(8))
+        );
+        assert_eq!(lookup(&names, "s3.us-east-1.amazonaws.com"), Some(ip(100)));
+        assert_eq!(
+            lookup(&names, "amazonaws.com"),
+            None,
+            "a wildcard is not its suffix"
+        );
+        assert_eq!(lookup(&names, "amazonaws.com.evil.example"), None);
+        assert_eq!(lookup(&names, "notamazonaws.com"), None);
     }
 
     #[test]

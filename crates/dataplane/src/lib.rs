@@ -24,7 +24,7 @@ mod plane;
 mod render;
 mod uplink;
 
-pub use dns::{valid_name, Names};
+pub use dns::{lookup, valid_name, Names};
 pub use error::{Error, Result};
 pub use model::{
     gateway_of, resolv_conf, resolver_of, Desired, DesiredEni, DesiredIgw, DesiredNat,

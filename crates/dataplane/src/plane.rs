@@ -20,14 +20,15 @@ use net::names::{ifname, netns_name, validate_netns_name};
 use net::{Ipv4Cidr, Netlink, Netns, Nft, NftSession, Route, Rule, MAIN_TABLE};
 use tokio::sync::Mutex;
 
-use crate::dns::valid_name;
 use crate::dns::Resolver;
+use crate::dns::{valid_name, PublicNames};
 use crate::model::{
     check_id, contains, gateway_of, resolver_of, usable, DesiredEni, DesiredNat,
     DesiredSecurityGroup, DesiredVpc, EniDelta, RouteTarget,
 };
 use crate::render;
 use crate::uplink::{self, HostUplink, Uplink};
+use crate::Names;
 use crate::{Desired, Error, Result};
 
 /// The simulated internet's namespace.
@@ -226,6 +227,8 @@ struct State {
     resolvers: BTreeMap<String, Resolver>,
     /// What `--uplink host` changed in the caller's namespace.
     host_uplink: Option<HostUplink>,
+    /// The resolver of the simulated internet, in the host of the first public service.
+    public_resolver: Option<(Ipv4Addr, Resolver)>,
 }
 
 /// The VPC dataplane of one daemon. All changes are serialised through one lock: the
@@ -234,6 +237,8 @@ pub struct Dataplane {
     nft: Nft,
     uplink: Uplink,
     state: Mutex<State>,
+    /// The public services' names, answered by every resolver after its own.
+    public_names: PublicNames,
 }
 
 /// The namespace of the object `id` (`vpc-…`, `eni-…`, `nat-…`): `vl-<id>`.
@@ -306,6 +311,7 @@ impl Dataplane {
             nft: Nft::load()?,
             uplink,
             state: Mutex::new(State::default()),
+            public_names: PublicNames::default(),
         };
         for prefix in ["vl-host-", "vl-env-"] {
             for name in Netns::list_with_prefix(prefix)? {
@@ -491,6 +497,10 @@ impl Dataplane {
             }
             // The resolver's address is the router's own, reachable from every subnet.
             nl.add_address("lo", host32(resolver_of(vpc.cidr))).await?;
+            // What no subnet's route table sends anywhere falls through to the main table
+            // and is dropped there without an ICMP error: as on AWS, a connection from a
+            // private subnet to the internet times out rather than being refused.
+            nl.add_blackhole(Ipv4Cidr::ANY, MAIN_TABLE).await?;
             let empty = DesiredVpc {
                 subnets: Vec::new(),
                 igw: None,
@@ -618,8 +628,13 @@ impl Dataplane {
         match state.resolvers.get(&vpc.id) {
             Some(resolver) => resolver.set_names(vpc.names.clone()),
             None => {
-                let resolver =
-                    Resolver::start(&vs.router, resolver_of(vpc.cidr), vpc.names.clone()).await?;
+                let resolver = Resolver::start(
+                    &vs.router,
+                    resolver_of(vpc.cidr),
+                    vpc.names.clone(),
+                    self.public_names.clone(),
+                )
+                .await?;
                 state.resolvers.insert(vpc.id.clone(), resolver);
             }
         }
@@ -917,6 +932,37 @@ impl Dataplane {
         Ok(path_of(&name))
     }
 
+    /// Adds a service to the simulated internet: a host at `ip` (as [`Self::add_public_host`])
+    /// whose names are `names` (wildcards allowed, see [`crate::lookup`]) in every resolver —
+    /// each VPC's, after the VPC's own names, and the simulated internet's own, which the
+    /// first service's host runs on its port 53 for environments without a VPC. Returns
+    /// the host's namespace, where the caller binds the service's sockets.
+    pub async fn add_public_service(&self, ip: Ipv4Addr, names: Names) -> Result<Netns> {
+        self.add_public_host(ip).await?;
+        let host = Netns::open(&host_name(ip)?)?;
+        {
+            let mut public = self.public_names.write().unwrap_or_else(|p| p.into_inner());
+            public.extend(names);
+        }
+        let mut state = self.state.lock().await;
+        if state.public_resolver.is_none() {
+            let resolver =
+                Resolver::start(&host, ip, Names::new(), self.public_names.clone()).await?;
+            state.public_resolver = Some((ip, resolver));
+        }
+        Ok(host)
+    }
+
+    /// The simulated internet's resolver, once a public service runs one.
+    pub async fn public_resolver(&self) -> Option<Ipv4Addr> {
+        self.state
+            .lock()
+            .await
+            .public_resolver
+            .as_ref()
+            .map(|(ip, _)| *ip)
+    }
+
     /// Removes a simulated-internet host; removing an absent one succeeds.
     pub async fn remove_public_host(&self, ip: Ipv4Addr) -> Result<()> {
         let mut state = self.state.lock().await;
@@ -935,6 +981,7 @@ impl Dataplane {
     pub async fn remove_all(&self) -> Result<()> {
         self.apply(&Desired::default()).await?;
         let mut state = self.state.lock().await;
+        state.public_resolver = None;
         for (_, name) in std::mem::take(&mut state.hosts) {
             Netns::delete(&name)?;
         }

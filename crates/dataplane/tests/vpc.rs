@@ -322,7 +322,7 @@ fn vpcs_cannot_reach_each_other() {
             let key = "net.ipv6.conf.eth0.addr_gen_mode";
             assert_eq!(eni.sysctl_get(key).unwrap(), "1", "{key}");
             let addresses = eni
-                .spawn(|| std::fs::read_to_string("/proc/net/if_inet6"))
+                .spawn(|| std::fs::read_to_string("/proc/thread-self/net/if_inet6"))
                 .await
                 .unwrap()
                 .unwrap();

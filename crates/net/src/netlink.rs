@@ -319,6 +319,25 @@ impl Netlink {
             .map_err(|e| Error::netlink(format!("add route {}", describe(route)), e))
     }
 
+    /// `blackhole <destination>` in `table`: what matches is dropped without an ICMP error
+    /// to its sender, as a VPC's router drops traffic no route table entry matches (the
+    /// sender's connect times out). Replaces a route to the same destination.
+    pub async fn add_blackhole(&self, destination: Ipv4Cidr, table: u32) -> Result<()> {
+        let destination = destination.network();
+        let message = RouteMessageBuilder::<Ipv4Addr>::new()
+            .destination_prefix(destination.addr(), destination.prefix())
+            .table_id(table)
+            .kind(RouteType::BlackHole)
+            .build();
+        self.handle
+            .route()
+            .add(message)
+            .replace()
+            .execute()
+            .await
+            .map_err(|e| Error::netlink(format!("add blackhole {destination} table {table}"), e))
+    }
+
     /// Deletes the route; a missing route, or a missing device it went through, is success.
     pub async fn delete_route(&self, route: &Route) -> Result<()> {
         let Some(message) = self.route_message(route, true).await? else {

@@ -172,6 +172,7 @@ impl Harness {
             uid: UID,
             gid: GID,
             resolv_conf: None,
+            ca_bundle: None,
             hosts: None,
         };
         let mut env = self.sandbox.start(spec).await.expect("start");

@@ -487,6 +487,7 @@ impl Sandbox {
             shm_mb: spec.memory_mb.min(MAX_SHM_MB),
             resolv_conf,
             hosts,
+            ca_bundle: spec.ca_bundle.clone(),
             hostname: "localhost".into(),
             leave_cgroups: td.cgroups.parent_procs_files(),
             uid: spec.uid,

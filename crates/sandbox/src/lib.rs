@@ -154,6 +154,9 @@ pub struct EnvSpec {
     /// Contents of `/etc/resolv.conf` and `/etc/hosts`; the host's files otherwise.
     pub resolv_conf: Option<String>,
     pub hosts: Option<String>,
+    /// A host file (readable by the function's uid) bound over the system trust store,
+    /// `/etc/ssl/certs/ca-certificates.crt`; the host's otherwise.
+    pub ca_bundle: Option<PathBuf>,
 }
 
 /// One event for the runtime. The deadline the runtime sees is pick-up time plus

@@ -103,7 +103,11 @@ pub(crate) fn build_root(req: &SetupRequest) -> SetupResult<()> {
     mount_tmp(req, &root.join("tmp"))?;
     mount_dev(&root.join("dev"), req.shm_mb)?;
     mount_proc(&root.join("proc"), &root.join("dev/null"))?;
-    for (src, name) in [(&req.resolv_conf, "resolv.conf"), (&req.hosts, "hosts")] {
+    for (src, name) in [
+        (&req.resolv_conf, "resolv.conf"),
+        (&req.hosts, "hosts"),
+        (&req.ca_bundle, "ssl/certs/ca-certificates.crt"),
+    ] {
         if let Some(src) = src {
             bind_file(src, &root.join("etc").join(name))?;
         }

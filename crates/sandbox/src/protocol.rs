@@ -32,6 +32,9 @@ pub(crate) struct SetupRequest {
     /// Host files bound read-only over `/etc/resolv.conf` and `/etc/hosts`.
     pub resolv_conf: Option<PathBuf>,
     pub hosts: Option<PathBuf>,
+    /// Host file bound read-only over the system trust store,
+    /// `/etc/ssl/certs/ca-certificates.crt`.
+    pub ca_bundle: Option<PathBuf>,
     pub hostname: String,
     /// `cgroup.procs` files the helper moves itself into once the environment's init exists,
     /// so that killing the environment's cgroups never kills the process that reaps it.
@@ -138,6 +141,7 @@ mod tests {
             tmp: TmpMount::Tmpfs { size_mb: 512 },
             shm_mb: 64,
             resolv_conf: None,
+            ca_bundle: None,
             hosts: Some("/s/hosts".into()),
             hostname: "localhost".into(),
             leave_cgroups: vec!["/sys/fs/cgroup/pids/vl-x/cgroup.procs".into()],

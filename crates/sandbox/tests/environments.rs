@@ -162,6 +162,7 @@ impl Harness {
             uid: UID,
             gid: GID,
             resolv_conf: None,
+            ca_bundle: None,
             hosts: None,
         }
     }

@@ -96,6 +96,16 @@ struct HostRequest {
 #[derive(Serialize, Deserialize)]
 struct NetnsReply {
     netns: PathBuf,
+    #[serde(flatten)]
+    view: Surroundings,
+}
+
+/// What a command run on the network sees besides the namespace, as an environment there
+/// would: the resolver, and the trust store with the daemon's CA (AWS's endpoints).
+#[derive(Serialize, Deserialize, Default)]
+struct Surroundings {
+    resolv_conf: Option<String>,
+    ca_bundle: Option<PathBuf>,
 }
 
 async fn add_host(
@@ -107,7 +117,14 @@ async fn add_host(
         .add_public_host(req.ip)
         .await
         .map_err(bad_request)?;
-    Ok(Json(NetnsReply { netns }))
+    let trust = state.endpoints.get();
+    Ok(Json(NetnsReply {
+        netns,
+        view: Surroundings {
+            resolv_conf: trust.map(|t| format!("nameserver {}\n", t.public_resolver)),
+            ca_bundle: trust.map(|t| t.bundle.clone()),
+        },
+    }))
 }
 
 async fn remove_host(
@@ -134,6 +151,8 @@ struct InterfaceReply {
     network_interface_id: String,
     private_ip: String,
     netns: PathBuf,
+    #[serde(flatten)]
+    view: Surroundings,
 }
 
 /// The scope (account, region) holding record `id` of `kind`.
@@ -187,9 +206,12 @@ async fn add_interface(
     };
     let store = state.store.clone();
     let owner = scope.clone();
-    let eni = tokio::task::spawn_blocking(move || {
+    let (eni, vpc_cidr) = tokio::task::spawn_blocking(move || {
         store.write(|tx| {
             let eni = network_interface::create(tx, &scope, &new, None)?;
+            let vpc_cidr = tx
+                .get_json::<control::ec2::model::Vpc>(kind::VPC, &scope, &eni.vpc_id)?
+                .map(|v| v.cidr_block);
             if let Some(name) = &hostname {
                 let taken = tx
                     .list_json::<NetworkInterface>(kind::NETWORK_INTERFACE, &scope, "")?
@@ -209,7 +231,7 @@ async fn add_interface(
                     )));
                 }
             }
-            Ok(eni)
+            Ok((eni, vpc_cidr))
         })
     })
     .await
@@ -225,10 +247,18 @@ async fn add_interface(
             eni.id
         )));
     }
+    let resolv_conf = vpc_cidr
+        .as_deref()
+        .and_then(|c| c.parse::<dataplane::Ipv4Cidr>().ok())
+        .map(dataplane::resolv_conf);
     Ok(Json(InterfaceReply {
         network_interface_id: eni.id,
         private_ip: eni.private_ip_address,
         netns,
+        view: Surroundings {
+            resolv_conf,
+            ca_bundle: state.endpoints.get().map(|t| t.bundle.clone()),
+        },
     }))
 }
 
@@ -331,7 +361,11 @@ pub struct VpcExecArgs {
 pub fn internet_exec(args: InternetExecArgs) -> anyhow::Result<i32> {
     let body = serde_json::to_string(&HostRequest { ip: args.ip })?;
     let reply = call(&args.data_dir, "POST", "/dataplane/hosts", Some(body))?;
-    let code = run_in(Path::new(&text(&reply, "netns")?), &args.command);
+    let code = run_in(
+        Path::new(&text(&reply, "netns")?),
+        &surroundings(&reply),
+        &args.command,
+    );
     call(
         &args.data_dir,
         "DELETE",
@@ -354,7 +388,11 @@ pub fn vpc_exec(args: VpcExecArgs) -> anyhow::Result<i32> {
     let reply = call(&args.data_dir, "POST", "/dataplane/interfaces", Some(body))?;
     let id = text(&reply, "network_interface_id")?;
     eprintln!("vpc-exec: {id} {}", text(&reply, "private_ip")?);
-    let code = run_in(Path::new(&text(&reply, "netns")?), &args.command);
+    let code = run_in(
+        Path::new(&text(&reply, "netns")?),
+        &surroundings(&reply),
+        &args.command,
+    );
     call(
         &args.data_dir,
         "DELETE",
@@ -362,6 +400,47 @@ pub fn vpc_exec(args: VpcExecArgs) -> anyhow::Result<i32> {
         None,
     )?;
     code
+}
+
+/// Binds the resolver's configuration and the trust store over the host's, in a private
+/// mount namespace (nothing of it is seen outside this process and its child).
+fn see_surroundings(view: &Surroundings) -> anyhow::Result<()> {
+    use nix::mount::{mount, MsFlags};
+    if view.resolv_conf.is_none() && view.ca_bundle.is_none() {
+        return Ok(());
+    }
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+        .context("a mount namespace of its own")?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .context("making / private")?;
+    let bind = |source: &Path, target: &str| -> anyhow::Result<()> {
+        mount(
+            Some(source),
+            target,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .with_context(|| format!("binding {} over {target}", source.display()))
+    };
+    if let Some(content) = &view.resolv_conf {
+        let path = std::env::temp_dir().join(format!("vl-resolv-{}.conf", std::process::id()));
+        std::fs::write(&path, content).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))?;
+        let bound = bind(&path, "/etc/resolv.conf");
+        let _ = std::fs::remove_file(&path);
+        bound?;
+    }
+    if let Some(bundle) = &view.ca_bundle {
+        bind(bundle, crate::endpoints::ENV_BUNDLE)?;
+    }
+    Ok(())
 }
 
 /// The child's pid once started, for the signal handler.
@@ -381,15 +460,22 @@ extern "C" fn forward(signal: i32) {
     }
 }
 
+fn surroundings(reply: &serde_json::Value) -> Surroundings {
+    serde_json::from_value(reply.clone()).unwrap_or_default()
+}
+
 /// Joins the network namespace at `netns` and runs `command` there, passing SIGINT,
-/// SIGTERM and SIGHUP on to it, so the caller gets to clean up after it ends.
-fn run_in(netns: &Path, command: &[String]) -> anyhow::Result<i32> {
+/// SIGTERM and SIGHUP on to it, so the caller gets to clean up after it ends. In a mount
+/// namespace of its own, `/etc/resolv.conf` and the system trust store are the ones an
+/// environment there gets, and the trust variables point at the latter.
+fn run_in(netns: &Path, view: &Surroundings, command: &[String]) -> anyhow::Result<i32> {
     use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
     let file =
         std::fs::File::open(netns).with_context(|| format!("opening {}", netns.display()))?;
     // This process is single-threaded (no runtime was started), so the whole process moves.
     nix::sched::setns(file.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
         .context("joining the network namespace (needs root)")?;
+    see_surroundings(view)?;
     let action = SigAction::new(
         SigHandler::Handler(forward),
         SaFlags::SA_RESTART,
@@ -400,8 +486,16 @@ fn run_in(netns: &Path, command: &[String]) -> anyhow::Result<i32> {
         // exec resets a caught signal's handler, so the child starts with the default.
         unsafe { sigaction(signal, &action) }.context("installing signal handlers")?;
     }
-    let mut child = std::process::Command::new(&command[0])
-        .args(&command[1..])
+    let mut child = std::process::Command::new(&command[0]);
+    child.args(&command[1..]);
+    if view.ca_bundle.is_some() {
+        for var in crate::endpoints::BUNDLE_VARS {
+            if std::env::var_os(var).is_none() {
+                child.env(var, crate::endpoints::ENV_BUNDLE);
+            }
+        }
+    }
+    let mut child = child
         .spawn()
         .with_context(|| format!("starting {}", command[0]))?;
     let pid = i32::try_from(child.id()).context("child pid")?;

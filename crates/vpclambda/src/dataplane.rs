@@ -746,6 +746,7 @@ impl Records {
                                         enis.iter().find(|e| e.id == *id)?;
                                         dataplane::RouteTarget::Eni(id.clone())
                                     }
+                                    RouteTarget::VpcEndpoint(_) => return None,
                                 };
                                 Some(DesiredRoute {
                                     destination,

@@ -5,6 +5,7 @@ mod admin;
 mod auth;
 mod config;
 mod dataplane;
+mod endpoints;
 mod eni;
 mod gateway;
 mod invoke;

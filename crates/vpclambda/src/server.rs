@@ -38,6 +38,9 @@ pub struct AppState {
     /// S3's object bytes, and the S3 service the gateway hands S3 requests to.
     pub blobs: control::s3::BlobStore,
     pub s3: s3s::service::S3Service,
+    /// What environments need to reach and trust AWS's endpoints on the simulated internet,
+    /// once they serve (as root, with the dataplane).
+    pub endpoints: std::sync::OnceLock<crate::endpoints::Trust>,
 }
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
@@ -73,7 +76,22 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         reclaim_now: tokio::sync::Notify::new(),
         blobs,
         s3,
+        endpoints: std::sync::OnceLock::new(),
     });
+    let endpoints = match state.dataplane.dataplane() {
+        Some(dataplane) => {
+            let running = crate::endpoints::start(
+                &config.data_dir,
+                &config.region,
+                dataplane,
+                router(state.clone()),
+            )
+            .await?;
+            let _ = state.endpoints.set(running.trust.clone());
+            Some(running)
+        }
+        None => None,
+    };
     let reconciler = crate::dataplane::spawn(state.clone());
     let reclaimer = crate::eni::spawn_reclaimer(state.clone());
     let roll_up = crate::invoke::spawn_metric_roll_up(store.clone());
@@ -99,6 +117,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             tracing::debug!(error = %e, "TCP_NODELAY not set");
         }
     });
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         let _ = stop.wait_for(|s| *s).await;
     });
@@ -116,6 +135,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     reclaimer.abort();
     roll_up.stop();
     invoke.shutdown().await;
+    drop(endpoints);
     // A stopped daemon leaves no kernel objects behind; the next start rebuilds them from
     // the store (as it does after a crash, when they may be stale).
     if let Some(dataplane) = state.dataplane.dataplane() {

@@ -46,6 +46,7 @@ pub fn app() -> (Router, tempfile::TempDir) {
         reclaim_now: tokio::sync::Notify::new(),
         blobs,
         s3,
+        endpoints: std::sync::OnceLock::new(),
     });
     (router(state), dir)
 }

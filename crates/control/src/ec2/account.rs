@@ -70,6 +70,7 @@ pub fn ensure_default_vpc(tx: &mut dyn Tx, scope: &Scope) -> Result<(), Ec2Error
     main.routes.push(Route {
         destination_cidr_block: Some("0.0.0.0/0".into()),
         destination_ipv6_cidr_block: None,
+        destination_prefix_list_id: None,
         target: RouteTarget::Gateway(igw.id.clone()),
         origin: "CreateRoute".into(),
         state: "active".into(),

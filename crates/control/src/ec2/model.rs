@@ -19,6 +19,7 @@ pub mod kind {
     pub const ADDRESS: &str = "ec2.address";
     pub const NAT_GATEWAY: &str = "ec2.nat-gateway";
     pub const ROUTE_TABLE: &str = "ec2.route-table";
+    pub const VPC_ENDPOINT: &str = "ec2.vpc-endpoint";
     /// One per (account, region): whether the default VPC has been created.
     pub const ACCOUNT_STATE: &str = "ec2.account-state";
     /// Remembered `ClientToken`s, keyed `<operation>/<token>`.
@@ -269,6 +270,9 @@ pub struct NatGateway {
 pub struct Route {
     pub destination_cidr_block: Option<String>,
     pub destination_ipv6_cidr_block: Option<String>,
+    /// A gateway endpoint's route: the service's prefix list (`pl-…`), target the endpoint.
+    #[serde(default)]
+    pub destination_prefix_list_id: Option<String>,
     pub target: RouteTarget,
     /// `CreateRouteTable` (the local route) or `CreateRoute`.
     pub origin: String,
@@ -283,6 +287,8 @@ pub enum RouteTarget {
     Gateway(String),
     NatGateway(String),
     NetworkInterface(String),
+    /// A gateway VPC endpoint (`vpce-…`), reported as `GatewayId` as AWS does.
+    VpcEndpoint(String),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -307,6 +313,42 @@ impl RouteTable {
     pub fn is_main(&self) -> bool {
         self.associations.iter().any(|a| a.main)
     }
+}
+
+/// A VPC endpoint: a gateway endpoint (routes to the service's prefix list in its route
+/// tables) or an interface endpoint (one requester-managed ENI per subnet, its security
+/// groups on them, DNS names for them).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VpcEndpoint {
+    pub id: String,
+    pub owner_id: String,
+    pub vpc_id: String,
+    /// `com.amazonaws.<region>.<service>`.
+    pub service_name: String,
+    /// `Gateway` or `Interface`.
+    pub endpoint_type: String,
+    /// `pending`, `available`, `deleting`, `deleted`, `failed` (lower case, as EC2 reports).
+    pub state: String,
+    /// The endpoint policy (JSON text); the full-access policy unless one was given.
+    pub policy_document: String,
+    /// Gateway endpoints: the route tables holding the prefix-list route.
+    pub route_table_ids: Vec<String>,
+    /// Interface endpoints: one subnet per Availability Zone, and its ENI, in the same order.
+    pub subnet_ids: Vec<String>,
+    pub network_interface_ids: Vec<String>,
+    pub groups: Vec<GroupRef>,
+    pub private_dns_enabled: bool,
+    /// Regional name first, then one zonal name per subnet (`-<az>` after the id part), then
+    /// the service's own names when private DNS is enabled.
+    pub dns_entries: Vec<DnsEntry>,
+    pub creation_timestamp: String,
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsEntry {
+    pub dns_name: String,
+    pub hosted_zone_id: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

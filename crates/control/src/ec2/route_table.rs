@@ -22,6 +22,7 @@ fn local_route(cidr: &str) -> Route {
     Route {
         destination_cidr_block: Some(cidr.to_string()),
         destination_ipv6_cidr_block: None,
+        destination_prefix_list_id: None,
         target: RouteTarget::Local,
         origin: "CreateRouteTable".into(),
         state: "active".into(),
@@ -332,6 +333,7 @@ pub fn create_route(
     table.routes.push(Route {
         destination_cidr_block: dest.0,
         destination_ipv6_cidr_block: dest.1,
+        destination_prefix_list_id: None,
         target,
         origin: "CreateRoute".into(),
         state: "active".into(),
@@ -396,7 +398,8 @@ fn target_id(t: &RouteTarget) -> Option<&str> {
         RouteTarget::Local => None,
         RouteTarget::Gateway(id)
         | RouteTarget::NatGateway(id)
-        | RouteTarget::NetworkInterface(id) => Some(id),
+        | RouteTarget::NetworkInterface(id)
+        | RouteTarget::VpcEndpoint(id) => Some(id),
     }
 }
 
@@ -474,7 +477,7 @@ impl Filterable for RouteTable {
             "route.gateway-id" => routes
                 .filter_map(|r| match &r.target {
                     RouteTarget::Local => Some("local".to_string()),
-                    RouteTarget::Gateway(id) => Some(id.clone()),
+                    RouteTarget::Gateway(id) | RouteTarget::VpcEndpoint(id) => Some(id.clone()),
                     _ => None,
                 })
                 .collect(),

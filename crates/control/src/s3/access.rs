@@ -18,6 +18,18 @@ pub struct Principal {
     pub arn: String,
     /// For a role session: its role, whose policies apply.
     pub role: Option<RoleInfo>,
+    /// Where the request came from, for the `aws:SourceIp` and `aws:SecureTransport` keys.
+    pub network: Network,
+}
+
+/// The network facts of a request a policy may test.
+#[derive(Clone, Debug, Default)]
+pub struct Network {
+    /// The source address the daemon saw (a NAT gateway's Elastic IP for a function in a
+    /// private subnet behind one); unknown for calls made on a caller's behalf.
+    pub source_ip: Option<String>,
+    /// Whether the request came over TLS.
+    pub secure: bool,
 }
 
 impl Principal {
@@ -26,6 +38,7 @@ impl Principal {
             account: account.into(),
             arn: format!("arn:aws:iam::{account}:root"),
             role: None,
+            network: Network::default(),
         }
     }
 }
@@ -54,7 +67,13 @@ pub fn authorize(
     let mut context = Context::new();
     context.insert("aws:PrincipalAccount", [who.account.as_str()]);
     context.insert("aws:PrincipalArn", [who.arn.as_str()]);
-    context.insert("aws:SecureTransport", ["false"]);
+    context.insert(
+        "aws:SecureTransport",
+        [if who.network.secure { "true" } else { "false" }],
+    );
+    if let Some(ip) = &who.network.source_ip {
+        context.insert("aws:SourceIp", [ip.as_str()]);
+    }
     let request = Request {
         action,
         resource,

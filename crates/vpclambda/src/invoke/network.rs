@@ -125,8 +125,12 @@ pub struct Attachment {
     pub netns: NetnsChoice,
     /// The Availability Zone of a VPC environment's ENI (drained when it is impaired).
     pub zone: Option<String>,
-    /// `/etc/resolv.conf` inside the environment (the VPC resolver for VPC functions).
+    /// `/etc/resolv.conf` inside the environment (the VPC resolver for VPC functions, the
+    /// simulated internet's for the others).
     pub resolv_conf: Option<String>,
+    /// The trust store bound into the environment, with the daemon's CA: AWS's endpoints
+    /// on the simulated internet are served with its certificates.
+    pub ca_bundle: Option<std::path::PathBuf>,
     held: Option<Held>,
 }
 
@@ -143,6 +147,7 @@ impl Attachment {
             netns: NetnsChoice::Isolated,
             zone: None,
             resolv_conf: None,
+            ca_bundle: None,
             held: None,
         }
     }
@@ -255,10 +260,12 @@ impl Network {
                 .attach_public_environment(env_id)
                 .await
                 .map_err(|e| StartError::Host(format!("attaching to the internet: {e}")))?;
+            let trust = state.endpoints.get();
             return Ok(Attachment {
                 netns: NetnsChoice::Existing(path),
                 zone: None,
-                resolv_conf: None,
+                resolv_conf: trust.map(|t| format!("nameserver {}\n", t.public_resolver)),
+                ca_bundle: trust.map(|t| t.bundle.clone()),
                 held: Some(Held {
                     dataplane,
                     env_id: env_id.to_owned(),
@@ -281,6 +288,7 @@ impl Network {
             netns: NetnsChoice::Isolated,
             zone: Some(view.zone.clone()),
             resolv_conf: Some(dataplane::resolv_conf(view.cidr)),
+            ca_bundle: state.endpoints.get().map(|t| t.bundle.clone()),
             held: Some(Held {
                 dataplane: dataplane.clone(),
                 env_id: env_id.to_owned(),

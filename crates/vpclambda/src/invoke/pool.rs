@@ -175,7 +175,7 @@ impl Starter {
         let group = s.logging.group(&v.function_name);
         let stream = logs::stream_in(&s.logging, &v.function_name, &v.version, &hex);
         let style = logs::Style::of(&s.logging);
-        let env = runtimes::lambda_env(&runtimes::FunctionEnv {
+        let mut env = runtimes::lambda_env(&runtimes::FunctionEnv {
             name: &v.function_name,
             version: &v.version,
             memory_mb: s.memory_size,
@@ -198,6 +198,9 @@ impl Starter {
                 .as_deref()
                 .filter(|_| style.json),
         });
+        if net.ca_bundle.is_some() {
+            trust_bundle(&mut env);
+        }
         let uid = UID_BASE + self.next_uid.fetch_add(1, Ordering::Relaxed) % UID_COUNT;
         let timeout = Duration::from_secs(u64::from(s.timeout));
         let spec = EnvSpec {
@@ -215,6 +218,7 @@ impl Starter {
             gid: uid,
             resolv_conf: net.resolv_conf.clone(),
             hosts: None,
+            ca_bundle: net.ca_bundle.clone(),
         };
         let mut env = self
             .sandbox
@@ -298,5 +302,15 @@ pub async fn teardown(env: Arc<LiveEnv>) {
         },
         // Someone still holds it; the last holder's drop tears it down.
         Err(shared) => drop(shared),
+    }
+}
+
+/// Points the variables SDKs and TLS libraries read for their trust store at the
+/// environment's, which holds the daemon's CA; the function's own settings win.
+fn trust_bundle(env: &mut Vec<(String, String)>) {
+    for var in crate::endpoints::BUNDLE_VARS {
+        if !env.iter().any(|(k, _)| k == var) {
+            env.push((var.to_owned(), crate::endpoints::ENV_BUNDLE.to_owned()));
+        }
     }
 }

@@ -317,11 +317,15 @@ pub fn route_table(w: &mut XmlWriter, t: &RouteTable) {
             "destinationIpv6CidrBlock",
             r.destination_ipv6_cidr_block.as_deref(),
         );
+        w.opt_elem(
+            "destinationPrefixListId",
+            r.destination_prefix_list_id.as_deref(),
+        );
         match &r.target {
             RouteTarget::Local => {
                 w.elem("gatewayId", "local");
             }
-            RouteTarget::Gateway(id) => {
+            RouteTarget::Gateway(id) | RouteTarget::VpcEndpoint(id) => {
                 w.elem("gatewayId", id);
             }
             RouteTarget::NatGateway(id) => {

@@ -82,6 +82,17 @@ fn security_token<T>(req: &S3Request<T>) -> Option<String> {
 impl Backend {
     /// Who signed the request. S3 here serves signed requests only.
     async fn principal<T>(&self, req: &S3Request<T>) -> S3Result<Principal> {
+        let mut who = self.identity(req).await?;
+        if let Some(peer) = crate::endpoints::peer_of(&req.extensions) {
+            who.network = control::s3::Network {
+                source_ip: Some(peer.ip.to_string()),
+                secure: peer.secure,
+            };
+        }
+        Ok(who)
+    }
+
+    async fn identity<T>(&self, req: &S3Request<T>) -> S3Result<Principal> {
         let Some(creds) = &req.credentials else {
             return Err(s3_error!(AccessDenied, "Access Denied"));
         };

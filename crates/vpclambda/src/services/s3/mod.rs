@@ -224,6 +224,7 @@ fn session_principal(s: &control::sts::Session) -> control::s3::Principal {
             name: s.role_name.clone(),
             path: "/".into(),
         }),
+        network: control::s3::Network::default(),
     }
 }
 
