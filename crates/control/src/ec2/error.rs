@@ -78,6 +78,12 @@ pub enum Ec2Error {
     SecurityGroupsPerInterfaceLimitExceeded,
     #[error("No default VPC for this user")]
     NoDefaultVpc,
+    #[error("{0}")]
+    InvalidServiceName(String),
+    #[error("Found another VPC endpoint subnet in the availability zone of {0}. VPC endpoint subnets should be in different availability zones supported by the VPC endpoint service.")]
+    DuplicateSubnetsInSameZone(String),
+    #[error("The Policy Document is not valid. {0}")]
+    InvalidPolicyDocument(String),
     #[error("The ID '{0}' is not valid")]
     InvalidId(String),
 }
@@ -118,6 +124,9 @@ impl Ec2Error {
                 "SecurityGroupsPerInterfaceLimitExceeded"
             }
             Ec2Error::NoDefaultVpc => "VPCIdNotSpecified",
+            Ec2Error::InvalidServiceName(_) => "InvalidServiceName",
+            Ec2Error::DuplicateSubnetsInSameZone(_) => "DuplicateSubnetsInSameZone",
+            Ec2Error::InvalidPolicyDocument(_) => "InvalidPolicyDocument",
             Ec2Error::InvalidId(_) => "InvalidID",
         }
     }

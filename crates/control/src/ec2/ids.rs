@@ -109,6 +109,23 @@ pub const ADDRESS_ASSOCIATION: ResourceType = ResourceType {
     noun: "association ID",
     malformed_code: "InvalidAssociationID.Malformed",
 };
+pub const VPC_ENDPOINT: ResourceType = ResourceType {
+    prefix: "vpce",
+    kind: Some(kind::VPC_ENDPOINT),
+    tag_type: "vpc-endpoint",
+    not_found_code: "InvalidVpcEndpointId.NotFound",
+    noun: "Vpc Endpoint Id",
+    malformed_code: "InvalidVpcEndpointId.Malformed",
+};
+/// AWS-managed prefix lists: not records, they derive from the region.
+pub const PREFIX_LIST: ResourceType = ResourceType {
+    prefix: "pl",
+    kind: None,
+    tag_type: "prefix-list",
+    not_found_code: "InvalidPrefixListID.NotFound",
+    noun: "prefix list ID",
+    malformed_code: "InvalidPrefixListID.Malformed",
+};
 /// Instances: there are none here, but AssociateAddress names them.
 pub const INSTANCE: ResourceType = ResourceType {
     prefix: "i",
@@ -137,6 +154,7 @@ pub const TAGGABLE: &[ResourceType] = &[
     ADDRESS,
     NAT_GATEWAY,
     ROUTE_TABLE,
+    VPC_ENDPOINT,
 ];
 
 impl ResourceType {

@@ -1,5 +1,5 @@
 //! EC2's VPC subset as records: VPCs, subnets, security groups, network interfaces, gateways,
-//! route tables, addresses, tags, and the IP allocation that ties ENIs to subnets.
+//! route tables, VPC endpoints and prefix lists, addresses, tags, and the IP allocation that ties ENIs to subnets.
 //!
 //! Every operation is a function over one store transaction (`&mut dyn Tx`) and the caller's
 //! [`Scope`]; validation, allocation and the records it touches commit or roll back together.
@@ -12,10 +12,12 @@
 //! and [`network_interface::delete_managed`] (the same path as CreateNetworkInterface), and
 //! may call [`account::ensure_default_vpc`]. The dataplane reads the [`model`] records and
 //! moves NAT gateways through their states with [`gateway::nat_gateway_available`],
-//! [`gateway::nat_gateway_failed`] and [`gateway::nat_gateway_deleted`].
+//! [`gateway::nat_gateway_failed`] and [`gateway::nat_gateway_deleted`], lists VPC endpoints
+//! with [`endpoint::list_all`] and marks them ready with [`endpoint::endpoint_available`].
 
 pub mod account;
 pub mod cidr;
+pub mod endpoint;
 pub mod error;
 pub mod filter;
 pub mod gateway;

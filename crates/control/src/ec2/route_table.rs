@@ -1,6 +1,7 @@
 //! Route tables: the main table of each VPC with its `local` route, custom tables, subnet
 //! associations (at most one explicit table per subnet), routes to internet gateways, NAT
-//! gateways and interfaces, and the `blackhole` state of routes whose target went away.
+//! gateways and interfaces (gateway VPC endpoints add and remove their own prefix-list
+//! routes through `endpoint`), and the `blackhole` state of routes whose target went away.
 
 use serde::Serialize;
 
@@ -81,7 +82,8 @@ pub fn create(
     Ok(table)
 }
 
-/// DeleteRouteTable: refused for the main table and while subnets are associated.
+/// DeleteRouteTable: refused for the main table and while subnets are associated. Gateway
+/// endpoints routing through the table let go of it.
 pub fn delete(tx: &mut dyn Tx, scope: &Scope, id: &str) -> Result<(), Ec2Error> {
     let table: RouteTable = load(tx, scope, ids::ROUTE_TABLE, id)?;
     if !table.associations.is_empty() {
@@ -89,7 +91,8 @@ pub fn delete(tx: &mut dyn Tx, scope: &Scope, id: &str) -> Result<(), Ec2Error> 
             "The routeTable '{id}' has dependencies and cannot be deleted."
         )));
     }
-    remove(tx, scope, ids::ROUTE_TABLE, id)
+    remove(tx, scope, ids::ROUTE_TABLE, id)?;
+    super::endpoint::forget_route_table(tx, scope, id)
 }
 
 /// The table that routes `subnet_id`: its explicit association, else its VPC's main table.
@@ -219,6 +222,8 @@ pub struct RouteSpec {
     pub gateway_id: Option<String>,
     pub nat_gateway_id: Option<String>,
     pub network_interface_id: Option<String>,
+    /// DeleteRoute only: a prefix-list destination.
+    pub destination_prefix_list_id: Option<String>,
 }
 
 /// The normalised destination of a route spec: (IPv4, IPv6).
@@ -376,6 +381,9 @@ pub fn delete_route(
     spec: &RouteSpec,
 ) -> Result<(), Ec2Error> {
     let mut table: RouteTable = load(tx, scope, ids::ROUTE_TABLE, table_id)?;
+    if let Some(pl) = spec.destination_prefix_list_id.as_deref() {
+        return delete_prefix_list_route(tx, scope, table, pl);
+    }
     let dest = destination(spec)?;
     let Some(pos) = table.routes.iter().position(|r| same_destination(r, &dest)) else {
         return Err(Ec2Error::RouteNotFound(format!(
@@ -391,6 +399,34 @@ pub fn delete_route(
     }
     table.routes.remove(pos);
     save(tx, scope, ids::ROUTE_TABLE, table_id, &table)
+}
+
+/// DeleteRoute of a prefix-list route: a gateway endpoint's routes are the endpoint's to
+/// manage (ModifyVpcEndpoint), as on AWS.
+fn delete_prefix_list_route(
+    tx: &mut dyn Tx,
+    scope: &Scope,
+    mut table: RouteTable,
+    pl: &str,
+) -> Result<(), Ec2Error> {
+    ids::PREFIX_LIST.check(pl)?;
+    let Some(pos) = table
+        .routes
+        .iter()
+        .position(|r| r.destination_prefix_list_id.as_deref() == Some(pl))
+    else {
+        return Err(Ec2Error::RouteNotFound(format!(
+            "There is no route defined for '{pl}' in the route table."
+        )));
+    };
+    if let RouteTarget::VpcEndpoint(endpoint) = &table.routes[pos].target {
+        return Err(Ec2Error::InvalidParameterValue(format!(
+            "The route to {pl} in route table {} is managed by VPC endpoint {endpoint} and cannot be deleted. Use ModifyVpcEndpoint to remove the route table from the endpoint.",
+            table.id
+        )));
+    }
+    table.routes.remove(pos);
+    save(tx, scope, ids::ROUTE_TABLE, &table.id.clone(), &table)
 }
 
 fn target_id(t: &RouteTarget) -> Option<&str> {

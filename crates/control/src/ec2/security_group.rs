@@ -393,6 +393,7 @@ fn expand(
                     r.value
                 )));
             }
+            super::endpoint::existing_prefix_list(&scope.region, &r.value)?;
             peers.push((RulePeer::PrefixList(r.value.clone()), r.description.clone()));
         }
         for g in &p.groups {

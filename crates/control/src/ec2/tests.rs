@@ -1,19 +1,21 @@
 //! Domain tests against a real SQLite store: transactions, allocation under concurrency,
 //! the default VPC, lookups for Lambda, service-managed ENIs, the NAT gateway lifecycle and
-//! Elastic IP associations.
+//! Elastic IP associations, VPC endpoints and prefix lists.
 
 use std::collections::BTreeSet;
 use std::thread;
 
+use super::endpoint::{self, EndpointChange, NewVpcEndpoint};
 use super::gateway::{self, NewAddress, NewAssociation, NewNatGateway};
-use super::model::Address;
+use super::model::{Address, Route, RouteTarget, Tag, VpcEndpoint};
 use super::network_interface::{self, NewAttachment, NewNetworkInterface};
+use super::route_table::{self, RouteSpec};
 use super::security_group::{
     self, Direction, GroupTarget, NewSecurityGroup, PermissionSpec, RangeSpec,
 };
 use super::subnet::{self, NewSubnet};
-use super::vpc::{self, NewVpc};
-use super::{account, lookup, Ec2Error, Page};
+use super::vpc::{self, NewVpc, VpcAttribute};
+use super::{account, lookup, ClientToken, Ec2Error, Filter, Page, TagSpec};
 use crate::store::{Scope, Store};
 
 fn store() -> (tempfile::TempDir, Store) {
@@ -648,4 +650,748 @@ fn a_nat_gateways_address_is_not_the_accounts_to_move() {
             .as_deref(),
         Some(held.network_interface_id.as_str())
     );
+}
+
+/// A VPC with subnets in us-east-1a, us-east-1b and a second one in us-east-1a, a custom
+/// route table and a security group.
+struct EndpointNet {
+    vpc: String,
+    a: String,
+    b: String,
+    a2: String,
+    table: String,
+    sg: String,
+}
+
+fn endpoint_net(store: &Store) -> EndpointNet {
+    let s = scope();
+    store
+        .write(|tx| -> Result<_, Ec2Error> {
+            let v = vpc::create(
+                tx,
+                &s,
+                &NewVpc {
+                    cidr_block: Some("10.1.0.0/16".into()),
+                    ..NewVpc::default()
+                },
+            )?;
+            let mut sub = |cidr: &str, az: &str| {
+                subnet::create(
+                    tx,
+                    &s,
+                    &NewSubnet {
+                        vpc_id: Some(v.id.clone()),
+                        cidr_block: Some(cidr.into()),
+                        availability_zone: Some(az.into()),
+                        ..NewSubnet::default()
+                    },
+                )
+                .map(|sn| sn.id)
+            };
+            let a = sub("10.1.1.0/24", "us-east-1a")?;
+            let b = sub("10.1.2.0/24", "us-east-1b")?;
+            let a2 = sub("10.1.3.0/24", "us-east-1a")?;
+            let table = route_table::create(tx, &s, &v.id, &[], None)?.id;
+            let sg = security_group::create(
+                tx,
+                &s,
+                &NewSecurityGroup {
+                    name: Some("vpce".into()),
+                    description: Some("vpce".into()),
+                    vpc_id: Some(v.id.clone()),
+                    ..NewSecurityGroup::default()
+                },
+            )?
+            .id;
+            Ok(EndpointNet {
+                vpc: v.id,
+                a,
+                b,
+                a2,
+                table,
+                sg,
+            })
+        })
+        .unwrap()
+}
+
+fn s3_gateway(net: &EndpointNet) -> NewVpcEndpoint {
+    NewVpcEndpoint {
+        vpc_id: Some(net.vpc.clone()),
+        service_name: Some("com.amazonaws.us-east-1.s3".into()),
+        route_table_ids: vec![net.table.clone()],
+        ..NewVpcEndpoint::default()
+    }
+}
+
+fn sts_interface(net: &EndpointNet, subnets: &[&str]) -> NewVpcEndpoint {
+    NewVpcEndpoint {
+        endpoint_type: Some("Interface".into()),
+        vpc_id: Some(net.vpc.clone()),
+        service_name: Some("com.amazonaws.us-east-1.sts".into()),
+        subnet_ids: subnets.iter().map(|s| s.to_string()).collect(),
+        security_group_ids: vec![net.sg.clone()],
+        private_dns_enabled: Some(false),
+        ..NewVpcEndpoint::default()
+    }
+}
+
+fn enable_dns(store: &Store, vpc_id: &str) {
+    let s = scope();
+    store
+        .write(|tx| -> Result<(), Ec2Error> {
+            vpc::modify_attribute(tx, &s, vpc_id, VpcAttribute::EnableDnsHostnames, true)?;
+            vpc::modify_attribute(tx, &s, vpc_id, VpcAttribute::EnableDnsSupport, true)?;
+            Ok(())
+        })
+        .unwrap();
+}
+
+fn endpoint_routes(store: &Store, table_id: &str) -> Vec<Route> {
+    let s = scope();
+    let (tables, _) = store
+        .read(|tx| route_table::describe(tx, &s, &[table_id.to_string()], &[], &Page::default()))
+        .unwrap();
+    tables[0]
+        .routes
+        .iter()
+        .filter(|r| r.destination_prefix_list_id.is_some())
+        .cloned()
+        .collect()
+}
+
+fn create_endpoint(store: &Store, req: &NewVpcEndpoint) -> Result<VpcEndpoint, Ec2Error> {
+    let s = scope();
+    store.write(|tx| endpoint::create(tx, &s, req, None))
+}
+
+#[test]
+fn gateway_endpoints_route_to_the_prefix_list() {
+    let (_d, store) = store();
+    let s = scope();
+    let net = endpoint_net(&store);
+    let e = create_endpoint(&store, &s3_gateway(&net)).unwrap();
+    assert!(e.id.starts_with("vpce-"));
+    assert_eq!(e.endpoint_type, "Gateway");
+    assert_eq!(e.state, "pending");
+    assert_eq!(e.policy_document, endpoint::FULL_ACCESS_POLICY);
+    assert_eq!(e.route_table_ids, [net.table.as_str()]);
+    assert_eq!(
+        endpoint_routes(&store, &net.table),
+        [Route {
+            destination_cidr_block: None,
+            destination_ipv6_cidr_block: None,
+            destination_prefix_list_id: Some("pl-63a5400a".into()),
+            target: RouteTarget::VpcEndpoint(e.id.clone()),
+            origin: "CreateRoute".into(),
+            state: "active".into(),
+        }]
+    );
+    // One endpoint route per prefix list in a table.
+    let err = create_endpoint(&store, &s3_gateway(&net)).unwrap_err();
+    assert_eq!(err.code(), "RouteAlreadyExists");
+    // The user may not delete it; the endpoint manages it.
+    let spec = RouteSpec {
+        destination_prefix_list_id: Some("pl-63a5400a".into()),
+        ..RouteSpec::default()
+    };
+    let err = store
+        .write(|tx| route_table::delete_route(tx, &s, &net.table, &spec))
+        .unwrap_err();
+    assert_eq!(err.code(), "InvalidParameterValue");
+    assert!(err.to_string().contains(&e.id));
+    // Interface-only parameters are refused.
+    for bad in [
+        NewVpcEndpoint {
+            subnet_ids: vec![net.a.clone()],
+            ..s3_gateway(&net)
+        },
+        NewVpcEndpoint {
+            security_group_ids: vec![net.sg.clone()],
+            ..s3_gateway(&net)
+        },
+        NewVpcEndpoint {
+            private_dns_enabled: Some(true),
+            ..s3_gateway(&net)
+        },
+    ] {
+        assert_eq!(
+            create_endpoint(&store, &bad).unwrap_err().code(),
+            "InvalidParameter"
+        );
+    }
+    // Only s3 has a gateway; sts is interface only.
+    let err = create_endpoint(
+        &store,
+        &NewVpcEndpoint {
+            service_name: Some("com.amazonaws.us-east-1.sts".into()),
+            ..s3_gateway(&net)
+        },
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Endpoint type (Gateway) does not match available service types ([Interface])."
+    );
+    let available = store
+        .write(|tx| endpoint::endpoint_available(tx, &s, &e.id))
+        .unwrap();
+    assert_eq!(available.state, "available");
+    assert_eq!(
+        store.read(|tx| endpoint::list_all(tx, &s)).unwrap(),
+        [available]
+    );
+}
+
+#[test]
+fn unknown_services_and_dynamodb_are_refused() {
+    let (_d, store) = store();
+    let net = endpoint_net(&store);
+    let err = create_endpoint(
+        &store,
+        &NewVpcEndpoint {
+            service_name: Some("com.amazonaws.us-east-1.dynamodb".into()),
+            ..s3_gateway(&net)
+        },
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "InvalidServiceName");
+    assert!(err
+        .to_string()
+        .contains("vpclambda does not serve DynamoDB"));
+    let err = create_endpoint(
+        &store,
+        &NewVpcEndpoint {
+            service_name: Some("com.amazonaws.us-east-1.kinesis".into()),
+            ..s3_gateway(&net)
+        },
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "The Vpc Endpoint Service 'com.amazonaws.us-east-1.kinesis' does not exist"
+    );
+    // Nothing was written: the route table has no endpoint route.
+    assert!(endpoint_routes(&store, &net.table).is_empty());
+}
+
+#[test]
+fn interface_endpoints_make_one_managed_eni_per_subnet() {
+    let (_d, store) = store();
+    let s = scope();
+    let net = endpoint_net(&store);
+    let e = create_endpoint(&store, &sts_interface(&net, &[&net.a, &net.b])).unwrap();
+    assert_eq!(e.subnet_ids, [net.a.clone(), net.b.clone()]);
+    assert_eq!(e.network_interface_ids.len(), 2);
+    assert_eq!(e.groups.len(), 1);
+    assert_eq!(e.groups[0].id, net.sg);
+    for (subnet_id, eni_id) in e.subnet_ids.iter().zip(&e.network_interface_ids) {
+        let eni = store
+            .read(|tx| network_interface::get(tx, &s, eni_id))
+            .unwrap();
+        assert_eq!(eni.subnet_id, *subnet_id);
+        assert_eq!(eni.interface_type, "vpc_endpoint");
+        assert!(eni.requester_managed);
+        assert_eq!(eni.requester_id.as_deref(), Some("amazon-aws"));
+        assert_eq!(eni.description, format!("VPC Endpoint Interface {}", e.id));
+        assert_eq!(eni.groups, e.groups);
+    }
+    let names: Vec<&str> = e.dns_entries.iter().map(|d| d.dns_name.as_str()).collect();
+    assert_eq!(names.len(), 3);
+    let label = names[0].split('.').next().unwrap();
+    let random = label.strip_prefix(&format!("{}-", e.id)).unwrap();
+    assert_eq!(random.len(), 8);
+    assert_eq!(
+        names[0],
+        format!("{label}.sts.us-east-1.vpce.amazonaws.com")
+    );
+    assert_eq!(
+        names[1],
+        format!("{label}-us-east-1a.sts.us-east-1.vpce.amazonaws.com")
+    );
+    assert_eq!(
+        names[2],
+        format!("{label}-us-east-1b.sts.us-east-1.vpce.amazonaws.com")
+    );
+    assert!(e
+        .dns_entries
+        .iter()
+        .all(|d| d.hosted_zone_id.starts_with('Z')));
+
+    // Without groups: the VPC's default group.
+    let dflt = create_endpoint(
+        &store,
+        &NewVpcEndpoint {
+            service_name: Some("com.amazonaws.us-east-1.logs".into()),
+            security_group_ids: Vec::new(),
+            ..sts_interface(&net, &[&net.a])
+        },
+    )
+    .unwrap();
+    assert_eq!(dflt.groups[0].name, "default");
+
+    // One subnet per AZ.
+    let err = create_endpoint(
+        &store,
+        &NewVpcEndpoint {
+            service_name: Some("com.amazonaws.us-east-1.lambda".into()),
+            ..sts_interface(&net, &[&net.a, &net.a2])
+        },
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "DuplicateSubnetsInSameZone");
+    assert_eq!(
+        err.to_string(),
+        format!("Found another VPC endpoint subnet in the availability zone of {}. VPC endpoint subnets should be in different availability zones supported by the VPC endpoint service.", net.a2)
+    );
+    // Route tables are for gateways.
+    let err = create_endpoint(
+        &store,
+        &NewVpcEndpoint {
+            route_table_ids: vec![net.table.clone()],
+            ..sts_interface(&net, &[&net.a])
+        },
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Route table IDs are only supported for Gateway type VPC Endpoint."
+    );
+    // Refused calls made no ENIs.
+    let (enis, _) = store
+        .read(|tx| network_interface::describe(tx, &s, &[], &[], &Page::default()))
+        .unwrap();
+    assert_eq!(enis.len(), 3);
+}
+
+#[test]
+fn private_dns_needs_the_vpc_dns_attributes() {
+    let (_d, store) = store();
+    let s = scope();
+    let net = endpoint_net(&store);
+    let wanted = NewVpcEndpoint {
+        private_dns_enabled: None,
+        ..sts_interface(&net, &[&net.a])
+    };
+    let err = create_endpoint(&store, &wanted).unwrap_err();
+    assert_eq!(err.code(), "InvalidParameter");
+    assert_eq!(
+        err.to_string(),
+        format!("Enabling private DNS requires both enableDnsSupport and enableDnsHostnames VPC attributes set to true for {}", net.vpc)
+    );
+    let off = create_endpoint(&store, &sts_interface(&net, &[&net.a])).unwrap();
+    let err = store
+        .write(|tx| {
+            endpoint::modify(
+                tx,
+                &s,
+                &off.id,
+                &EndpointChange {
+                    private_dns_enabled: Some(true),
+                    ..EndpointChange::default()
+                },
+            )
+        })
+        .unwrap_err();
+    assert_eq!(err.code(), "InvalidParameter");
+    enable_dns(&store, &net.vpc);
+    let on = store
+        .write(|tx| {
+            endpoint::modify(
+                tx,
+                &s,
+                &off.id,
+                &EndpointChange {
+                    private_dns_enabled: Some(true),
+                    ..EndpointChange::default()
+                },
+            )
+        })
+        .unwrap();
+    assert!(on.private_dns_enabled);
+    assert_eq!(on.dns_entries.len(), 3);
+    assert_eq!(on.dns_entries[0].dns_name, off.dns_entries[0].dns_name);
+    assert_eq!(on.dns_entries[2].dns_name, "sts.us-east-1.amazonaws.com");
+    let s3 = create_endpoint(
+        &store,
+        &NewVpcEndpoint {
+            service_name: Some("com.amazonaws.us-east-1.s3".into()),
+            private_dns_enabled: None,
+            ..sts_interface(&net, &[&net.b])
+        },
+    )
+    .unwrap();
+    let names: Vec<&str> = s3.dns_entries[2..]
+        .iter()
+        .map(|d| d.dns_name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["s3.us-east-1.amazonaws.com", "*.s3.us-east-1.amazonaws.com"]
+    );
+}
+
+#[test]
+fn policies_are_validated() {
+    let (_d, store) = store();
+    let s = scope();
+    let net = endpoint_net(&store);
+    let err = create_endpoint(
+        &store,
+        &NewVpcEndpoint {
+            policy_document: Some("{\"Statement\": 1}".into()),
+            ..s3_gateway(&net)
+        },
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "InvalidPolicyDocument");
+    let deny = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"*"}]}"#;
+    let e = create_endpoint(
+        &store,
+        &NewVpcEndpoint {
+            policy_document: Some(deny.into()),
+            ..s3_gateway(&net)
+        },
+    )
+    .unwrap();
+    assert_eq!(e.policy_document, deny);
+    let reset = store
+        .write(|tx| {
+            endpoint::modify(
+                tx,
+                &s,
+                &e.id,
+                &EndpointChange {
+                    reset_policy: true,
+                    ..EndpointChange::default()
+                },
+            )
+        })
+        .unwrap();
+    assert_eq!(reset.policy_document, endpoint::FULL_ACCESS_POLICY);
+    let err = store
+        .write(|tx| {
+            endpoint::modify(
+                tx,
+                &s,
+                &e.id,
+                &EndpointChange {
+                    policy_document: Some("nope".into()),
+                    ..EndpointChange::default()
+                },
+            )
+        })
+        .unwrap_err();
+    assert_eq!(err.code(), "InvalidPolicyDocument");
+}
+
+#[test]
+fn client_tokens_return_the_first_endpoint() {
+    let (_d, store) = store();
+    let s = scope();
+    let net = endpoint_net(&store);
+    let req = s3_gateway(&net);
+    let token = ClientToken::new("CreateVpcEndpoint", "t-1", &req).unwrap();
+    let first = store
+        .write(|tx| endpoint::create(tx, &s, &req, Some(&token)))
+        .unwrap();
+    let again = store
+        .write(|tx| endpoint::create(tx, &s, &req, Some(&token)))
+        .unwrap();
+    assert_eq!(first, again);
+    let other = NewVpcEndpoint {
+        route_table_ids: Vec::new(),
+        ..req
+    };
+    let mismatch = ClientToken::new("CreateVpcEndpoint", "t-1", &other).unwrap();
+    let err = store
+        .write(|tx| endpoint::create(tx, &s, &other, Some(&mismatch)))
+        .unwrap_err();
+    assert_eq!(err.code(), "IdempotentParameterMismatch");
+}
+
+#[test]
+fn modify_moves_route_tables_subnets_and_groups() {
+    let (_d, store) = store();
+    let s = scope();
+    let net = endpoint_net(&store);
+    let main = store
+        .read(|tx| {
+            vpc::describe(
+                tx,
+                &s,
+                std::slice::from_ref(&net.vpc),
+                &[],
+                &Page::default(),
+            )
+        })
+        .unwrap()
+        .0[0]
+        .main_route_table_id
+        .clone();
+    let gw = create_endpoint(&store, &s3_gateway(&net)).unwrap();
+    let gw = store
+        .write(|tx| {
+            endpoint::modify(
+                tx,
+                &s,
+                &gw.id,
+                &EndpointChange {
+                    add_route_table_ids: vec![main.clone()],
+                    remove_route_table_ids: vec![net.table.clone()],
+                    ..EndpointChange::default()
+                },
+            )
+        })
+        .unwrap();
+    assert_eq!(gw.route_table_ids, [main.as_str()]);
+    assert!(endpoint_routes(&store, &net.table).is_empty());
+    assert_eq!(endpoint_routes(&store, &main).len(), 1);
+    let err = store
+        .write(|tx| {
+            endpoint::modify(
+                tx,
+                &s,
+                &gw.id,
+                &EndpointChange {
+                    add_subnet_ids: vec![net.a.clone()],
+                    ..EndpointChange::default()
+                },
+            )
+        })
+        .unwrap_err();
+    assert_eq!(err.code(), "InvalidParameter");
+
+    let e = create_endpoint(&store, &sts_interface(&net, &[&net.a])).unwrap();
+    let old_eni = e.network_interface_ids[0].clone();
+    let err = store
+        .write(|tx| {
+            endpoint::modify(
+                tx,
+                &s,
+                &e.id,
+                &EndpointChange {
+                    add_subnet_ids: vec![net.a2.clone()],
+                    ..EndpointChange::default()
+                },
+            )
+        })
+        .unwrap_err();
+    assert_eq!(err.code(), "DuplicateSubnetsInSameZone");
+    let default_sg = store
+        .read(|tx| {
+            vpc::describe(
+                tx,
+                &s,
+                std::slice::from_ref(&net.vpc),
+                &[],
+                &Page::default(),
+            )
+        })
+        .unwrap()
+        .0[0]
+        .default_security_group_id
+        .clone();
+    let moved = store
+        .write(|tx| {
+            endpoint::modify(
+                tx,
+                &s,
+                &e.id,
+                &EndpointChange {
+                    remove_subnet_ids: vec![net.a.clone()],
+                    add_subnet_ids: vec![net.a2.clone(), net.b.clone()],
+                    add_security_group_ids: vec![default_sg.clone()],
+                    remove_security_group_ids: vec![net.sg.clone()],
+                    ..EndpointChange::default()
+                },
+            )
+        })
+        .unwrap();
+    assert_eq!(moved.subnet_ids, [net.a2.clone(), net.b.clone()]);
+    assert_eq!(moved.network_interface_ids.len(), 2);
+    assert_eq!(moved.groups[0].id, default_sg);
+    assert_eq!(moved.dns_entries.len(), 3);
+    assert!(moved.dns_entries[1].dns_name.contains("-us-east-1a."));
+    assert!(moved.dns_entries[2].dns_name.contains("-us-east-1b."));
+    assert_eq!(
+        moved.dns_entries[0].dns_name.split('.').next(),
+        e.dns_entries[0].dns_name.split('.').next()
+    );
+    let gone = store.read(|tx| network_interface::get(tx, &s, &old_eni));
+    assert!(gone.is_err());
+    for eni_id in &moved.network_interface_ids {
+        let eni = store
+            .read(|tx| network_interface::get(tx, &s, eni_id))
+            .unwrap();
+        assert_eq!(eni.groups, moved.groups);
+    }
+}
+
+#[test]
+fn delete_removes_routes_enis_and_reports_unknown_ids() {
+    let (_d, store) = store();
+    let s = scope();
+    let net = endpoint_net(&store);
+    let gw = create_endpoint(&store, &s3_gateway(&net)).unwrap();
+    let e = create_endpoint(&store, &sts_interface(&net, &[&net.a, &net.b])).unwrap();
+    let err = store.write(|tx| vpc::delete(tx, &s, &net.vpc)).unwrap_err();
+    assert_eq!(err.code(), "DependencyViolation");
+    let failed = store
+        .write(|tx| {
+            endpoint::delete(
+                tx,
+                &s,
+                &[gw.id.clone(), e.id.clone(), "vpce-0123456789abcdef0".into()],
+            )
+        })
+        .unwrap();
+    assert_eq!(
+        failed,
+        [endpoint::Unsuccessful {
+            resource_id: "vpce-0123456789abcdef0".into(),
+            code: "InvalidVpcEndpoint.NotFound".into(),
+            message: "The Vpc Endpoint Id 'vpce-0123456789abcdef0' does not exist".into(),
+        }]
+    );
+    assert!(endpoint_routes(&store, &net.table).is_empty());
+    let (enis, _) = store
+        .read(|tx| network_interface::describe(tx, &s, &[], &[], &Page::default()))
+        .unwrap();
+    assert!(enis.is_empty());
+    assert_eq!(
+        store
+            .read(|tx| subnet::get(tx, &s, &net.a))
+            .unwrap()
+            .available_ip_address_count(),
+        251
+    );
+    assert!(store
+        .read(|tx| endpoint::list_all(tx, &s))
+        .unwrap()
+        .is_empty());
+    let err = store
+        .write(|tx| endpoint::delete(tx, &s, &["bogus".into()]))
+        .unwrap_err();
+    assert_eq!(err.code(), "InvalidVpcEndpointId.Malformed");
+}
+
+#[test]
+fn deleting_a_route_table_drops_it_from_its_endpoints() {
+    let (_d, store) = store();
+    let s = scope();
+    let net = endpoint_net(&store);
+    let gw = create_endpoint(&store, &s3_gateway(&net)).unwrap();
+    store
+        .write(|tx| route_table::delete(tx, &s, &net.table))
+        .unwrap();
+    let (left, _) = store
+        .read(|tx| endpoint::describe(tx, &s, std::slice::from_ref(&gw.id), &[], &Page::default()))
+        .unwrap();
+    assert!(left[0].route_table_ids.is_empty());
+}
+
+#[test]
+fn describe_filters_endpoints() {
+    let (_d, store) = store();
+    let s = scope();
+    let net = endpoint_net(&store);
+    let gw = create_endpoint(
+        &store,
+        &NewVpcEndpoint {
+            tag_specs: vec![TagSpec {
+                resource_type: "vpc-endpoint".into(),
+                tags: vec![Tag {
+                    key: "Name".into(),
+                    value: "s3".into(),
+                }],
+            }],
+            ..s3_gateway(&net)
+        },
+    )
+    .unwrap();
+    let e = create_endpoint(&store, &sts_interface(&net, &[&net.a])).unwrap();
+    let find = |name: &str, value: &str| -> Vec<String> {
+        let f = [Filter {
+            name: name.into(),
+            values: vec![value.into()],
+        }];
+        store
+            .read(|tx| endpoint::describe(tx, &s, &[], &f, &Page::default()))
+            .unwrap()
+            .0
+            .into_iter()
+            .map(|e| e.id)
+            .collect()
+    };
+    assert_eq!(
+        find("service-name", "com.amazonaws.us-east-1.s3"),
+        [gw.id.as_str()]
+    );
+    assert_eq!(find("vpc-endpoint-type", "Interface"), [e.id.as_str()]);
+    assert_eq!(find("vpc-endpoint-id", &e.id), [e.id.as_str()]);
+    assert_eq!(find("vpc-endpoint-state", "pending").len(), 2);
+    assert_eq!(find("vpc-id", &net.vpc).len(), 2);
+    assert_eq!(find("tag:Name", "s3"), [gw.id.as_str()]);
+    assert_eq!(find("tag-key", "Name"), [gw.id.as_str()]);
+    let err = store
+        .read(|tx| {
+            endpoint::describe(
+                tx,
+                &s,
+                &["vpce-0123456789abcdef0".into()],
+                &[],
+                &Page::default(),
+            )
+        })
+        .unwrap_err();
+    assert_eq!(err.code(), "InvalidVpcEndpointId.NotFound");
+    let (page, token) = store
+        .read(|tx| {
+            endpoint::describe(
+                tx,
+                &s,
+                &[],
+                &[],
+                &Page {
+                    max_results: Some(5),
+                    next_token: None,
+                },
+            )
+        })
+        .unwrap();
+    assert_eq!((page.len(), token), (2, None));
+}
+
+#[test]
+fn security_group_rules_name_existing_prefix_lists() {
+    let (_d, store) = store();
+    let s = scope();
+    let net = endpoint_net(&store);
+    let target = GroupTarget {
+        id: Some(net.sg.clone()),
+        name: None,
+    };
+    let perm = |pl: &str| PermissionSpec {
+        protocol: Some("tcp".into()),
+        from_port: Some(443),
+        to_port: Some(443),
+        prefix_list_ids: vec![RangeSpec {
+            value: pl.into(),
+            description: None,
+        }],
+        ..PermissionSpec::default()
+    };
+    let err = store
+        .write(|tx| {
+            security_group::authorize(tx, &s, &target, Direction::Egress, &[perm("pl-0badbad0")])
+        })
+        .unwrap_err();
+    assert_eq!(err.code(), "InvalidPrefixListID.NotFound");
+    let added = store
+        .write(|tx| {
+            security_group::authorize(tx, &s, &target, Direction::Egress, &[perm("pl-63a5400a")])
+        })
+        .unwrap();
+    assert_eq!(added.len(), 1);
 }

@@ -108,6 +108,7 @@ pub fn delete(tx: &mut dyn Tx, scope: &Scope, vpc_id: &str) -> Result<(), Ec2Err
         || list::<InternetGateway>(tx, scope, ids::INTERNET_GATEWAY)?
             .iter()
             .any(|g| g.attachments.iter().any(|a| a.vpc_id == vpc_id))
+        || super::endpoint::any_in_vpc(tx, scope, vpc_id)?
     {
         return Err(busy());
     }

@@ -84,6 +84,7 @@ fn route_spec(req: &Req) -> RouteSpec {
         gateway_id: req.get("GatewayId"),
         nat_gateway_id: req.get("NatGatewayId"),
         network_interface_id: req.get("NetworkInterfaceId"),
+        destination_prefix_list_id: req.get("DestinationPrefixListId"),
     }
 }
 
