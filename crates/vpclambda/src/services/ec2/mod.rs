@@ -7,6 +7,7 @@
 //! the first EC2 call of that account there.
 
 mod addressing;
+mod endpoints;
 mod errors;
 mod gateways;
 mod groups;
@@ -108,6 +109,14 @@ fn handler(action: &str) -> Option<Handler> {
         "CreateRoute" => routes::create_route,
         "ReplaceRoute" => routes::replace_route,
         "DeleteRoute" => routes::delete_route,
+        "CreateVpcEndpoint" => endpoints::create_vpc_endpoint,
+        "ModifyVpcEndpoint" => endpoints::modify_vpc_endpoint,
+        "DeleteVpcEndpoints" => endpoints::delete_vpc_endpoints,
+        "DescribeVpcEndpoints" => endpoints::describe_vpc_endpoints,
+        "DescribeVpcEndpointServices" => endpoints::describe_vpc_endpoint_services,
+        "DescribePrefixLists" => endpoints::describe_prefix_lists,
+        "DescribeManagedPrefixLists" => endpoints::describe_managed_prefix_lists,
+        "GetManagedPrefixListEntries" => endpoints::get_managed_prefix_list_entries,
         _ => return None,
     })
 }

@@ -1,12 +1,14 @@
 //! EC2 records as XML, element for element as the botocore model names them. Each function
 //! writes the members of one shape into the element the caller opened (`<vpc>`, `<item>`).
 
+use control::ec2::endpoint::{self, ServiceView};
 use control::ec2::model::{
     Address, InternetGateway, NatGateway, NetworkInterface, RouteTable, RouteTarget, SecurityGroup,
-    Subnet, Tag, Vpc,
+    Subnet, Tag, Vpc, VpcEndpoint,
 };
 use control::ec2::model::{RulePeer, SecurityGroupRule};
 use control::ec2::security_group::{permissions, IpPermission, RuleView};
+use control::ec2::zones::Zone;
 use wire::XmlWriter;
 
 /// `<name><item>…</item>…</name>` with `each` writing one item's members.
@@ -350,4 +352,83 @@ pub fn route_table(w: &mut XmlWriter, t: &RouteTable) {
     w.open("propagatingVgwSet");
     w.close();
     tag_set(w, &t.tags);
+}
+
+fn strings(w: &mut XmlWriter, name: &str, values: &[String]) {
+    w.open(name);
+    for v in values {
+        w.elem("item", v);
+    }
+    w.close();
+}
+
+pub fn vpc_endpoint(w: &mut XmlWriter, e: &VpcEndpoint) {
+    w.elem("vpcEndpointId", &e.id);
+    w.elem("vpcEndpointType", &e.endpoint_type);
+    w.elem("vpcId", &e.vpc_id);
+    w.elem("serviceName", &e.service_name);
+    w.elem("state", &e.state);
+    w.elem("policyDocument", &e.policy_document);
+    strings(w, "routeTableIdSet", &e.route_table_ids);
+    strings(w, "subnetIdSet", &e.subnet_ids);
+    items(w, "groupSet", &e.groups, |w, g| {
+        w.elem("groupId", &g.id);
+        w.elem("groupName", &g.name);
+    });
+    w.elem("ipAddressType", "ipv4");
+    w.open("dnsOptions");
+    w.elem("dnsRecordIpType", "ipv4");
+    w.close();
+    w.bool_elem("privateDnsEnabled", e.private_dns_enabled);
+    w.bool_elem("requesterManaged", false);
+    strings(w, "networkInterfaceIdSet", &e.network_interface_ids);
+    items(w, "dnsEntrySet", &e.dns_entries, |w, d| {
+        w.elem("dnsName", &d.dns_name);
+        w.elem("hostedZoneId", &d.hosted_zone_id);
+    });
+    w.elem("creationTimestamp", &e.creation_timestamp);
+    tag_set(w, &e.tags);
+    w.elem("ownerId", &e.owner_id);
+}
+
+/// One `ServiceDetail` of DescribeVpcEndpointServices.
+pub fn endpoint_service(w: &mut XmlWriter, s: &ServiceView, region: &str, zones: &[Zone]) {
+    let short = s.service.short;
+    w.elem("serviceName", &s.name);
+    w.elem("serviceId", &format!("vpce-svc-{short}"));
+    items(w, "serviceType", &s.types(), |w, t| {
+        w.elem("serviceType", t);
+    });
+    w.elem("serviceRegion", region);
+    strings(
+        w,
+        "availabilityZoneIdSet",
+        &zones.iter().map(|z| z.id.clone()).collect::<Vec<_>>(),
+    );
+    strings(
+        w,
+        "availabilityZoneSet",
+        &zones.iter().map(|z| z.name.clone()).collect::<Vec<_>>(),
+    );
+    w.elem("owner", "amazon");
+    strings(
+        w,
+        "baseEndpointDnsNameSet",
+        &[format!("{short}.{region}.vpce.amazonaws.com")],
+    );
+    let private = endpoint::private_dns_names(region, short);
+    if s.service.interface {
+        if let Some(first) = private.first() {
+            w.elem("privateDnsName", first);
+        }
+        items(w, "privateDnsNameSet", &private, |w, n| {
+            w.elem("privateDnsName", n);
+        });
+    }
+    w.bool_elem("vpcEndpointPolicySupported", true);
+    w.bool_elem("acceptanceRequired", false);
+    w.bool_elem("managesVpcEndpoints", false);
+    tag_set(w, &[]);
+    w.elem("privateDnsNameVerificationState", "verified");
+    strings(w, "supportedIpAddressTypeSet", &["ipv4".to_string()]);
 }
