@@ -436,7 +436,7 @@ def kernel_and_store(d, net):
     interfaces = [e["NetworkInterfaceId"] for e in enis if e["InterfaceType"] != "nat_gateway"]
     gateways = [n["NatGatewayId"] for n in nats]
     # vl-pub and the host of AWS's endpoints on it are the daemon's own.
-    namespaces = ["vl-pub", "vl-host-203-0-113-100"] + [f"vl-{i}" for i in vpcs + interfaces + gateways]
+    namespaces = ["vl-pub", "vl-host-203-0-113-100", "vl-host-203-0-113-101"] + [f"vl-{i}" for i in vpcs + interfaces + gateways]
     kernel = {"namespaces": our_namespaces()}
     store = {"namespaces": sorted(namespaces)}
     if net.vpc in vpcs:
@@ -535,7 +535,7 @@ def test_kill9_while_creating_enis_and_a_nat_gateway_then_delete_everything(priv
     net.ec2.delete_vpc(VpcId=net.vpc)
     wait_for_kernel_to_match_store(d, net)
     default_vpc = net.ec2.describe_vpcs()["Vpcs"]
-    assert our_namespaces() == sorted(["vl-pub", "vl-host-203-0-113-100"] + [f"vl-{v['VpcId']}" for v in default_vpc])
+    assert our_namespaces() == sorted(["vl-pub", "vl-host-203-0-113-100", "vl-host-203-0-113-101"] + [f"vl-{v['VpcId']}" for v in default_vpc])
     d.stop()
     assert our_namespaces() == [], "a stopped daemon leaves nothing of ours"
 

@@ -3,7 +3,7 @@
 //! VPC's desired state buildable before any kernel object is touched.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 use net::Ipv4Cidr;
 
@@ -29,9 +29,14 @@ pub struct DesiredVpc {
     /// the NAT gateway namespace holds that address).
     pub enis: Vec<DesiredEni>,
     pub security_groups: Vec<DesiredSecurityGroup>,
-    /// What the VPC resolver (base + 2) answers: host names (lower case, no trailing dot)
-    /// and their addresses, all inside the VPC. Every other name is NXDOMAIN.
+    /// What the VPC resolver (base + 2) answers: host names (lower case, no trailing dot;
+    /// `*.<suffix>` for every name below it) and their addresses, all inside the VPC. Then
+    /// the public services' names; every other name is NXDOMAIN.
     pub names: Names,
+    /// The services the router itself serves (gateway endpoints): a subnet whose routes send
+    /// one of these addresses to [`RouteTarget::Endpoint`] has its connections to the port
+    /// delivered to the router's own socket there, after its security groups' egress rules.
+    pub served: Vec<SocketAddrV4>,
 }
 
 /// A subnet and the routes of the route table associated with it.
@@ -58,6 +63,9 @@ pub enum RouteTarget {
     Nat(String),
     /// A network interface of the VPC, by id.
     Eni(String),
+    /// A gateway endpoint, by id: the destination is delivered to the router (see
+    /// [`DesiredVpc::served`]), never routed on.
+    Endpoint(String),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -292,7 +300,8 @@ impl DesiredVpc {
             check_id(&igw.id)?;
         }
         for (name, ip) in &self.names {
-            if !valid_name(name) || !contains(self.cidr, *ip) {
+            let host = name.strip_prefix("*.").unwrap_or(name);
+            if !valid_name(host) || !contains(self.cidr, *ip) {
                 return Err(bad(format!("name {name:?} for {ip} cannot be resolved")));
             }
         }
@@ -303,6 +312,7 @@ impl DesiredVpc {
                     RouteTarget::Igw => self.igw.is_some(),
                     RouteTarget::Nat(id) => nats.contains(id.as_str()),
                     RouteTarget::Eni(id) => enis.contains(id.as_str()),
+                    RouteTarget::Endpoint(id) => check_id(id).is_ok(),
                 };
                 if !known {
                     return Err(bad(format!(
@@ -357,6 +367,7 @@ mod tests {
                 egress: vec![],
             }],
             names: [("db.internal".into(), Ipv4Addr::new(10, 0, 1, 4))].into(),
+            served: Vec::new(),
         }
     }
 

@@ -13,7 +13,7 @@
 //! its leftovers removed, so a restart converges whatever a crash left behind.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 
 use net::names::{ifname, netns_name, validate_netns_name};
@@ -76,8 +76,9 @@ struct VpcState {
     index: Index,
     /// The internet gateway's link and its router-side address.
     igw: Option<(String, Ipv4Addr)>,
-    /// Routes of each subnet's table as last written.
-    tables: BTreeMap<String, Vec<Route>>,
+    /// Routes of each subnet's table as last written, and its `local` routes (gateway
+    /// endpoints' destinations, delivered to the router).
+    tables: BTreeMap<String, (Vec<Route>, BTreeSet<Ipv4Cidr>)>,
     /// Public addresses routed from `vl-pub` to this VPC's IGW.
     published: BTreeSet<Ipv4Addr>,
 }
@@ -508,6 +509,7 @@ impl Dataplane {
                 enis: Vec::new(),
                 security_groups: Vec::new(),
                 names: Default::default(),
+                served: Vec::new(),
                 ..vpc.clone()
             };
             let firewall = self.nft.session(&router).await?;
@@ -963,6 +965,39 @@ impl Dataplane {
             .map(|(ip, _)| *ip)
     }
 
+    /// A listener in VPC `vpc`'s router for one of its [`DesiredVpc::served`] addresses:
+    /// connections from the subnets whose routes deliver it there (gateway endpoints),
+    /// with the interface's own address as their source. Non-blocking.
+    pub async fn serve_in_router(
+        &self,
+        vpc: &str,
+        address: SocketAddrV4,
+    ) -> Result<std::net::TcpListener> {
+        let router = Netns::open(&namespace_of(vpc)?)?;
+        router
+            .spawn(move || net::transparent_listener(address))
+            .await?
+            .map_err(|e| Error::invalid(vpc, format!("listening on {address}: {e}")))
+    }
+
+    /// A listener on `address` (the interface's own) inside interface `eni`'s namespace:
+    /// what reaches it has passed the interface's security groups. Non-blocking.
+    pub async fn serve_in_interface(
+        &self,
+        eni: &str,
+        address: SocketAddrV4,
+    ) -> Result<std::net::TcpListener> {
+        let netns = Netns::open(&namespace_of(eni)?)?;
+        netns
+            .spawn(move || {
+                let listener = std::net::TcpListener::bind(address)?;
+                listener.set_nonblocking(true)?;
+                Ok::<_, std::io::Error>(listener)
+            })
+            .await?
+            .map_err(|e| Error::invalid(eni, format!("listening on {address}: {e}")))
+    }
+
     /// Removes a simulated-internet host; removing an absent one succeeds.
     pub async fn remove_public_host(&self, ip: Ipv4Addr) -> Result<()> {
         let mut state = self.state.lock().await;
@@ -1291,12 +1326,19 @@ async fn reconcile_routes(vs: &mut VpcState, vpc: &DesiredVpc, fresh: bool) -> R
     for s in &vpc.subnets {
         let table = table_of(&s.id)?;
         let mut routes = Vec::new();
+        let mut locals = BTreeSet::new();
         for other in &vpc.subnets {
             routes.push(Route::on_link(other.cidr, &bridge_of(&other.id)?).in_table(table));
         }
         for r in &s.routes {
             let route = match &r.target {
                 RouteTarget::Local => continue,
+                RouteTarget::Endpoint(_) => {
+                    if !contains(vpc.cidr, r.destination.addr()) {
+                        locals.insert(r.destination.network());
+                    }
+                    continue;
+                }
                 RouteTarget::Igw => match &vs.igw {
                     Some((link, _)) => Route {
                         destination: r.destination.network(),
@@ -1327,20 +1369,30 @@ async fn reconcile_routes(vs: &mut VpcState, vpc: &DesiredVpc, fresh: bool) -> R
             priority: RULE_PRIORITY,
         };
         wanted_rules.push(rule);
-        if !fresh && vs.tables.get(&s.id) == Some(&routes) {
+        let written = (routes, locals);
+        if !fresh && vs.tables.get(&s.id) == Some(&written) {
             continue;
         }
+        let (routes, locals) = &written;
         let keep: BTreeSet<Ipv4Cidr> = routes.iter().map(|r| r.destination).collect();
         for existing in vs.nl.routes(table).await? {
             if !keep.contains(&existing.destination.network()) {
                 vs.nl.delete_route(&existing).await?;
             }
         }
-        for route in &routes {
+        for existing in vs.nl.local_routes(table).await? {
+            if !locals.contains(&existing.network()) {
+                vs.nl.delete_local_route(existing, table).await?;
+            }
+        }
+        for route in routes {
             vs.nl.add_route(route).await?;
         }
+        for local in locals {
+            vs.nl.add_local_route(*local, table).await?;
+        }
         vs.nl.add_rule(&rule).await?;
-        vs.tables.insert(s.id.clone(), routes);
+        vs.tables.insert(s.id.clone(), written);
     }
     let subnets: BTreeSet<&str> = vpc.subnets.iter().map(|s| s.id.as_str()).collect();
     let stale_tables = vs.tables.keys().any(|id| !subnets.contains(id.as_str()));
@@ -1350,6 +1402,9 @@ async fn reconcile_routes(vs: &mut VpcState, vpc: &DesiredVpc, fresh: bool) -> R
                 vs.nl.delete_rule(&rule).await?;
                 for route in vs.nl.routes(rule.table).await? {
                     vs.nl.delete_route(&route).await?;
+                }
+                for local in vs.nl.local_routes(rule.table).await? {
+                    vs.nl.delete_local_route(local, rule.table).await?;
                 }
             }
         }

@@ -290,7 +290,8 @@ fn delete_eni(batch: &mut Batch, eni: &DesiredEni, known: &BTreeSet<&str>) {
 
 /// The base chains' rules; they depend only on the VPC's block (never changes) and the
 /// internet gateway's link name.
-fn base_rules(batch: &mut Batch, vpc: Ipv4Cidr, igw_link: Option<&str>) {
+fn base_rules(batch: &mut Batch, desired: &DesiredVpc, igw_link: Option<&str>) {
+    let vpc = desired.cidr;
     let f = "c_forward";
     line!(
         batch,
@@ -340,6 +341,22 @@ fn base_rules(batch: &mut Batch, vpc: Ipv4Cidr, igw_link: Option<&str>) {
         batch,
         "add rule ip {TABLE} c_input ct state established,related accept"
     );
+    // What the router serves itself (gateway endpoints) is reached only by the subnets
+    // whose route table delivers it here, and only as the sender's security groups allow
+    // egress to it: their chains decide as in `c_forward` (a drop ends it there).
+    for served in &desired.served {
+        let to = format!(
+            "iifname \"{BRIDGES}\" ip saddr {} ip daddr {} tcp dport {}",
+            vpc.network(),
+            served.ip(),
+            served.port()
+        );
+        line!(
+            batch,
+            "add rule ip {TABLE} c_input {to} meta mark set 0x0 ip saddr vmap @v_out"
+        );
+        line!(batch, "add rule ip {TABLE} c_input {to} accept");
+    }
 }
 
 fn known_groups(vpc: &DesiredVpc) -> BTreeSet<&str> {
@@ -416,7 +433,7 @@ pub(crate) fn full(vpc: &DesiredVpc, igw_link: Option<&str>) -> Batch {
         "add chain ip {TABLE} c_pre {{ type nat hook prerouting priority dstnat; policy accept; }}"
     );
     line!(b, "add chain ip {TABLE} c_post {{ type nat hook postrouting priority srcnat; policy accept; }}");
-    base_rules(&mut b, vpc.cidr, igw_link);
+    base_rules(&mut b, vpc, igw_link);
     b
 }
 
@@ -533,11 +550,11 @@ pub(crate) fn incremental(
     for (private, public) in new_nats.difference(&old_nats) {
         add_public(&mut b, *private, *public);
     }
-    if old_igw_link != new_igw_link {
+    if old_igw_link != new_igw_link || old.served != new.served {
         for chain in ["c_forward", "c_input", "c_pre", "c_post"] {
             line!(b, "flush chain ip {TABLE} {chain}");
         }
-        base_rules(&mut b, new.cidr, new_igw_link);
+        base_rules(&mut b, new, new_igw_link);
     }
     for groups in old_sets.difference(&new_sets) {
         delete_dispatch(&mut b, groups);
@@ -679,6 +696,7 @@ mod tests {
                 ],
             )],
             names: Default::default(),
+            served: Vec::new(),
         }
     }
 

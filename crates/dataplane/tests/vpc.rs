@@ -94,6 +94,7 @@ fn vpc(id: &str, block: &str) -> DesiredVpc {
         enis: vec![],
         security_groups: vec![],
         names: Default::default(),
+        served: Vec::new(),
     }
 }
 
@@ -1120,6 +1121,71 @@ fn an_interface_sends_from_its_own_address_only() {
             connects_from(&other, "10.0.2.11", at("10.0.1.10", 80)).await,
             "own address"
         );
+        dataplane.remove_all().await.unwrap();
+    });
+}
+
+/// A gateway endpoint: the subnet whose routes send the service's prefix to it connects to
+/// the router's own socket there, as its security groups' egress allows; a subnet without
+/// the route gets nowhere (no NAT, no internet gateway), and neither does an interface
+/// whose groups allow no egress to the prefix.
+#[test]
+fn gateway_endpoints_deliver_to_the_router_for_routed_subnets_only() {
+    in_test_host(MARK, || async {
+        let dataplane = Dataplane::start(Uplink::None).await.unwrap();
+        let service = at("203.0.113.101", 443);
+        let mut v = vpc("vpc-dptgw", "10.6.0.0/16");
+        v.subnets = vec![
+            subnet(
+                "subnet-gw",
+                "10.6.1.0/24",
+                vec![DesiredRoute {
+                    destination: cidr("203.0.113.101/32"),
+                    target: RouteTarget::Endpoint("vpce-1".into()),
+                }],
+            ),
+            subnet("subnet-nogw", "10.6.2.0/24", vec![]),
+        ];
+        let mut closed = group("sg-closed", vec![]);
+        closed.egress = vec![SgRule {
+            protocol: Protocol::All,
+            peer: Peer::Cidr(cidr("10.0.0.0/8")),
+        }];
+        v.security_groups = vec![group("sg-open", vec![]), closed];
+        v.enis = vec![
+            eni("eni-gw1", "subnet-gw", "10.6.1.10", &["sg-open"]),
+            eni("eni-gw2", "subnet-gw", "10.6.1.11", &["sg-closed"]),
+            eni("eni-nogw", "subnet-nogw", "10.6.2.10", &["sg-open"]),
+        ];
+        v.served = vec![service];
+        apply_vpc(&dataplane, &v).await;
+        let listener = dataplane
+            .serve_in_router("vpc-dptgw", service)
+            .await
+            .unwrap();
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        let (tx, mut accepted) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok((_stream, peer)) = listener.accept().await {
+                let _ = tx.send(peer);
+            }
+        });
+        assert!(connects(&ns("eni-gw1"), service).await, "routed subnet");
+        assert_eq!(
+            accepted.recv().await.unwrap().ip(),
+            std::net::IpAddr::V4(ip("10.6.1.10")),
+            "the source is the interface's own address"
+        );
+        assert!(blocked(&ns("eni-nogw"), service).await, "no route");
+        assert!(blocked(&ns("eni-gw2"), service).await, "egress rules");
+        assert!(
+            blocked(&ns("eni-gw1"), at("203.0.113.101", 80)).await,
+            "only the served port"
+        );
+        // Removing the route takes the path away again.
+        v.subnets[0].routes.clear();
+        apply_vpc(&dataplane, &v).await;
+        assert!(blocked(&ns("eni-gw1"), service).await, "route removed");
         dataplane.remove_all().await.unwrap();
     });
 }

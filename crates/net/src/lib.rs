@@ -16,6 +16,7 @@ pub mod names;
 mod netlink;
 mod netns;
 mod nft;
+mod socket;
 mod teardown;
 
 pub use cidr::Ipv4Cidr;
@@ -23,4 +24,5 @@ pub use error::{Error, Result};
 pub use netlink::{Link, Netlink, Route, Rule, MAIN_TABLE};
 pub use netns::{Netns, RUN_DIR as NETNS_RUN_DIR};
 pub use nft::{Nft, NftFamily, NftSession, NftTable, RuleCounter};
+pub use socket::transparent_listener;
 pub use teardown::{Step, Teardown, TeardownFailure};

@@ -338,6 +338,70 @@ impl Netlink {
             .map_err(|e| Error::netlink(format!("add blackhole {destination} table {table}"), e))
     }
 
+    /// `local <destination> dev lo` in `table`: what the table routes there is delivered to
+    /// this namespace's own sockets (bound with `IP_FREEBIND`, as the address is on no
+    /// interface), though other tables still route it elsewhere. Replaces a route to the
+    /// same destination.
+    pub async fn add_local_route(&self, destination: Ipv4Cidr, table: u32) -> Result<()> {
+        let destination = destination.network();
+        let lo = self
+            .find_link("lo")
+            .await?
+            .ok_or_else(|| Error::LinkNotFound("lo".into()))?;
+        let message = RouteMessageBuilder::<Ipv4Addr>::new()
+            .destination_prefix(destination.addr(), destination.prefix())
+            .table_id(table)
+            .kind(RouteType::Local)
+            .scope(RouteScope::Host)
+            .output_interface(lo.header.index)
+            .build();
+        self.handle
+            .route()
+            .add(message)
+            .replace()
+            .execute()
+            .await
+            .map_err(|e| Error::netlink(format!("add local {destination} table {table}"), e))
+    }
+
+    /// The destinations of the `local` routes in `table` (see [`Self::add_local_route`]).
+    pub async fn local_routes(&self, table: u32) -> Result<Vec<Ipv4Cidr>> {
+        let messages: Vec<RouteMessage> = self
+            .handle
+            .route()
+            .get(RouteMessageBuilder::<Ipv4Addr>::new().build())
+            .execute()
+            .try_collect()
+            .await
+            .map_err(|e| Error::netlink("dump routes", e))?;
+        Ok(messages
+            .iter()
+            .filter(|m| m.header.kind == RouteType::Local)
+            .filter_map(|m| route_from_message(m, &HashMap::new()))
+            .filter(|route| route.table == table)
+            .map(|route| route.destination)
+            .collect())
+    }
+
+    /// Deletes the `local` route to `destination` in `table`; a missing one is success.
+    pub async fn delete_local_route(&self, destination: Ipv4Cidr, table: u32) -> Result<()> {
+        let destination = destination.network();
+        let message = RouteMessageBuilder::<Ipv4Addr>::new()
+            .destination_prefix(destination.addr(), destination.prefix())
+            .table_id(table)
+            .kind(RouteType::Local)
+            .scope(RouteScope::NoWhere)
+            .build();
+        match self.handle.route().del(message).execute().await {
+            Ok(()) => Ok(()),
+            Err(e) if netlink_errno(&e) == Some(libc::ESRCH) => Ok(()),
+            Err(e) => Err(Error::netlink(
+                format!("delete local {destination} table {table}"),
+                e,
+            )),
+        }
+    }
+
     /// Deletes the route; a missing route, or a missing device it went through, is success.
     pub async fn delete_route(&self, route: &Route) -> Result<()> {
         let Some(message) = self.route_message(route, true).await? else {

@@ -75,6 +75,11 @@ pub struct ServeArgs {
     /// functions reach the real internet; turns on IPv4 forwarding here).
     #[arg(long, env = "VPCLAMBDA_UPLINK")]
     uplink: Option<Uplink>,
+    /// Whether AWS's endpoints are served on the simulated internet and inside VPCs (HTTPS
+    /// under AWS's names, the daemon's CA trusted by every environment); `false` leaves
+    /// function code without them (default `true`).
+    #[arg(long, env = "VPCLAMBDA_AWS_ENDPOINTS")]
+    aws_endpoints: Option<bool>,
     /// A TOML file with any of these settings and `[[accounts]]` access keys.
     #[arg(long, env = "VPCLAMBDA_CONFIG")]
     config: Option<PathBuf>,
@@ -100,6 +105,7 @@ struct FileConfig {
     eni_create_rate: Option<f64>,
     eni_attach_delay: Option<u64>,
     uplink: Option<String>,
+    aws_endpoints: Option<bool>,
     #[serde(default)]
     accounts: Vec<FileAccount>,
 }
@@ -132,6 +138,7 @@ pub struct Config {
     pub eni_create_rate: f64,
     pub eni_attach_delay: Duration,
     pub uplink: Uplink,
+    pub aws_endpoints: bool,
 }
 
 impl Config {
@@ -212,6 +219,7 @@ impl Config {
                 args.eni_attach_delay.or(file.eni_attach_delay).unwrap_or(0),
             ),
             uplink,
+            aws_endpoints: args.aws_endpoints.or(file.aws_endpoints).unwrap_or(true),
         };
         config.check()?;
         Ok(config)

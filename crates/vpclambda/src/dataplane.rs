@@ -23,9 +23,10 @@ use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use control::ec2::endpoint;
 use control::ec2::model::{
-    kind, InternetGateway, NatGateway, NetworkInterface, RouteTable, RouteTarget, RulePeer,
-    SecurityGroup, SecurityGroupRule, Subnet, Vpc,
+    kind, InternetGateway, NatGateway, NetworkInterface, Route, RouteTable, RouteTarget, RulePeer,
+    SecurityGroup, SecurityGroupRule, Subnet, Vpc, VpcEndpoint,
 };
 use control::store::{StoreError, TxExt};
 use control::{Scope, Store};
@@ -38,6 +39,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
+use crate::endpoints;
 use crate::server::AppState;
 use crate::services::Call;
 
@@ -241,7 +243,7 @@ pub fn spawn(state: Arc<AppState>) -> Option<JoinHandle<()>> {
                 };
             if !fast {
                 full_done = full;
-                again = match reconcile(&state.store, &dataplane).await {
+                again = match reconcile(&state.store, &dataplane, state.vpc_endpoints.get()).await {
                     Ok((records, again)) => {
                         cache = Some(records);
                         again
@@ -391,10 +393,14 @@ async fn reconcile_interfaces(
 }
 
 fn desired_group(group: &SecurityGroup) -> DesiredSecurityGroup {
+    // The region is in the group's ARN (`arn:aws:ec2:<region>:…`): prefix lists are per region.
+    let region = group.arn.split(':').nth(3).unwrap_or_default();
+    let rules =
+        |rules: &[SecurityGroupRule]| rules.iter().flat_map(|r| sg_rule(region, r)).collect();
     DesiredSecurityGroup {
         id: group.id.clone(),
-        ingress: group.ingress.iter().filter_map(sg_rule).collect(),
-        egress: group.egress.iter().filter_map(sg_rule).collect(),
+        ingress: rules(&group.ingress),
+        egress: rules(&group.egress),
     }
 }
 
@@ -402,7 +408,11 @@ fn desired_group(group: &SecurityGroup) -> DesiredSecurityGroup {
 /// kernel now allows. Returns the records applied, and whether those transitions changed
 /// records the dataplane reads (routes to a NAT gateway become active), so another pass is
 /// due.
-async fn reconcile(store: &Store, dataplane: &Dataplane) -> anyhow::Result<(Records, bool)> {
+async fn reconcile(
+    store: &Store,
+    dataplane: &Dataplane,
+    listeners: Option<&Arc<endpoints::vpc::Listeners>>,
+) -> anyhow::Result<(Records, bool)> {
     let records = {
         let store = store.clone();
         tokio::task::spawn_blocking(move || Records::load(&store)).await??
@@ -412,12 +422,25 @@ async fn reconcile(store: &Store, dataplane: &Dataplane) -> anyhow::Result<(Reco
     for (vpc, error) in &report.failures {
         tracing::warn!(vpc = %vpc, %error, "VPC not realized");
     }
+    let served = match listeners {
+        Some(listeners) => listeners.sync(dataplane, &records.wanted_endpoints()).await,
+        None => BTreeSet::new(),
+    };
     let mut transitions = Vec::new();
     for (scope, nat) in records.nat_gateways.values() {
         if nat.state == "pending" && report.nat_gateways_ready.contains(&nat.id) {
-            transitions.push((scope.clone(), nat.id.clone(), true));
+            transitions.push((scope.clone(), nat.id.clone(), Transition::NatAvailable));
         } else if nat.state == "deleting" {
-            transitions.push((scope.clone(), nat.id.clone(), false));
+            transitions.push((scope.clone(), nat.id.clone(), Transition::NatDeleted));
+        }
+    }
+    for (scope, e) in records.endpoints.values() {
+        // An endpoint without a listener of its own (a gateway endpoint in no route table)
+        // is there as soon as it is recorded.
+        let ready = served.contains(&e.id)
+            || (e.endpoint_type == "Gateway" && e.route_table_ids.is_empty());
+        if e.state == "pending" && ready {
+            transitions.push((scope.clone(), e.id.clone(), Transition::EndpointAvailable));
         }
     }
     if transitions.is_empty() {
@@ -426,11 +449,17 @@ async fn reconcile(store: &Store, dataplane: &Dataplane) -> anyhow::Result<(Reco
     let store = store.clone();
     tokio::task::spawn_blocking(move || {
         store.write(|tx| {
-            for (scope, id, available) in &transitions {
-                if *available {
-                    control::ec2::gateway::nat_gateway_available(tx, scope, id)?;
-                } else {
-                    control::ec2::gateway::nat_gateway_deleted(tx, scope, id)?;
+            for (scope, id, transition) in &transitions {
+                match transition {
+                    Transition::NatAvailable => {
+                        control::ec2::gateway::nat_gateway_available(tx, scope, id)?;
+                    }
+                    Transition::NatDeleted => {
+                        control::ec2::gateway::nat_gateway_deleted(tx, scope, id)?;
+                    }
+                    Transition::EndpointAvailable => {
+                        endpoint::endpoint_available(tx, scope, id)?;
+                    }
                 }
             }
             Ok::<_, control::ec2::Ec2Error>(())
@@ -438,6 +467,13 @@ async fn reconcile(store: &Store, dataplane: &Dataplane) -> anyhow::Result<(Reco
     })
     .await??;
     Ok((records, true))
+}
+
+/// A state change a pass found the kernel ready for.
+enum Transition {
+    NatAvailable,
+    NatDeleted,
+    EndpointAvailable,
 }
 
 /// The EC2 records of every account and region, by id.
@@ -449,6 +485,7 @@ struct Records {
     igws: Vec<InternetGateway>,
     nat_gateways: BTreeMap<String, (Scope, NatGateway)>,
     route_tables: Vec<RouteTable>,
+    endpoints: BTreeMap<String, (Scope, VpcEndpoint)>,
     /// The names each interface claims in its VPC's resolver, by VPC and name: interface →
     /// address. The resolver answers the claim of the lowest interface id.
     claims: BTreeMap<String, BTreeMap<String, BTreeMap<String, Ipv4Addr>>>,
@@ -492,6 +529,10 @@ impl Records {
                     .map(|(s, n)| (n.id.clone(), (s, n)))
                     .collect(),
                 route_tables: values(all(tx, kind::ROUTE_TABLE)?),
+                endpoints: all::<VpcEndpoint>(tx, kind::VPC_ENDPOINT)?
+                    .into_iter()
+                    .map(|(s, e)| (e.id.clone(), (s, e)))
+                    .collect(),
                 claims: BTreeMap::new(),
             })
         })?;
@@ -658,6 +699,10 @@ impl Records {
     }
 
     fn desired_vpc(&self, vpc: &Vpc) -> Option<DesiredVpc> {
+        let region = self
+            .vpcs
+            .get(&vpc.id)
+            .map_or("", |(s, _)| s.region.as_str());
         let cidr: Ipv4Cidr = match vpc.cidr_block.parse() {
             Ok(cidr) => cidr,
             Err(error) => {
@@ -705,54 +750,47 @@ impl Records {
             .filter(|e| e.vpc_id == vpc.id)
             .filter_map(desired_eni)
             .collect();
-        let main = self
-            .route_tables
-            .iter()
-            .find(|t| t.vpc_id == vpc.id && t.is_main());
         let subnets = self
             .subnets
             .iter()
             .filter(|s| s.vpc_id == vpc.id)
             .filter_map(|s| {
-                let table = self
-                    .route_tables
-                    .iter()
-                    .find(|t| {
-                        t.vpc_id == vpc.id
-                            && t.associations
-                                .iter()
-                                .any(|a| a.subnet_id.as_deref() == Some(s.id.as_str()))
-                    })
-                    .or(main);
-                let routes = table
+                let routes = self
+                    .table_of(s)
                     .map(|t| {
                         t.routes
                             .iter()
                             .filter(|r| r.state == "active")
-                            .filter_map(|r| {
-                                let destination =
-                                    r.destination_cidr_block.as_deref()?.parse().ok()?;
-                                let target = match &r.target {
-                                    RouteTarget::Local => dataplane::RouteTarget::Local,
-                                    RouteTarget::Gateway(id) => match &igw {
-                                        Some(g) if g.id == *id => dataplane::RouteTarget::Igw,
-                                        _ => return None,
-                                    },
-                                    RouteTarget::NatGateway(id) => {
-                                        nat_gateways.iter().find(|n| n.id == *id)?;
-                                        dataplane::RouteTarget::Nat(id.clone())
-                                    }
-                                    RouteTarget::NetworkInterface(id) => {
-                                        enis.iter().find(|e| e.id == *id)?;
-                                        dataplane::RouteTarget::Eni(id.clone())
-                                    }
-                                    RouteTarget::VpcEndpoint(_) => return None,
-                                };
-                                Some(DesiredRoute {
-                                    destination,
-                                    target,
-                                })
+                            .flat_map(|r| match &r.target {
+                                RouteTarget::VpcEndpoint(id) => self.endpoint_routes(region, r, id),
+                                _ => Vec::new(),
                             })
+                            .chain(t.routes.iter().filter(|r| r.state == "active").filter_map(
+                                |r| {
+                                    let destination =
+                                        r.destination_cidr_block.as_deref()?.parse().ok()?;
+                                    let target = match &r.target {
+                                        RouteTarget::Local => dataplane::RouteTarget::Local,
+                                        RouteTarget::Gateway(id) => match &igw {
+                                            Some(g) if g.id == *id => dataplane::RouteTarget::Igw,
+                                            _ => return None,
+                                        },
+                                        RouteTarget::NatGateway(id) => {
+                                            nat_gateways.iter().find(|n| n.id == *id)?;
+                                            dataplane::RouteTarget::Nat(id.clone())
+                                        }
+                                        RouteTarget::NetworkInterface(id) => {
+                                            enis.iter().find(|e| e.id == *id)?;
+                                            dataplane::RouteTarget::Eni(id.clone())
+                                        }
+                                        RouteTarget::VpcEndpoint(_) => return None,
+                                    };
+                                    Some(DesiredRoute {
+                                        destination,
+                                        target,
+                                    })
+                                },
+                            ))
                             .collect()
                     })
                     .unwrap_or_default();
@@ -772,18 +810,145 @@ impl Records {
             enis,
             security_groups: groups,
             names: self.names(vpc),
+            served: crate::endpoints::served(),
         })
+    }
+
+    /// The route table of subnet `s`: its own association, or its VPC's main table.
+    fn table_of(&self, s: &Subnet) -> Option<&RouteTable> {
+        let in_vpc = || self.route_tables.iter().filter(|t| t.vpc_id == s.vpc_id);
+        in_vpc()
+            .find(|t| {
+                t.associations
+                    .iter()
+                    .any(|a| a.subnet_id.as_deref() == Some(s.id.as_str()))
+            })
+            .or_else(|| in_vpc().find(|t| t.is_main()))
+    }
+
+    /// What the VPC endpoints' listeners should serve: for each VPC, the subnets whose route
+    /// table holds a gateway endpoint's route, with that endpoint; every interface of an
+    /// interface endpoint.
+    fn wanted_endpoints(&self) -> endpoints::vpc::Wanted {
+        let via = |e: &VpcEndpoint| {
+            Arc::new(endpoints::vpc::Via {
+                endpoint: e.id.clone(),
+                vpc: e.vpc_id.clone(),
+                policy: e.policy_document.clone(),
+            })
+        };
+        let live = |e: &VpcEndpoint| matches!(e.state.as_str(), "pending" | "available");
+        let mut wanted = endpoints::vpc::Wanted::default();
+        for s in &self.subnets {
+            let Some(table) = self.table_of(s) else {
+                continue;
+            };
+            let Ok(cidr) = s.cidr_block.parse::<Ipv4Cidr>() else {
+                continue;
+            };
+            for r in &table.routes {
+                let RouteTarget::VpcEndpoint(id) = &r.target else {
+                    continue;
+                };
+                if let Some((_, e)) = self.endpoints.get(id).filter(|(_, e)| live(e)) {
+                    wanted
+                        .gateways
+                        .entry(s.vpc_id.clone())
+                        .or_default()
+                        .push((cidr, via(e)));
+                }
+            }
+        }
+        for (_, e) in self.endpoints.values() {
+            if e.endpoint_type != "Interface" || !live(e) {
+                continue;
+            }
+            for id in &e.network_interface_ids {
+                if let Some(ip) = self
+                    .interfaces
+                    .get(id)
+                    .and_then(|eni| eni.private_ip_address.parse().ok())
+                {
+                    wanted.interfaces.insert(id.clone(), (ip, via(e)));
+                }
+            }
+        }
+        wanted
+    }
+
+    /// A gateway endpoint's route: one route to the endpoint per address block of its
+    /// prefix list, while the endpoint is there.
+    fn endpoint_routes(&self, region: &str, route: &Route, id: &str) -> Vec<DesiredRoute> {
+        let live = self
+            .endpoints
+            .get(id)
+            .is_some_and(|(_, e)| matches!(e.state.as_str(), "pending" | "available"));
+        let list = route
+            .destination_prefix_list_id
+            .as_deref()
+            .and_then(|pl| endpoint::prefix_list(region, pl));
+        match (live, list) {
+            (true, Some(list)) => list
+                .cidrs
+                .iter()
+                .filter_map(|c| c.parse().ok())
+                .map(|destination| DesiredRoute {
+                    destination,
+                    target: dataplane::RouteTarget::Endpoint(id.to_owned()),
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
     }
 
     /// What the VPC's resolver answers: the AWS private DNS name of every address of every
     /// interface of the VPC (NAT gateways' included), and the names registered with
     /// [`HOSTNAME_TAG`]; the first interface by id wins a name two of them claim.
     fn names(&self, vpc: &Vpc) -> Names {
-        self.claims
+        let mut names: Names = self
+            .claims
             .get(&vpc.id)
             .into_iter()
             .flatten()
             .filter_map(|(name, claims)| Some((name.clone(), *claims.values().next()?)))
+            .collect();
+        for (_, e) in self.endpoints.values() {
+            if e.vpc_id == vpc.id && e.endpoint_type == "Interface" {
+                names.extend(self.endpoint_names(e));
+            }
+        }
+        names
+    }
+
+    /// An interface endpoint's DNS entries and the addresses they answer: a zonal name its
+    /// zone's interface, every other name (regional, and the service's own with private
+    /// DNS) the first interface.
+    fn endpoint_names(&self, e: &VpcEndpoint) -> Vec<(String, Ipv4Addr)> {
+        let interfaces: Vec<(&str, Ipv4Addr)> = e
+            .network_interface_ids
+            .iter()
+            .filter_map(|id| self.interfaces.get(id))
+            .filter_map(|eni| {
+                Some((
+                    eni.availability_zone.as_str(),
+                    eni.private_ip_address.parse().ok()?,
+                ))
+            })
+            .collect();
+        let Some((_, first)) = interfaces.first() else {
+            return Vec::new();
+        };
+        e.dns_entries
+            .iter()
+            .map(|entry| {
+                let name = entry.dns_name.to_ascii_lowercase();
+                let zonal = interfaces.iter().find(|(az, _)| {
+                    name.split('.')
+                        .next()
+                        .is_some_and(|label| label.ends_with(&format!("-{az}")))
+                });
+                (name, zonal.map_or(*first, |(_, ip)| *ip))
+            })
             .collect()
     }
 }
@@ -807,9 +972,10 @@ fn desired_eni(e: &NetworkInterface) -> Option<DesiredEni> {
     })
 }
 
-/// A security-group rule as the dataplane enforces it; IPv6 and prefix-list peers have
-/// nothing to match in an IPv4-only dataplane and are left out.
-fn sg_rule(rule: &SecurityGroupRule) -> Option<SgRule> {
+/// A security-group rule as the dataplane enforces it: a prefix-list peer becomes one rule
+/// per address block of the list; IPv6 peers have nothing to match in an IPv4-only
+/// dataplane and are left out.
+fn sg_rule(region: &str, rule: &SecurityGroupRule) -> Vec<SgRule> {
     let range = || {
         let from = u16::try_from(rule.from_port).ok()?;
         let to = u16::try_from(rule.to_port).ok()?;
@@ -817,22 +983,34 @@ fn sg_rule(rule: &SecurityGroupRule) -> Option<SgRule> {
     };
     let code = |n: i32| u8::try_from(n).ok();
     let protocol = match rule.protocol.as_str() {
-        "-1" => Protocol::All,
-        "tcp" => Protocol::Tcp(range()),
-        "udp" => Protocol::Udp(range()),
-        "icmp" => Protocol::Icmp {
+        "-1" => Some(Protocol::All),
+        "tcp" => Some(Protocol::Tcp(range())),
+        "udp" => Some(Protocol::Udp(range())),
+        "icmp" => Some(Protocol::Icmp {
             icmp_type: code(rule.from_port),
             code: code(rule.to_port),
-        },
-        "icmpv6" => return None,
-        other => Protocol::Number(other.parse().ok()?),
+        }),
+        "icmpv6" => None,
+        other => other.parse().ok().map(Protocol::Number),
     };
-    let peer = match &rule.peer {
-        RulePeer::Ipv4(cidr) => Peer::Cidr(cidr.parse().ok()?),
-        RulePeer::Group { group_id, .. } => Peer::Group(group_id.clone()),
-        RulePeer::Ipv6(_) | RulePeer::PrefixList(_) => return None,
+    let Some(protocol) = protocol else {
+        return Vec::new();
     };
-    Some(SgRule { protocol, peer })
+    let peers = match &rule.peer {
+        RulePeer::Ipv4(cidr) => cidr.parse().ok().map(Peer::Cidr).into_iter().collect(),
+        RulePeer::Group { group_id, .. } => vec![Peer::Group(group_id.clone())],
+        RulePeer::PrefixList(id) => endpoint::prefix_list(region, id)
+            .map(|list| list.cidrs)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|c| c.parse().ok().map(Peer::Cidr))
+            .collect(),
+        RulePeer::Ipv6(_) => Vec::new(),
+    };
+    peers
+        .into_iter()
+        .map(|peer| SgRule { protocol, peer })
+        .collect()
 }
 
 #[cfg(test)]
@@ -1091,40 +1269,51 @@ mod tests {
     #[test]
     fn rules_map_to_the_dataplane() {
         let any = RulePeer::Ipv4("0.0.0.0/0".into());
+        let map = |r: SecurityGroupRule| sg_rule("us-east-1", &r);
         assert_eq!(
-            sg_rule(&rule("tcp", 80, 81, any.clone())),
-            Some(SgRule {
+            map(rule("tcp", 80, 81, any.clone())),
+            vec![SgRule {
                 protocol: Protocol::Tcp(Some(PortRange { from: 80, to: 81 })),
                 peer: Peer::Cidr(Ipv4Cidr::ANY),
-            })
+            }]
         );
         assert_eq!(
-            sg_rule(&rule("icmp", 8, -1, any.clone())).map(|r| r.protocol),
-            Some(Protocol::Icmp {
+            map(rule("icmp", 8, -1, any.clone()))[0].protocol,
+            Protocol::Icmp {
                 icmp_type: Some(8),
                 code: None
-            })
+            }
+        );
+        let group = RulePeer::Group {
+            group_id: "sg-1".into(),
+            user_id: "000000000000".into(),
+        };
+        assert_eq!(
+            map(rule("-1", -1, -1, group))[0].peer,
+            Peer::Group("sg-1".into())
         );
         assert_eq!(
-            sg_rule(&rule(
-                "-1",
-                -1,
-                -1,
-                RulePeer::Group {
-                    group_id: "sg-1".into(),
-                    user_id: "000000000000".into()
-                }
-            ))
-            .map(|r| r.peer),
-            Some(Peer::Group("sg-1".into()))
+            map(rule("47", -1, -1, any))[0].protocol,
+            Protocol::Number(47)
         );
         assert_eq!(
-            sg_rule(&rule("47", -1, -1, any)).map(|r| r.protocol),
-            Some(Protocol::Number(47))
+            map(rule("tcp", 80, 80, RulePeer::Ipv6("::/0".into()))),
+            vec![]
+        );
+        // S3's prefix list is its address block; an unknown list matches nothing.
+        let s3 = endpoint::prefix_lists("us-east-1").remove(0);
+        assert_eq!(
+            map(rule("tcp", 443, 443, RulePeer::PrefixList(s3.id)))[0].peer,
+            Peer::Cidr(s3.cidrs[0].parse().unwrap())
         );
         assert_eq!(
-            sg_rule(&rule("tcp", 80, 80, RulePeer::Ipv6("::/0".into()))),
-            None
+            map(rule(
+                "tcp",
+                443,
+                443,
+                RulePeer::PrefixList("pl-00000000".into())
+            )),
+            vec![]
         );
     }
 }

@@ -41,6 +41,8 @@ pub struct AppState {
     /// What environments need to reach and trust AWS's endpoints on the simulated internet,
     /// once they serve (as root, with the dataplane).
     pub endpoints: std::sync::OnceLock<crate::endpoints::Trust>,
+    /// The VPC endpoints' listeners, which the reconcile loop keeps as the records say.
+    pub vpc_endpoints: std::sync::OnceLock<Arc<crate::endpoints::vpc::Listeners>>,
 }
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
@@ -77,9 +79,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         blobs,
         s3,
         endpoints: std::sync::OnceLock::new(),
+        vpc_endpoints: std::sync::OnceLock::new(),
     });
     let endpoints = match state.dataplane.dataplane() {
-        Some(dataplane) => {
+        Some(dataplane) if config.aws_endpoints => {
             let running = crate::endpoints::start(
                 &config.data_dir,
                 &config.region,
@@ -88,9 +91,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             )
             .await?;
             let _ = state.endpoints.set(running.trust.clone());
+            let _ = state.vpc_endpoints.set(running.vpc.clone());
             Some(running)
         }
-        None => None,
+        _ => None,
     };
     let reconciler = crate::dataplane::spawn(state.clone());
     let reclaimer = crate::eni::spawn_reclaimer(state.clone());

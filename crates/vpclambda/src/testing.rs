@@ -47,6 +47,7 @@ pub fn app() -> (Router, tempfile::TempDir) {
         blobs,
         s3,
         endpoints: std::sync::OnceLock::new(),
+        vpc_endpoints: std::sync::OnceLock::new(),
     });
     (router(state), dir)
 }

@@ -1,7 +1,8 @@
 //! Who may do what to a bucket: the caller's identity policies (none for an account's root,
 //! which may do anything in its account) combined with the bucket's policy the way S3
 //! combines them — an explicit deny in either wins; within the owner's account either one
-//! allowing is enough; from another account both must allow.
+//! allowing is enough; from another account both must allow. A request that came through a
+//! VPC endpoint must also be allowed by the endpoint's policy.
 
 use policy::{Caller, Context, Decision, Policy, PolicyKind, Request};
 
@@ -26,10 +27,22 @@ pub struct Principal {
 #[derive(Clone, Debug, Default)]
 pub struct Network {
     /// The source address the daemon saw (a NAT gateway's Elastic IP for a function in a
-    /// private subnet behind one); unknown for calls made on a caller's behalf.
+    /// private subnet behind one; the private address for one through a VPC endpoint);
+    /// unknown for calls made on a caller's behalf.
     pub source_ip: Option<String>,
     /// Whether the request came over TLS.
     pub secure: bool,
+    /// The VPC endpoint the request came through.
+    pub endpoint: Option<Endpoint>,
+}
+
+/// A VPC endpoint a request came through.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    pub id: String,
+    pub vpc: String,
+    /// The endpoint policy (JSON).
+    pub policy: String,
 }
 
 impl Principal {
@@ -71,25 +84,44 @@ pub fn authorize(
         "aws:SecureTransport",
         [if who.network.secure { "true" } else { "false" }],
     );
-    if let Some(ip) = &who.network.source_ip {
-        context.insert("aws:SourceIp", [ip.as_str()]);
+    match (&who.network.endpoint, &who.network.source_ip) {
+        // As on AWS: through an endpoint the private address is `aws:VpcSourceIp`, and
+        // `aws:SourceIp` is not set.
+        (Some(endpoint), ip) => {
+            context.insert("aws:SourceVpce", [endpoint.id.as_str()]);
+            context.insert("aws:SourceVpc", [endpoint.vpc.as_str()]);
+            if let Some(ip) = ip {
+                context.insert("aws:VpcSourceIp", [ip.as_str()]);
+            }
+        }
+        (None, Some(ip)) => context.insert("aws:SourceIp", [ip.as_str()]),
+        (None, None) => {}
     }
     let request = Request {
         action,
         resource,
         context: &context,
     };
+    let caller = Caller::Aws {
+        arn: &who.arn,
+        account: &who.account,
+        role_arn: who.role.as_ref().map(|r| r.arn.as_str()),
+    };
+    if let Some(endpoint) = &who.network.endpoint {
+        // Checked when the endpoint was made or modified; one that no longer parses denies.
+        let Ok(parsed) = Policy::parse(&endpoint.policy, PolicyKind::Resource) else {
+            return Err(S3Error::AccessDenied);
+        };
+        if policy::evaluate_resource(&[&parsed], &caller, &request) != Decision::Allow {
+            return Err(S3Error::AccessDenied);
+        }
+    }
     let from_bucket = match bucket.and_then(|b| b.policy.as_deref()) {
         None => Decision::ImplicitDeny,
         Some(doc) => {
             // Stored policies parsed when written; one that no longer does denies.
             let Ok(parsed) = Policy::parse(doc, PolicyKind::Resource) else {
                 return Err(S3Error::AccessDenied);
-            };
-            let caller = Caller::Aws {
-                arn: &who.arn,
-                account: &who.account,
-                role_arn: who.role.as_ref().map(|r| r.arn.as_str()),
             };
             policy::evaluate_resource(&[&parsed], &caller, &request)
         }

@@ -18,7 +18,7 @@ mod tests;
 
 use std::collections::HashSet;
 
-pub use access::{authorize, resource_arn, Network, Principal};
+pub use access::{authorize, resource_arn, Endpoint, Network, Principal};
 pub use blobs::BlobStore;
 pub use buckets::{
     bucket, create_bucket, delete_bucket, delete_policy, delete_tags, get_policy, get_tags,

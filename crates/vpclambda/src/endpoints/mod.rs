@@ -11,6 +11,7 @@
 //! ([`ca::Authority`]), which every environment trusts.
 
 pub mod ca;
+pub mod vpc;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
@@ -26,6 +27,11 @@ use tower::ServiceExt;
 /// The address of AWS's endpoints on the simulated internet (a host of `vl-pub`; outside
 /// the Elastic IP pool, which starts at 203.0.113.129).
 pub const ENDPOINT_IP: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 100);
+/// S3's own address, the one block of its prefix list: a gateway endpoint routes it (and
+/// only it) to the VPC's router.
+pub const S3_IP: Ipv4Addr = control::ec2::endpoint::S3_ADDRESS;
+/// The port every endpoint serves.
+const HTTPS: u16 = 443;
 /// Where the trust store is inside an environment: the system's, so SDKs, OpenSSL and
 /// `curl` trust the CA without being told, and the variables below point at it too.
 pub const ENV_BUNDLE: &str = ca::SYSTEM_BUNDLE;
@@ -37,25 +43,28 @@ pub const BUNDLE_VARS: [&str; 4] = [
     "NODE_EXTRA_CA_CERTS",
 ];
 
-/// Who sent a request: its source address as the daemon's listener saw it, and whether it
-/// came over TLS. Set on every request by the endpoints' listener; the loopback listener's
-/// requests carry axum's `ConnectInfo` instead (see [`peer_of`]).
-#[derive(Debug, Clone, Copy)]
+/// Who sent a request: its source address as the daemon's listener saw it, whether it
+/// came over TLS, and the VPC endpoint it came through. Set on every request by the
+/// endpoints' listeners; the loopback listener's requests carry axum's `ConnectInfo`
+/// instead (see [`peer_of`]).
+#[derive(Debug, Clone)]
 pub struct Peer {
     pub ip: IpAddr,
     pub secure: bool,
+    pub via: Option<Arc<vpc::Via>>,
 }
 
 /// The peer of a request, from either listener.
 pub fn peer_of(extensions: &http::Extensions) -> Option<Peer> {
     if let Some(peer) = extensions.get::<Peer>() {
-        return Some(*peer);
+        return Some(peer.clone());
     }
     extensions
         .get::<axum::extract::ConnectInfo<SocketAddr>>()
         .map(|c| Peer {
             ip: c.0.ip(),
             secure: false,
+            via: None,
         })
 }
 
@@ -68,33 +77,62 @@ pub struct Trust {
     pub public_resolver: Ipv4Addr,
 }
 
-/// The names every resolver answers with [`ENDPOINT_IP`].
+/// The names every resolver answers with [`ENDPOINT_IP`]: every service but S3.
 pub fn dns_names() -> dataplane::Names {
     [("*.amazonaws.com".to_owned(), ENDPOINT_IP)].into()
 }
 
+/// The names every resolver answers with [`S3_IP`]: S3's, regional and global, with
+/// virtual-hosted buckets.
+pub fn s3_dns_names(region: &str) -> dataplane::Names {
+    [
+        format!("s3.{region}.amazonaws.com"),
+        format!("*.s3.{region}.amazonaws.com"),
+        "s3.amazonaws.com".into(),
+        "*.s3.amazonaws.com".into(),
+    ]
+    .into_iter()
+    .map(|name| (name, S3_IP))
+    .collect()
+}
+
+/// What each VPC's router serves itself: S3 over HTTPS, to the subnets a gateway endpoint
+/// routes it for.
+pub fn served() -> Vec<SocketAddrV4> {
+    vec![SocketAddrV4::new(S3_IP, HTTPS)]
+}
+
 /// The names the endpoints' certificate covers: the region's service names, virtual-hosted
-/// buckets, and the global names of S3, STS and IAM.
+/// buckets, the global names of S3, STS and IAM, and every interface endpoint's names
+/// (`vpce-….<service>.<region>.vpce.amazonaws.com`, zonal ones included).
 pub fn certificate_names(region: &str) -> Vec<String> {
-    vec![
+    let mut names = vec![
         format!("*.{region}.amazonaws.com"),
         format!("*.s3.{region}.amazonaws.com"),
         "s3.amazonaws.com".into(),
         "*.s3.amazonaws.com".into(),
         "sts.amazonaws.com".into(),
         "iam.amazonaws.com".into(),
-    ]
+    ];
+    for service in control::ec2::endpoint::services() {
+        names.push(format!("*.{}.{region}.vpce.amazonaws.com", service.short));
+    }
+    names
 }
 
-/// The running endpoints: their trust, and the task accepting connections.
+/// The running endpoints: their trust, the VPC endpoints' listeners, and the tasks
+/// accepting connections on the simulated internet.
 pub struct Endpoints {
     pub trust: Trust,
-    task: JoinHandle<()>,
+    pub vpc: Arc<vpc::Listeners>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl Drop for Endpoints {
     fn drop(&mut self) {
-        self.task.abort();
+        for task in &self.tasks {
+            task.abort();
+        }
     }
 }
 
@@ -118,39 +156,54 @@ pub async fn start(
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
 
-    let host = dataplane
-        .add_public_service(ENDPOINT_IP, dns_names())
-        .await
-        .context("adding AWS's endpoints to the simulated internet")?;
-    let listener = host
-        .spawn(|| {
-            let l = std::net::TcpListener::bind(SocketAddrV4::new(ENDPOINT_IP, 443))?;
-            l.set_nonblocking(true)?;
-            Ok::<_, std::io::Error>(l)
-        })
-        .await
-        .context("entering the endpoints' namespace")?
-        .and_then(tokio::net::TcpListener::from_std)
-        .context("binding the endpoints' port 443")?;
+    let mut tasks = Vec::new();
+    for (ip, names) in [(ENDPOINT_IP, dns_names()), (S3_IP, s3_dns_names(region))] {
+        let host = dataplane
+            .add_public_service(ip, names)
+            .await
+            .context("adding AWS's endpoints to the simulated internet")?;
+        let address = SocketAddrV4::new(ip, HTTPS);
+        let listener = host
+            .spawn(move || {
+                let l = std::net::TcpListener::bind(address)?;
+                l.set_nonblocking(true)?;
+                Ok::<_, std::io::Error>(l)
+            })
+            .await
+            .context("entering the endpoints' namespace")?
+            .and_then(tokio::net::TcpListener::from_std)
+            .with_context(|| format!("binding {address}"))?;
+        tasks.push(tokio::spawn(accept(
+            listener,
+            acceptor.clone(),
+            app.clone(),
+            Arc::new(|_| Some(None)),
+        )));
+    }
     let public_resolver = dataplane
         .public_resolver()
         .await
         .context("the simulated internet has no resolver")?;
-    let task = tokio::spawn(accept(listener, acceptor, app));
-    tracing::info!(address = %ENDPOINT_IP, "AWS endpoints serving HTTPS on the simulated internet");
+    tracing::info!(address = %ENDPOINT_IP, s3 = %S3_IP, "AWS endpoints serving HTTPS on the simulated internet");
     Ok(Endpoints {
         trust: Trust {
             bundle: authority.bundle,
             public_resolver,
         },
-        task,
+        vpc: Arc::new(vpc::Listeners::new(acceptor, app)),
+        tasks,
     })
 }
 
-async fn accept(
+/// Which VPC endpoint a connection from an address came through: `None` to refuse it,
+/// `Some(None)` for none (the simulated internet).
+pub(crate) type Route = Arc<dyn Fn(IpAddr) -> Option<Option<Arc<vpc::Via>>> + Send + Sync>;
+
+pub(crate) async fn accept(
     listener: tokio::net::TcpListener,
     acceptor: tokio_rustls::TlsAcceptor,
     app: Router,
+    route: Route,
 ) {
     loop {
         let (tcp, from) = match listener.accept().await {
@@ -161,6 +214,10 @@ async fn accept(
             }
         };
         let _ = tcp.set_nodelay(true);
+        let Some(via) = route(from.ip()) else {
+            tracing::debug!(%from, "endpoints: no endpoint serves this source; closed");
+            continue;
+        };
         let acceptor = acceptor.clone();
         let app = app.clone();
         tokio::spawn(async move {
@@ -174,10 +231,11 @@ async fn accept(
             let peer = Peer {
                 ip: from.ip(),
                 secure: true,
+                via,
             };
             let service =
                 hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
-                    req.extensions_mut().insert(peer);
+                    req.extensions_mut().insert(peer.clone());
                     app.clone().oneshot(req.map(axum::body::Body::new))
                 });
             if let Err(error) = auto::Builder::new(TokioExecutor::new())
@@ -206,6 +264,16 @@ mod tests {
         ] {
             assert_eq!(dataplane::lookup(&names, name), Some(ENDPOINT_IP), "{name}");
         }
+        let s3 = s3_dns_names("us-east-1");
+        for name in [
+            "s3.us-east-1.amazonaws.com",
+            "my-bucket.s3.us-east-1.amazonaws.com",
+            "s3.amazonaws.com",
+            "my-bucket.s3.amazonaws.com",
+        ] {
+            assert_eq!(dataplane::lookup(&s3, name), Some(S3_IP), "{name}");
+        }
+        assert_eq!(dataplane::lookup(&s3, "sts.us-east-1.amazonaws.com"), None);
         assert_eq!(dataplane::lookup(&names, "example.com"), None);
         let sans = certificate_names("us-east-1");
         assert!(sans.contains(&"*.s3.us-east-1.amazonaws.com".to_owned()));

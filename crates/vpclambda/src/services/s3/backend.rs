@@ -87,6 +87,11 @@ impl Backend {
             who.network = control::s3::Network {
                 source_ip: Some(peer.ip.to_string()),
                 secure: peer.secure,
+                endpoint: peer.via.map(|via| control::s3::Endpoint {
+                    id: via.endpoint.clone(),
+                    vpc: via.vpc.clone(),
+                    policy: via.policy.clone(),
+                }),
             };
         }
         Ok(who)
