@@ -11,6 +11,7 @@ mod invoke;
 mod operator;
 mod server;
 mod services;
+mod telemetry;
 #[cfg(test)]
 mod testing;
 mod zones;

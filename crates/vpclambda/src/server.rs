@@ -47,7 +47,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .create(&config.data_dir)
         .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
     let _lock = lock_data_dir(&config.data_dir)?;
-    let store = Store::open_sqlite(&config.data_dir).context("opening the store")?;
+    let store = Store::open_sqlite(&config.data_dir)
+        .context("opening the store")?
+        .observing_commits(crate::telemetry::commit_observer());
     let accounts = Accounts::new(config.accounts.clone())?;
     let blobs = control::s3::BlobStore::open(&config.data_dir).context("opening S3's storage")?;
     let swept = control::s3::sweep(&store, &blobs).context("sweeping S3's storage")?;
@@ -144,6 +146,7 @@ pub fn invoke_settings(config: &Config) -> InvokeSettings {
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/_vpclambda/health", get(|| async { "ok\n" }))
+        .route("/_vpclambda/metrics", get(crate::telemetry::metrics))
         // GetFunction's Code.Location: like an S3 presigned URL, its token is the credential.
         .route(
             "/_vpclambda/code/{token}",
