@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod config;
+mod console;
 mod dataplane;
 mod eni;
 mod gateway;

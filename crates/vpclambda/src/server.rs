@@ -107,6 +107,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let signals = tokio::spawn(async move {
         signals.wait().await;
         tracing::info!("shutting down: finishing in-flight requests");
+        crate::console::stop_streams();
         let _ = stop_tx.send(true);
     });
     server.await.context("serving")?;
@@ -164,6 +165,7 @@ pub fn router(state: Arc<AppState>) -> Router {
                 },
             ),
         )
+        .merge(crate::console::routes())
         .fallback(gateway::handle)
         .with_state(state)
 }

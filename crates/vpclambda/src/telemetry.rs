@@ -12,8 +12,8 @@
 //! engine, the store) that are built before the daemon's shared state exists; one process
 //! serves one daemon.
 
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -118,6 +118,19 @@ pub struct Telemetry {
     latency: Histograms<OperationLabels>,
     /// One scrape at a time: a scrape clears and refills the state gauges.
     scraping: tokio::sync::Mutex<()>,
+    recent: Mutex<HashMap<(Scope, String), VecDeque<RecentInvocation>>>,
+}
+
+/// How many invocations per function the console lists.
+const RECENT_INVOCATIONS: usize = 20;
+
+/// One invocation whose code ran.
+#[derive(Clone, Debug)]
+pub struct RecentInvocation {
+    pub at_ms: i64,
+    pub version: String,
+    pub duration: Duration,
+    pub function_error: bool,
 }
 
 static GLOBAL: LazyLock<Telemetry> = LazyLock::new(Telemetry::new);
@@ -152,6 +165,7 @@ impl Telemetry {
             requests: Family::default(),
             latency: Family::new_with_constructor(slow_buckets as fn() -> Histogram),
             scraping: tokio::sync::Mutex::new(()),
+            recent: Mutex::default(),
         };
         let r = &mut t.registry;
         r.register(
@@ -263,6 +277,38 @@ impl Telemetry {
         self.init_duration
             .get_or_create(&labels)
             .observe(init.as_secs_f64());
+    }
+
+    /// An invocation whose code ran, for the console's list of recent ones.
+    pub fn invoked(
+        &self,
+        scope: &Scope,
+        function: &str,
+        version: &str,
+        duration: Duration,
+        function_error: bool,
+    ) {
+        let key = (scope.clone(), function.to_string());
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        let list = recent.entry(key).or_default();
+        if list.len() == RECENT_INVOCATIONS {
+            list.pop_front();
+        }
+        list.push_back(RecentInvocation {
+            at_ms: chrono::Utc::now().timestamp_millis(),
+            version: version.to_string(),
+            duration,
+            function_error,
+        });
+    }
+
+    /// The function's last invocations, the newest first.
+    pub fn recent_invocations(&self, scope: &Scope, function: &str) -> Vec<RecentInvocation> {
+        let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        recent
+            .get(&(scope.clone(), function.to_string()))
+            .map(|l| l.iter().rev().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// A dataplane pass of kind `pass` (full, groups, interfaces) applied in `elapsed`.
@@ -589,6 +635,20 @@ mod tests {
             answered_operation("DescribeVpcs".into(), Some("InvalidVpcID.NotFound")),
             "DescribeVpcs"
         );
+    }
+
+    #[test]
+    fn recent_invocations_are_bounded_and_newest_first() {
+        let t = Telemetry::new();
+        let scope = Scope::new("111111111111", "us-east-1");
+        for i in 0..25 {
+            t.invoked(&scope, "f", "$LATEST", Duration::from_millis(i), i == 24);
+        }
+        let recent = t.recent_invocations(&scope, "f");
+        assert_eq!(recent.len(), RECENT_INVOCATIONS);
+        assert!(recent[0].function_error);
+        assert_eq!(recent[0].duration, Duration::from_millis(24));
+        assert!(t.recent_invocations(&scope, "g").is_empty());
     }
 
     #[tokio::test]

@@ -461,6 +461,13 @@ impl Invoker {
             }
             let ms = r.duration.as_secs_f64() * 1000.0;
             self.metrics.record(&subject, Metric::Duration, ms);
+            crate::telemetry::global().invoked(
+                &subject.scope,
+                &subject.function,
+                target.version(),
+                r.duration,
+                r.answer.function_error,
+            );
         }
         ran
     }
