@@ -950,3 +950,191 @@ async fn signout(
     }
     resp
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::Router;
+    use control::Account;
+
+    use super::*;
+    use crate::testing::{app, app_with_accounts, send, signed, Signing, HOST};
+
+    const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
+
+    fn two_accounts() -> (Router, tempfile::TempDir) {
+        app_with_accounts(vec![
+            Account {
+                access_key_id: "AKIAAAAA".into(),
+                secret_access_key: "secret-a".into(),
+                account_id: "111111111111".into(),
+            },
+            Account {
+                access_key_id: "AKIABBBB".into(),
+                secret_access_key: "secret-b".into(),
+                account_id: "222222222222".into(),
+            },
+        ])
+    }
+
+    fn get(path: &str, cookie: Option<&str>) -> http::Request<Body> {
+        let mut b = http::Request::get(path).header("host", HOST);
+        if let Some(c) = cookie {
+            b = b.header("cookie", c);
+        }
+        b.body(Body::empty()).unwrap()
+    }
+
+    fn post(path: &str, cookie: Option<&str>, body: &str) -> http::Request<Body> {
+        let mut b = http::Request::post(path)
+            .header("host", HOST)
+            .header(FORM.0, FORM.1);
+        if let Some(c) = cookie {
+            b = b.header("cookie", c);
+        }
+        b.body(Body::from(body.to_string())).unwrap()
+    }
+
+    fn token(page: &str) -> String {
+        let at = page.find("name=\"csrf\" value=\"").unwrap() + 19;
+        page[at..at + 64].to_string()
+    }
+
+    /// The `name=value` of a `Set-Cookie` named `name`.
+    fn set_cookie(headers: &HeaderMap, name: &str) -> String {
+        headers
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .find(|c| c.starts_with(&format!("{name}=")))
+            .and_then(|c| c.split(';').next())
+            .unwrap()
+            .to_string()
+    }
+
+    async fn sign_in(app: &Router, key: &str, secret: &str) -> String {
+        let (_, headers, page) = send(app, get(&format!("{BASE}/signin"), None)).await;
+        let nonce = set_cookie(&headers, session::NONCE_COOKIE);
+        let body = format!(
+            "csrf={}&access_key_id={key}&secret_access_key={secret}",
+            token(&page)
+        );
+        let (status, headers, _) =
+            send(app, post(&format!("{BASE}/signin"), Some(&nonce), &body)).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let all: Vec<&str> = headers
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        assert!(all
+            .iter()
+            .any(|c| c.contains("HttpOnly") && c.contains("SameSite=Strict")));
+        set_cookie(&headers, session::COOKIE)
+    }
+
+    async fn create_vpc(
+        app: &Router,
+        key: &'static str,
+        secret: &'static str,
+        tag: &str,
+    ) -> String {
+        let mut s = Signing::for_service("ec2");
+        (s.key, s.secret) = (key, secret);
+        let body = format!(
+            "Action=CreateVpc&Version=2016-11-15&CidrBlock=10.5.0.0/16\
+             &TagSpecification.1.ResourceType=vpc&TagSpecification.1.Tag.1.Key=Name\
+             &TagSpecification.1.Tag.1.Value={}",
+            form_urlencoded::byte_serialize(tag.as_bytes()).collect::<String>()
+        );
+        let (status, _, xml) = send(app, signed(&s, "POST", "/", &[FORM], body.as_bytes())).await;
+        assert_eq!(status, 200, "{xml}");
+        let at = xml.find("<vpcId>").unwrap() + 7;
+        xml[at..at + 21].to_string()
+    }
+
+    #[tokio::test]
+    async fn a_session_sees_its_own_account_and_escaped_strings_only() {
+        let (app, _dir) = two_accounts();
+        let mine = create_vpc(&app, "AKIAAAAA", "secret-a", "<script>alert(1)</script>").await;
+        let theirs = create_vpc(&app, "AKIABBBB", "secret-b", "b's").await;
+        let (status, _, _) = send(&app, get(&format!("{BASE}/topology"), None)).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "no session, no page");
+        let cookie = sign_in(&app, "AKIAAAAA", "secret-a").await;
+        let (status, _, page) = send(&app, get(&format!("{BASE}/topology"), Some(&cookie))).await;
+        assert_eq!(status, 200);
+        assert!(page.contains(&mine));
+        assert!(!page.contains(&theirs) && !page.contains("222222222222"));
+        assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(!page.contains("<script>alert"));
+    }
+
+    #[tokio::test]
+    async fn actions_need_the_sessions_token_and_a_same_origin_request() {
+        let (app, _dir) = two_accounts();
+        let a = sign_in(&app, "AKIAAAAA", "secret-a").await;
+        let b = sign_in(&app, "AKIABBBB", "secret-b").await;
+        let (_, _, page) = send(&app, get(&format!("{BASE}/zones"), Some(&a))).await;
+        let (_, _, other) = send(&app, get(&format!("{BASE}/zones"), Some(&b))).await;
+        let invoke = format!("{BASE}/functions/f/invoke");
+        for body in [
+            "payload={}".to_string(),
+            format!("payload={{}}&csrf={}", token(&other)),
+        ] {
+            let (status, _, _) = send(&app, post(&invoke, Some(&a), &body)).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        }
+        let mut cross = post(&invoke, Some(&a), &format!("csrf={}", token(&page)));
+        cross
+            .headers_mut()
+            .insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
+        assert_eq!(send(&app, cross).await.0, StatusCode::FORBIDDEN);
+        let mut ok = post(&invoke, Some(&a), &format!("csrf={}", token(&page)));
+        ok.headers_mut()
+            .insert("accept", HeaderValue::from_static("application/json"));
+        let (status, _, body) = send(&app, ok).await;
+        assert_eq!(status, 200, "with the token the action runs: {body}");
+        assert!(body.contains("ResourceNotFoundException"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn wrong_secrets_and_foreign_forms_do_not_sign_in() {
+        let (app, _dir) = two_accounts();
+        let (_, headers, page) = send(&app, get(&format!("{BASE}/signin"), None)).await;
+        let nonce = set_cookie(&headers, session::NONCE_COOKIE);
+        let wrong = format!(
+            "csrf={}&access_key_id=AKIAAAAA&secret_access_key=secret-b",
+            token(&page)
+        );
+        let path = format!("{BASE}/signin");
+        let (status, _, _) = send(&app, post(&path, Some(&nonce), &wrong)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let no_nonce = "csrf=00&access_key_id=AKIAAAAA&secret_access_key=secret-a";
+        let (status, _, _) = send(&app, post(&path, None, no_nonce)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+
+    #[tokio::test]
+    async fn pages_render_for_the_default_key_and_assets_are_embedded() {
+        let (app, _dir) = app();
+        for page in ["topology", "functions", "capacity", "zones"] {
+            let (status, headers, body) = send(&app, get(&format!("{BASE}/{page}"), None)).await;
+            assert_eq!(status, 200, "{page}");
+            assert!(headers["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("script-src 'self'"));
+            assert!(body.contains("aria-current=\"page\""), "{page}");
+        }
+        let (status, _, _) = send(&app, get(&format!("{BASE}/functions/nope"), None)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, headers, js) =
+            send(&app, get(&format!("{BASE}/assets/console.js"), None)).await;
+        assert_eq!(status, 200);
+        assert!(headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript"));
+        assert!(js.contains("EventSource"));
+    }
+}
