@@ -195,6 +195,12 @@ def test_browser_signs_in_draws_the_enis_invokes_and_follows_an_az_drill(privile
     b.one(f'button[data-zone="{first_zone}"][data-action="restore"]').click()
     b.wait(lambda: b.css(f'button[data-zone="{first_zone}"][data-action="impair"]'), "restored")
 
+    # The picture shows the environment on the ENI of the other zone.
+    drv.get(d.endpoint + CONSOLE + "/topology?function=console-fn")
+    other_eni = next(e for e, z in zone_of_eni.items() if z == other_zone)
+    b.wait(lambda: b.css(f'g.eni[data-id="{other_eni}"] circle.env'), "the environment drawn on its ENI")
+    b.shot("topology-environment")
+
     # The capacity page shows eni-plan's figures for the function.
     drv.get(d.endpoint + CONSOLE + "/capacity?peak=20")
     plan = b.one("section.plan").text

@@ -244,7 +244,10 @@ pub fn render(
     if snap.vpcs.is_empty() {
         out.push_str("<p>No VPCs in this account and region yet.</p>");
     }
-    for vpc in &snap.vpcs {
+    // The account's own VPCs first, the default VPC after them.
+    let mut vpcs: Vec<&Vpc> = snap.vpcs.iter().collect();
+    vpcs.sort_by_key(|v| v.is_default);
+    for vpc in vpcs {
         let _ = write!(
             out,
             "<section class=\"vpc-section\" aria-label=\"{}\"><figure>{}</figure></section>",
