@@ -364,4 +364,8 @@ def test_default_key_on_loopback_skips_sign_in(daemon):
     assert r.status_code == 303
     live = requests.get(daemon.endpoint + CONSOLE + "/topology/live", timeout=10, stream=True)
     assert live.headers["Content-Type"].startswith("text/event-stream")
+    # An open live stream does not hold up a graceful stop.
+    started = time.monotonic()
+    assert daemon.stop(timeout=15) == 0
+    assert time.monotonic() - started < 10
     live.close()

@@ -13,7 +13,7 @@
 //! serves one daemon.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex, RwLock};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -118,8 +118,12 @@ pub struct Telemetry {
     latency: Histograms<OperationLabels>,
     /// One scrape at a time: a scrape clears and refills the state gauges.
     scraping: tokio::sync::Mutex<()>,
-    recent: Mutex<HashMap<(Scope, String), VecDeque<RecentInvocation>>>,
+    /// Per function, so invocations of different functions never wait for each other.
+    recent: RwLock<HashMap<(Scope, String), Arc<Recent>>>,
 }
+
+/// One function's last invocations, the oldest first.
+type Recent = Mutex<VecDeque<RecentInvocation>>;
 
 /// How many invocations per function the console lists.
 const RECENT_INVOCATIONS: usize = 20;
@@ -165,7 +169,7 @@ impl Telemetry {
             requests: Family::default(),
             latency: Family::new_with_constructor(slow_buckets as fn() -> Histogram),
             scraping: tokio::sync::Mutex::new(()),
-            recent: Mutex::default(),
+            recent: RwLock::default(),
         };
         let r = &mut t.registry;
         r.register(
@@ -289,8 +293,23 @@ impl Telemetry {
         function_error: bool,
     ) {
         let key = (scope.clone(), function.to_string());
-        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
-        let list = recent.entry(key).or_default();
+        let known = self
+            .recent
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned();
+        let list = match known {
+            Some(list) => list,
+            None => self
+                .recent
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(key)
+                .or_default()
+                .clone(),
+        };
+        let mut list = list.lock().unwrap_or_else(|p| p.into_inner());
         if list.len() == RECENT_INVOCATIONS {
             list.pop_front();
         }
@@ -304,10 +323,13 @@ impl Telemetry {
 
     /// The function's last invocations, the newest first.
     pub fn recent_invocations(&self, scope: &Scope, function: &str) -> Vec<RecentInvocation> {
-        let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        let recent = self.recent.read().unwrap_or_else(|p| p.into_inner());
         recent
             .get(&(scope.clone(), function.to_string()))
-            .map(|l| l.iter().rev().cloned().collect())
+            .map(|l| {
+                let l = l.lock().unwrap_or_else(|p| p.into_inner());
+                l.iter().rev().cloned().collect()
+            })
             .unwrap_or_default()
     }
 
