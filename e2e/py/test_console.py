@@ -201,10 +201,25 @@ def test_browser_signs_in_draws_the_enis_invokes_and_follows_an_az_drill(privile
     b.wait(lambda: b.css(f'g.eni[data-id="{other_eni}"] circle.env'), "the environment drawn on its ENI")
     b.shot("topology-environment")
 
+    # Without JavaScript the form still invokes: the answer is a page with the result.
+    cookies = {c["name"]: c["value"] for c in drv.get_cookies()}
+    page = requests.get(d.endpoint + CONSOLE + "/functions/console-fn", cookies=cookies, timeout=10)
+    r = requests.post(d.endpoint + CONSOLE + "/functions/console-fn/invoke", cookies=cookies, timeout=60,
+                      data={"csrf": csrf_of(page.text), "payload": '{"plain": "form"}'})
+    assert r.status_code == 200 and "Succeeded" in r.text and "&quot;plain&quot;" in r.text
+
     # The capacity page shows eni-plan's figures for the function.
     drv.get(d.endpoint + CONSOLE + "/capacity?peak=20")
     plan = b.one("section.plan").text
     assert "console-fn" in plan and "hyperplane" in plan and "ENIs needed 2" in plan
+
+    # Keyboard: the first Tab reaches the skip link, which leads to the content.
+    from selenium.webdriver.common.keys import Keys
+    drv.get(d.endpoint + CONSOLE + "/functions")
+    b.one("body").send_keys(Keys.TAB)
+    assert drv.switch_to.active_element.get_attribute("class") == "skip"
+    drv.switch_to.active_element.send_keys(Keys.ENTER)
+    assert drv.switch_to.active_element.get_attribute("id") == "main"
 
 
 def signed_in(d, who):

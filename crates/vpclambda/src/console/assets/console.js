@@ -5,12 +5,34 @@
 (function () {
   "use strict";
 
+  // Streams are closed as the page goes (browsers allow few connections per host, and a
+  // page kept for going back would hold its streams open); such a page, shown again, is
+  // reloaded to follow again.
+  var streams = [];
+  window.addEventListener("pagehide", function () {
+    streams.forEach(function (s) {
+      s.close();
+    });
+    streams = [];
+  });
+  window.addEventListener("pageshow", function (e) {
+    if (e.persisted) {
+      window.location.reload();
+    }
+  });
+
+  function open(url) {
+    var events = new EventSource(url);
+    streams.push(events);
+    return events;
+  }
+
   function followLive(region) {
     var url = region.getAttribute("data-stream");
     if (!url || !window.EventSource) {
       return;
     }
-    var events = new EventSource(url);
+    var events = open(url);
     events.addEventListener("update", function (e) {
       region.innerHTML = e.data;
     });
@@ -21,7 +43,7 @@
     if (!url || !window.EventSource) {
       return;
     }
-    var events = new EventSource(url);
+    var events = open(url);
     events.addEventListener("log", function (e) {
       JSON.parse(e.data).forEach(function (line) {
         var item = document.createElement("li");
