@@ -222,6 +222,49 @@ def test_browser_signs_in_draws_the_enis_invokes_and_follows_an_az_drill(privile
     assert drv.switch_to.active_element.get_attribute("id") == "main"
 
 
+def test_topology_draws_gateways_and_the_way_out(privileged, make_daemon, browser):
+    """Private subnets routed to a NAT gateway in a public subnet routed to an internet
+    gateway: the picture has the gateway, the NAT gateway's ENI and the routes, and the
+    selected function's way out goes through both."""
+    d = make_daemon("--runtimes-dir", str(ROOT / "runtimes"), "--eni-mode", "hyperplane").start()
+    c = clients(d, ("test", "test", "000000000000"))
+    ec2 = c["ec2"]
+    vpc, subnets, sg = network(c, 44)
+    ec2.create_tags(Resources=[vpc], Tags=[{"Key": "Name", "Value": "shop"}])
+    public = ec2.create_subnet(VpcId=vpc, CidrBlock="10.44.3.0/24",
+                               AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+    public_rt = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    ec2.create_route(RouteTableId=public_rt, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+    ec2.associate_route_table(RouteTableId=public_rt, SubnetId=public)
+    eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    nat = ec2.create_nat_gateway(SubnetId=public, AllocationId=eip)["NatGateway"]["NatGatewayId"]
+    wait_until(lambda: ec2.describe_nat_gateways(NatGatewayIds=[nat])["NatGateways"][0]["State"]
+               == "available", timeout=60)
+    private_rt = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    ec2.create_route(RouteTableId=private_rt, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat)
+    for s in subnets:
+        ec2.associate_route_table(RouteTableId=private_rt, SubnetId=s)
+    function(c, "checkout", role(c, "checkout-role"),
+             VpcConfig={"SubnetIds": subnets, "SecurityGroupIds": [sg]})
+    c["lambda"].invoke(FunctionName="checkout", Payload=b"{}")
+    nat_eni = ec2.describe_network_interfaces(
+        Filters=[{"Name": "subnet-id", "Values": [public]}])["NetworkInterfaces"][0]
+
+    b, drv = browser, browser.driver
+    drv.get(d.endpoint + CONSOLE + "/topology?function=checkout")
+    assert b.css(f'g.igw[data-id="{igw}"]'), "the internet gateway is drawn"
+    drawn = b.one(f'g.subnet[data-id="{public}"] ~ g.eni[data-id="{nat_eni["NetworkInterfaceId"]}"]')
+    assert drawn.get_attribute("data-ip") == nat_eni["PrivateIpAddress"] and "nat_gateway" in drawn.text
+    routes = " ".join(t.text for t in b.css("svg.topology text.route"))
+    assert f"0.0.0.0/0 → {nat}" in routes and f"0.0.0.0/0 → {igw}" in routes
+    way_out = b.one("#paths").find_element("xpath", "..").text
+    assert f"0.0.0.0/0 via {nat} → {igw}" in way_out
+    b.wait(lambda: b.css("circle.env"), "the environment drawn on its ENI")
+    b.shot("topology-nat")
+
+
 def signed_in(d, who):
     """A requests session signed in to the console as `who`."""
     s = requests.Session()
@@ -342,11 +385,18 @@ def test_metrics_agree_with_cloudwatch(privileged, make_daemon):
             Dimensions=[{"Name": "FunctionName", "Value": "metered"}])["Datapoints"]
         return sum(p[stat] for p in points)
 
+    lam.put_function_concurrency(FunctionName="metered", ReservedConcurrentExecutions=0)
+    for _ in range(2):
+        with pytest.raises(lam.exceptions.TooManyRequestsException):
+            lam.invoke(FunctionName="metered", Payload=b"{}")
     wait_until(lambda: cloudwatch("Invocations", "Sum") == 5, timeout=30)
+    # boto3 retries a 429 once: each refused call is two throttled attempts.
+    wait_until(lambda: cloudwatch("Throttles", "Sum") == 4, timeout=30)
     m = scrape(d)
     fn = {"account": "000000000000", "region": "us-east-1", "function": "metered"}
     assert value(m, "vpclambda_lambda_invocations_total", **fn) == cloudwatch("Invocations", "Sum") == 5
     assert value(m, "vpclambda_lambda_errors_total", **fn) == cloudwatch("Errors", "Sum") == 1
+    assert value(m, "vpclambda_lambda_throttles_total", **fn) == cloudwatch("Throttles", "Sum") == 4
     assert value(m, "vpclambda_lambda_duration_seconds_count", **fn) == cloudwatch("Duration", "SampleCount")
     assert value(m, "vpclambda_lambda_duration_seconds_sum", **fn) * 1000 == pytest.approx(
         cloudwatch("Duration", "Sum"), rel=1e-6)
@@ -354,7 +404,8 @@ def test_metrics_agree_with_cloudwatch(privileged, make_daemon):
     assert value(m, "vpclambda_lambda_init_duration_seconds_count", **fn) >= 1
     assert value(m, "vpclambda_lambda_environments", **fn) >= 1
     assert value(m, "vpclambda_api_requests_total", service="lambda", operation="Invoke", status="200") == 5
-    assert value(m, "vpclambda_api_request_duration_seconds_count", service="lambda", operation="Invoke") == 5
+    assert value(m, "vpclambda_api_requests_total", service="lambda", operation="Invoke", status="429") == 4
+    assert value(m, "vpclambda_api_request_duration_seconds_count", service="lambda", operation="Invoke") == 9
     assert value(m, "vpclambda_store_commit_duration_seconds_count") > 0
 
     # Subnets: free and used addresses and ENIs, as EC2 reports them.

@@ -227,9 +227,14 @@ fn eni_label(snap: &Snapshot, e: &NetworkInterface, users: &[&str]) -> (String, 
     } else {
         format!("λ {}", users.join(", "))
     };
+    let groups = if groups.is_empty() {
+        "no security groups".to_string()
+    } else {
+        format!("groups: {groups}")
+    };
     (
         format!("{} {} · {kind}", e.private_ip_address, e.id),
-        format!("groups: {groups}"),
+        groups,
     )
 }
 
