@@ -1097,6 +1097,54 @@ mod tests {
         assert!(body.contains("ResourceNotFoundException"), "{body}");
     }
 
+    /// The value of the first `<name>…</name>` in an EC2 answer.
+    fn xml_value(xml: &str, name: &str) -> String {
+        let open = format!("<{name}>");
+        let at = xml.find(&open).unwrap() + open.len();
+        xml[at..at + xml[at..].find('<').unwrap()].to_string()
+    }
+
+    #[tokio::test]
+    async fn the_topology_draws_subnets_and_enis_with_their_addresses() {
+        let (app, _dir) = app();
+        let ec2 = Signing::for_service("ec2");
+        let call = |body: String| {
+            let app = app.clone();
+            let req = signed(&ec2, "POST", "/", &[FORM], body.as_bytes());
+            async move { send(&app, req).await.2 }
+        };
+        let v = "Version=2016-11-15";
+        let vpc = xml_value(
+            &call(format!("Action=CreateVpc&{v}&CidrBlock=10.7.0.0/16")).await,
+            "vpcId",
+        );
+        let subnet = xml_value(
+            &call(format!(
+                "Action=CreateSubnet&{v}&VpcId={vpc}&CidrBlock=10.7.1.0/24&AvailabilityZone=us-east-1b"
+            ))
+            .await,
+            "subnetId",
+        );
+        let eni_xml = call(format!(
+            "Action=CreateNetworkInterface&{v}&SubnetId={subnet}"
+        ))
+        .await;
+        let (eni, ip) = (
+            xml_value(&eni_xml, "networkInterfaceId"),
+            xml_value(&eni_xml, "privateIpAddress"),
+        );
+        let (status, _, page) = send(&app, get(&format!("{BASE}/topology"), None)).await;
+        assert_eq!(status, 200);
+        assert!(page.contains(&format!("<g class=\"subnet\" data-id=\"{subnet}\">")));
+        assert!(
+            page.contains(&format!("data-id=\"{eni}\" data-ip=\"{ip}\"")),
+            "{page}"
+        );
+        assert!(page.contains("250 free · 1 used"), "{page}");
+        assert!(page.contains("data-zone=\"us-east-1b\""));
+        assert!(page.contains("10.7.0.0/16 → local"));
+    }
+
     #[tokio::test]
     async fn wrong_secrets_and_foreign_forms_do_not_sign_in() {
         let (app, _dir) = two_accounts();
