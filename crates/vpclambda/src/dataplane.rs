@@ -311,6 +311,7 @@ async fn reconcile_groups(
             *cached = group;
         }
     }
+    crate::telemetry::global().dataplane_applied("groups", started.elapsed());
     tracing::debug!(
         groups = count,
         micros = started.elapsed().as_micros(),
@@ -383,6 +384,7 @@ async fn reconcile_interfaces(
             whole_vpcs += 1;
         }
     }
+    crate::telemetry::global().dataplane_applied("interfaces", started.elapsed());
     tracing::debug!(
         interfaces = count,
         whole_vpcs,
@@ -418,7 +420,9 @@ async fn reconcile(
         tokio::task::spawn_blocking(move || Records::load(&store)).await??
     };
     let desired = records.desired();
+    let started = std::time::Instant::now();
     let report = dataplane.apply(&desired).await?;
+    crate::telemetry::global().dataplane_applied("full", started.elapsed());
     for (vpc, error) in &report.failures {
         tracing::warn!(vpc = %vpc, %error, "VPC not realized");
     }

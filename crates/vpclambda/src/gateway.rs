@@ -21,8 +21,17 @@ use crate::services::{self, Call, Service};
 pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     if services::s3::is_s3(&parts) {
-        // S3 streams its bodies and checks its own signatures (chunked, trailers, SigV2).
-        return services::s3::handle(&state.s3, Request::from_parts(parts, body)).await;
+        // S3 streams its bodies and checks its own signatures (chunked, trailers, SigV2);
+        // its operations are counted by method, as its routing is the s3s service's.
+        let (started, method) = (std::time::Instant::now(), parts.method.clone());
+        let resp = services::s3::handle(&state.s3, Request::from_parts(parts, body)).await;
+        crate::telemetry::global().api_request(
+            "s3",
+            method.as_str(),
+            resp.status(),
+            started.elapsed(),
+        );
+        return resp;
     }
     let request_id = wire::new_request_id();
     let resp = match serve(&state, parts, body, &request_id).await {
@@ -115,9 +124,20 @@ async fn serve(
         account,
         session,
     };
-    services::dispatch(service, state, call)
-        .await
-        .map_err(|e| (protocol, e))
+    let operation = crate::telemetry::operation(service, &call);
+    let started = std::time::Instant::now();
+    let answered = services::dispatch(service, state, call).await;
+    let (status, code) = match &answered {
+        Ok(resp) => (resp.status(), None),
+        Err(e) => (e.status, Some(e.code.as_str())),
+    };
+    crate::telemetry::global().api_request(
+        service.signing_name(),
+        &crate::telemetry::answered_operation(operation, code),
+        status,
+        started.elapsed(),
+    );
+    answered.map_err(|e| (protocol, e))
 }
 
 /// The session of temporary credentials (an execution environment's), if the access key

@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod config;
+mod console;
 mod dataplane;
 mod endpoints;
 mod eni;
@@ -12,6 +13,7 @@ mod invoke;
 mod operator;
 mod server;
 mod services;
+mod telemetry;
 #[cfg(test)]
 mod testing;
 mod zones;

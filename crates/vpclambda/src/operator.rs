@@ -27,12 +27,18 @@ pub async fn impair(
     State(state): State<Arc<AppState>>,
     UrlPath(zone): UrlPath<String>,
 ) -> Json<Vec<String>> {
+    impair_zone(&state, &zone);
+    Json(state.zones.impaired())
+}
+
+/// Impairs `zone` and drains the environments idle there (the admin socket's and the
+/// console's AZ drill).
+pub fn impair_zone(state: &AppState, zone: &str) {
     // Marked first: an environment finishing from now on is not put back, and the drain
     // below takes every one already idle there.
-    state.zones.impair(&zone);
-    let drained = state.invoke.drain_zone(&zone);
+    state.zones.impair(zone);
+    let drained = state.invoke.drain_zone(zone);
     tracing::info!(%zone, drained, "zone impaired");
-    Json(state.zones.impaired())
 }
 
 pub async fn restore(
@@ -75,7 +81,7 @@ pub async fn eni_plan(
 }
 
 /// Everything the plan needs, read in one snapshot; `None` if the function does not exist.
-fn plan_input(
+pub fn plan_input(
     state: &AppState,
     scope: &Scope,
     name: &str,

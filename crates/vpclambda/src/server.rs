@@ -52,7 +52,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .create(&config.data_dir)
         .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
     let _lock = lock_data_dir(&config.data_dir)?;
-    let store = Store::open_sqlite(&config.data_dir).context("opening the store")?;
+    let store = Store::open_sqlite(&config.data_dir)
+        .context("opening the store")?
+        .observing_commits(crate::telemetry::commit_observer());
     let accounts = Accounts::new(config.accounts.clone())?;
     let blobs = control::s3::BlobStore::open(&config.data_dir).context("opening S3's storage")?;
     let swept = control::s3::sweep(&store, &blobs).context("sweeping S3's storage")?;
@@ -128,6 +130,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let signals = tokio::spawn(async move {
         signals.wait().await;
         tracing::info!("shutting down: finishing in-flight requests");
+        crate::console::stop_streams();
         let _ = stop_tx.send(true);
     });
     server.await.context("serving")?;
@@ -168,6 +171,7 @@ pub fn invoke_settings(config: &Config) -> InvokeSettings {
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/_vpclambda/health", get(|| async { "ok\n" }))
+        .route("/_vpclambda/metrics", get(crate::telemetry::metrics))
         // GetFunction's Code.Location: like an S3 presigned URL, its token is the credential.
         .route(
             "/_vpclambda/code/{token}",
@@ -185,6 +189,7 @@ pub fn router(state: Arc<AppState>) -> Router {
                 },
             ),
         )
+        .merge(crate::console::routes())
         .fallback(gateway::handle)
         .with_state(state)
 }

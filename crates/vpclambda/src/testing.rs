@@ -24,8 +24,15 @@ pub const HOST: &str = "127.0.0.1:4566";
 
 /// A router with a fresh store; keep the `TempDir` alive for the test's duration.
 pub fn app() -> (Router, tempfile::TempDir) {
+    let config = Config::resolve(ServeArgs::default()).expect("default config");
+    app_with_accounts(config.accounts)
+}
+
+/// [`app`] with these accounts instead of the default one.
+pub fn app_with_accounts(accounts: Vec<control::Account>) -> (Router, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = Config::resolve(ServeArgs::default()).expect("default config");
+    config.accounts = accounts;
     config.data_dir = dir.path().to_path_buf();
     let store = Store::open_sqlite(dir.path()).expect("store");
     let accounts = Accounts::new(config.accounts.clone()).expect("accounts");

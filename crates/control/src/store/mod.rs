@@ -195,15 +195,29 @@ fn decode<T: DeserializeOwned>(kind: &str, id: &str, body: &[u8]) -> Result<T, S
     })
 }
 
+/// Told how long each commit took (the daemon's metrics); the store knows no metrics.
+pub type CommitObserver = Arc<dyn Fn(std::time::Duration) + Send + Sync>;
+
 /// The handle the rest of the daemon holds.
 #[derive(Clone)]
 pub struct Store {
     backend: Arc<dyn Backend>,
+    observer: Option<CommitObserver>,
 }
 
 impl Store {
     pub fn new(backend: Arc<dyn Backend>) -> Self {
-        Store { backend }
+        Store {
+            backend,
+            observer: None,
+        }
+    }
+
+    /// This store, telling `observer` the duration of every commit from now on (clones
+    /// made from the returned handle tell it too).
+    pub fn observing_commits(mut self, observer: CommitObserver) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// The embedded default: SQLite in `data_dir/vpclambda.db`.
@@ -221,7 +235,11 @@ impl Store {
     ) -> Result<R, E> {
         let mut tx = self.backend.begin_write()?;
         let out = f(&mut *tx)?;
+        let started = std::time::Instant::now();
         tx.commit()?;
+        if let Some(observe) = &self.observer {
+            observe(started.elapsed());
+        }
         Ok(out)
     }
 

@@ -289,11 +289,32 @@ impl SqliteTx<'_> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::super::{Store, TxExt};
     use super::*;
 
     fn scope(a: &str) -> Scope {
         Scope::new(a, "us-east-1")
+    }
+
+    #[test]
+    fn commits_are_observed_and_rollbacks_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = seen.clone();
+        let store = Store::open_sqlite(dir.path())
+            .unwrap()
+            .observing_commits(Arc::new(move |_| {
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }));
+        let clone = store.clone();
+        clone
+            .write(|tx| tx.put_json("fn", &scope("111111111111"), "a", &1))
+            .unwrap();
+        let failed: Result<(), StoreError> = store.write(|_| Err(StoreError::Poisoned));
+        assert!(failed.is_err());
+        assert_eq!(seen.load(std::sync::atomic::Ordering::Relaxed), 1);
     }
 
     #[test]

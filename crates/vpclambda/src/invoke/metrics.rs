@@ -200,6 +200,7 @@ impl MetricWriter {
 
     /// Records one observation of `metric` about `subject`.
     pub fn record(&self, subject: &Arc<Subject>, metric: Metric, value: f64) {
+        crate::telemetry::global().lambda(&subject.scope, &subject.function, metric.name(), value);
         let _ = self.tx.send(Msg::Observed {
             subject: subject.clone(),
             metric,

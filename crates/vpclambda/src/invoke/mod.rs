@@ -49,6 +49,7 @@ use network::Network;
 pub use outcome::Answer;
 use pool::{Claim, LiveEnv, StartError, Starter};
 use queue::Queue;
+pub use registry::EnvironmentView;
 use registry::{FunctionEntry, Registry, Target, Throttle};
 
 /// How the invoke side runs, from the daemon's configuration.
@@ -270,6 +271,22 @@ impl Invoker {
         }
     }
 
+    /// The environments of every function of `scope` (every scope when `None`), with how
+    /// many invocations of each function run now.
+    pub fn environments(&self, scope: Option<&Scope>) -> Vec<FunctionEnvironments> {
+        self.registry
+            .named()
+            .into_iter()
+            .filter(|(s, _, _)| scope.is_none_or(|want| want == s))
+            .map(|(scope, function, entry)| FunctionEnvironments {
+                scope,
+                function,
+                executing: entry.executing(),
+                environments: entry.environments(),
+            })
+            .collect()
+    }
+
     /// Drains Availability Zone `zone` (just impaired): its idle environments are destroyed
     /// now; busy ones finish their invocation and are destroyed instead of kept (see
     /// [`run_on`](Self::run_on)). Returns how many were destroyed now.
@@ -444,6 +461,13 @@ impl Invoker {
             }
             let ms = r.duration.as_secs_f64() * 1000.0;
             self.metrics.record(&subject, Metric::Duration, ms);
+            crate::telemetry::global().invoked(
+                &subject.scope,
+                &subject.function,
+                target.version(),
+                r.duration,
+                r.answer.function_error,
+            );
         }
         ran
     }
@@ -544,6 +568,10 @@ impl Invoker {
                 cognito_identity: None,
             })
             .await?;
+        if let Some(init) = stats.init_duration {
+            let function = &target.runnable.version.function_name;
+            crate::telemetry::global().cold_start(&target.scope, function, init);
+        }
         let (answer, lines) = outcome::answer(&outcome, id, env.timeout);
         let timed_out = matches!(outcome, sandbox::Outcome::Timeout).then_some(env.timeout);
         let status = match &outcome {
@@ -652,6 +680,14 @@ impl Invoker {
             }
         }
     }
+}
+
+/// One function's environments, for operators (see [`Invoker::environments`]).
+pub struct FunctionEnvironments {
+    pub scope: Scope,
+    pub function: String,
+    pub executing: u32,
+    pub environments: Vec<EnvironmentView>,
 }
 
 /// What one Event attempt came to.

@@ -142,6 +142,14 @@ struct Held {
 }
 
 impl Attachment {
+    /// The ENI whose slot a VPC environment holds.
+    pub fn eni(&self) -> Option<&str> {
+        self.held
+            .as_ref()
+            .and_then(|h| h.slot.as_ref())
+            .map(|(eni, _)| eni.as_str())
+    }
+
     fn isolated() -> Attachment {
         Attachment {
             netns: NetnsChoice::Isolated,

@@ -257,6 +257,11 @@ impl LiveEnv {
         self.net.zone.as_deref()
     }
 
+    /// The ENI a VPC environment's traffic leaves through.
+    pub fn eni(&self) -> Option<&str> {
+        self.net.eni()
+    }
+
     /// Waits until a freeze in progress is over; the invocation holding the claim thaws a
     /// frozen environment before it dispatches.
     pub async fn claim(&self) -> Claim {

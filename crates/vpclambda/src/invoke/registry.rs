@@ -74,6 +74,17 @@ impl Drop for Executing {
     }
 }
 
+/// An idle environment as operators see it (the console, `/metrics`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnvironmentView {
+    pub id: String,
+    pub version: String,
+    /// `idle`, `frozen` or `provisioned`.
+    pub state: &'static str,
+    pub zone: Option<String>,
+    pub eni: Option<String>,
+}
+
 /// Which limit refused an invocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Throttle {
@@ -218,6 +229,38 @@ impl FunctionEntry {
             busy: p.busy.0.load(Ordering::Acquire),
             ready: p.ready.load(Ordering::Acquire),
         })
+    }
+
+    /// Invocations of this function running code now.
+    pub fn executing(&self) -> u32 {
+        self.executing.load(Ordering::Acquire)
+    }
+
+    /// The environments in this function's pools (running ones are not in a pool).
+    pub fn environments(&self) -> Vec<EnvironmentView> {
+        let pools = lock(&self.pools);
+        let view = |env: &LiveEnv, state: &'static str| EnvironmentView {
+            id: env.hex.clone(),
+            version: env.version.clone(),
+            state,
+            zone: env.zone().map(str::to_string),
+            eni: env.eni().map(str::to_string),
+        };
+        let mut out = Vec::new();
+        for pool in pools.values() {
+            for idle in &pool.idle {
+                let state = if idle.env.is_frozen() {
+                    "frozen"
+                } else {
+                    "idle"
+                };
+                out.push(view(&idle.env, state));
+            }
+            for env in &pool.provisioned.idle {
+                out.push(view(env, "provisioned"));
+            }
+        }
+        out
     }
 
     /// Sets how many provisioned environments `version` (built from `fingerprint`) wants.
@@ -522,6 +565,15 @@ impl Registry {
             map
         });
         self.accounts.load().get(scope).cloned().unwrap_or(fresh)
+    }
+
+    /// Every function entry with its scope and name.
+    pub fn named(&self) -> Vec<(Scope, String, Arc<FunctionEntry>)> {
+        self.functions
+            .load()
+            .iter()
+            .map(|(k, e)| (k.scope.clone(), k.name.clone(), e.clone()))
+            .collect()
     }
 
     /// Every function entry (for the reaper and shutdown).

@@ -43,6 +43,18 @@ pub enum Service {
 }
 
 impl Service {
+    /// The name a credential scope gives the service.
+    pub fn signing_name(self) -> &'static str {
+        match self {
+            Service::Lambda => "lambda",
+            Service::Ec2 => "ec2",
+            Service::Iam => "iam",
+            Service::Sts => "sts",
+            Service::Logs => "logs",
+            Service::Monitoring => "monitoring",
+        }
+    }
+
     /// The service a credential scope names.
     pub fn from_signing_name(name: &str) -> Option<Service> {
         Some(match name {
