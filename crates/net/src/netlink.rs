@@ -366,15 +366,9 @@ impl Netlink {
 
     /// The destinations of the `local` routes in `table` (see [`Self::add_local_route`]).
     pub async fn local_routes(&self, table: u32) -> Result<Vec<Ipv4Cidr>> {
-        let messages: Vec<RouteMessage> = self
-            .handle
-            .route()
-            .get(RouteMessageBuilder::<Ipv4Addr>::new().build())
-            .execute()
-            .try_collect()
-            .await
-            .map_err(|e| Error::netlink("dump routes", e))?;
-        Ok(messages
+        Ok(self
+            .dump_routes()
+            .await?
             .iter()
             .filter(|m| m.header.kind == RouteType::Local)
             .filter_map(|m| route_from_message(m, &HashMap::new()))
@@ -425,20 +419,25 @@ impl Netlink {
             .into_iter()
             .map(|link| (link.index, link.name))
             .collect();
-        let messages: Vec<RouteMessage> = self
-            .handle
-            .route()
-            .get(RouteMessageBuilder::<Ipv4Addr>::new().build())
-            .execute()
-            .try_collect()
-            .await
-            .map_err(|e| Error::netlink("dump routes", e))?;
-        Ok(messages
+        Ok(self
+            .dump_routes()
+            .await?
             .iter()
             .filter(|m| m.header.kind == RouteType::Unicast)
             .filter_map(|m| route_from_message(m, &names))
             .filter(|route| route.table == table)
             .collect())
+    }
+
+    /// Every IPv4 route of the namespace, of every table and type.
+    async fn dump_routes(&self) -> Result<Vec<RouteMessage>> {
+        self.handle
+            .route()
+            .get(RouteMessageBuilder::<Ipv4Addr>::new().build())
+            .execute()
+            .try_collect()
+            .await
+            .map_err(|e| Error::netlink("dump routes", e))
     }
 
     /// Adds the policy rule; an identical rule is success.
