@@ -4,8 +4,9 @@
 //! up to `MaximumRetryAttempts` times (two by default) — after the retry delay, then twice
 //! that —, dropped once older than `MaximumEventAgeInSeconds` (six hours by default), and
 //! once done with, their record sent to the `OnSuccess` or `OnFailure` destination.
-//! Throttled or not-yet-invocable events wait in the queue without using an attempt. A
-//! daemon that starts picks up every event its predecessor left.
+//! Throttled or not-yet-invocable events, and events the host is too busy for (see
+//! `admission`: an attempt never waits there), wait in the queue without using an attempt.
+//! A daemon that starts picks up every event its predecessor left.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
