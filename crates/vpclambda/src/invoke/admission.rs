@@ -5,9 +5,9 @@
 //! Such an invocation either starts a new environment or waits for a busy one to come back.
 //! A new environment needs a cold-start slot: at most [`AdmissionSettings::cold_starts`]
 //! environments are created at once host-wide (sized from the host's CPUs), which is what
-//! bounds the rate of environment creation to what the machine sustains. While the host's
-//! CPUs are saturated ([`HostLoad`], sampled from `/proc/stat` for the CPUs the daemon may
-//! run on) a function that has environments running gets no new ones: another environment
+//! bounds the rate of environment creation to what the machine sustains. While the daemon
+//! and its environments keep the CPUs it may run on saturated ([`HostLoad`]) a function
+//! that has environments running gets no new ones: another environment
 //! adds no CPU, only more work sharing it. The invocation then waits for one of its
 //! function's environments to come back, first in first served; the wait is bounded in
 //! length ([`WAITERS_PER_CPU`]) and in time ([`AdmissionSettings::max_wait`]), and an
@@ -22,7 +22,7 @@
 
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -35,8 +35,6 @@ pub const WAITERS_PER_CPU: usize = 64;
 const COLD_START_WAIT: Duration = Duration::from_secs(10);
 /// How often the host's CPU use is sampled.
 const SAMPLE_EVERY: Duration = Duration::from_millis(100);
-/// CPU busy at or above this share of the daemon's CPUs (per mille) is saturation.
-const SATURATED_PERMILLE: u32 = 900;
 
 /// The daemon's admission settings.
 #[derive(Debug, Clone)]
@@ -154,11 +152,16 @@ impl Admission {
         version: &str,
         event: bool,
     ) -> Result<ScaleOut, Refused> {
-        let situation = || Situation {
-            saturated: self.load.saturated(),
-            busy: entry.executing().saturating_sub(1),
-            ahead: entry.waiting_for(version),
-            occupancy: entry.occupancy(),
+        let situation = || {
+            let ahead = entry.waiting_for(version);
+            // The function's invocations less this one and those waiting like it.
+            let others = u32::try_from(ahead + 1).unwrap_or(u32::MAX);
+            Situation {
+                saturated: self.load.saturated(),
+                busy: entry.executing().saturating_sub(others),
+                ahead,
+                occupancy: entry.occupancy(),
+            }
         };
         let room = self.waiting.load(Ordering::Acquire) < self.max_waiting;
         match plan(&situation(), self.max_wait, room, event) {
@@ -210,40 +213,101 @@ impl Admission {
     }
 }
 
-/// The share of the daemon's CPUs in use, sampled in the background.
+/// How busy the CPUs the daemon may use are, sampled in the background: by anything (the
+/// host's busy time there, `/proc/stat`) and by the daemon itself (its threads' CPU time
+/// plus its environments', from their cgroups). Saturated means both: the CPUs are busy
+/// *and* mostly with our work, so another environment would only share the same CPUs,
+/// while load that is not ours (a build beside the daemon) does not stop functions from
+/// scaling out. Where the environments' time is not known, the host's alone decides.
 #[derive(Default)]
 pub struct HostLoad {
-    busy_permille: AtomicU32,
+    host_permille: AtomicU32,
+    /// `None` (`u32::MAX`) when unknown.
+    own_permille: AtomicU32,
 }
+
+/// The CPUs busy at or above this share (per mille) for saturation…
+const HOST_BUSY_PERMILLE: u32 = 900;
+/// …and at least this share of them busy with the daemon's own work.
+const OWN_BUSY_PERMILLE: u32 = 500;
 
 impl HostLoad {
     pub fn saturated(&self) -> bool {
-        self.busy_permille.load(Ordering::Acquire) >= SATURATED_PERMILLE
+        let own = self.own_permille.load(Ordering::Acquire);
+        self.host_permille.load(Ordering::Acquire) >= HOST_BUSY_PERMILLE
+            && (own == u32::MAX || own >= OWN_BUSY_PERMILLE)
     }
 
-    fn set(&self, permille: u32) {
-        self.busy_permille.store(permille, Ordering::Release);
+    fn set(&self, host: u32, own: Option<u32>) {
+        self.host_permille.store(host, Ordering::Release);
+        self.own_permille
+            .store(own.unwrap_or(u32::MAX), Ordering::Release);
     }
 }
 
-/// Samples `/proc/stat` for the CPUs this process may run on until `load` is dropped.
-pub fn spawn_sampler(load: Weak<HostLoad>) {
-    let cpus = affinity();
+/// Samples the load of the CPUs this process may use into `load` until it is dropped;
+/// `environments` gives the CPU time every environment used so far, if known.
+pub fn spawn_sampler(
+    load: Weak<HostLoad>,
+    environments: impl Fn() -> Option<Duration> + Send + 'static,
+) {
+    let cpus = cpus();
+    let mine = affinity();
     tokio::spawn(async move {
-        let mut last: Option<CpuTimes> = None;
+        let mut last: Option<Reading> = None;
         loop {
             tokio::time::sleep(SAMPLE_EVERY).await;
             let Some(load) = load.upgrade() else { return };
-            let Ok(text) = std::fs::read_to_string("/proc/stat") else {
+            let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
                 return;
             };
-            let now = cpu_times(&text, |cpu| cpus.as_ref().is_none_or(|c| c.contains(&cpu)));
+            let now = Reading {
+                host: cpu_times(&stat, |cpu| mine.as_ref().is_none_or(|c| c.contains(&cpu))),
+                own: environments().map(|envs| (envs + daemon_cpu(), Instant::now())),
+            };
             if let Some(before) = &last {
-                load.set(busy_permille(before, &now));
+                let own = match (before.own, now.own) {
+                    (Some((u0, t0)), Some((u1, t1))) => Some(own_permille(
+                        u1.saturating_sub(u0),
+                        t1.duration_since(t0),
+                        cpus,
+                    )),
+                    _ => None,
+                };
+                load.set(busy_permille(&before.host, &now.host), own);
             }
             last = Some(now);
         }
     });
+}
+
+/// How much CPU has been used so far: by anything on the daemon's CPUs, and by the daemon
+/// and its environments (with when it was read).
+struct Reading {
+    host: CpuTimes,
+    own: Option<(Duration, Instant)>,
+}
+
+/// The daemon's own CPU time, all threads.
+fn daemon_cpu() -> Duration {
+    use nix::sys::resource::{getrusage, UsageWho};
+    let Ok(usage) = getrusage(UsageWho::RUSAGE_SELF) else {
+        return Duration::ZERO;
+    };
+    let tv = |t: nix::sys::time::TimeVal| {
+        Duration::from_secs(u64::try_from(t.tv_sec()).unwrap_or(0))
+            + Duration::from_micros(u64::try_from(t.tv_usec()).unwrap_or(0))
+    };
+    tv(usage.user_time()) + tv(usage.system_time())
+}
+
+/// CPU time `used` over `wall` on `cpus` CPUs, per mille of what they could give.
+fn own_permille(used: Duration, wall: Duration, cpus: usize) -> u32 {
+    let capacity = wall.as_secs_f64() * cpus.max(1) as f64;
+    if capacity <= 0.0 {
+        return 0;
+    }
+    (used.as_secs_f64() / capacity * 1000.0).min(1000.0) as u32
 }
 
 /// The CPUs in this process's affinity mask; `None` if it cannot be read (all count).
@@ -416,16 +480,36 @@ mod tests {
             0
         );
         assert_eq!(busy_permille(&a, &a), 0, "no time passed");
+        let ms = Duration::from_millis;
+        assert_eq!(own_permille(ms(95), ms(100), 1), 950);
+        assert_eq!(own_permille(ms(95), ms(100), 2), 475);
+        assert_eq!(
+            own_permille(ms(300), ms(100), 2),
+            1000,
+            "at most all of them"
+        );
+        assert_eq!(own_permille(ms(1), Duration::ZERO, 1), 0, "no time passed");
+    }
+
+    #[test]
+    fn saturation_is_busy_cpus_mostly_with_our_work() {
         let load = HostLoad::default();
-        load.set(950);
+        load.set(950, Some(800));
         assert!(load.saturated());
-        load.set(899);
-        assert!(!load.saturated());
+        load.set(899, Some(800));
+        assert!(!load.saturated(), "CPUs not busy enough");
+        load.set(1000, Some(300));
+        assert!(!load.saturated(), "busy with other work");
+        load.set(950, None);
+        assert!(
+            load.saturated(),
+            "our share unknown: the host's busy time decides"
+        );
     }
 
     fn admission(cold_starts: usize, saturated: bool) -> Admission {
         let load = Arc::new(HostLoad::default());
-        load.set(if saturated { 1000 } else { 0 });
+        load.set(if saturated { 1000 } else { 0 }, Some(1000));
         let settings = AdmissionSettings {
             cold_starts,
             max_wait: BOUND,

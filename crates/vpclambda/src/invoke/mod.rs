@@ -179,7 +179,12 @@ impl Invoker {
             }
         };
         let invoker = Arc::new(Invoker::assemble(settings, store, starter));
-        admission::spawn_sampler(Arc::downgrade(&invoker.admission.load));
+        if let Ok(starter) = &invoker.starter {
+            let sandbox = starter.sandbox.clone();
+            admission::spawn_sampler(Arc::downgrade(&invoker.admission.load), move || {
+                sandbox.cpu_usage()
+            });
+        }
         provisioned::reset(invoker.lambda.clone()).await;
         tokio::spawn(reap(Arc::downgrade(&invoker)));
         tokio::spawn(freeze_idle(Arc::downgrade(&invoker)));
