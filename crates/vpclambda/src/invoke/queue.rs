@@ -6,7 +6,8 @@
 //! once done with, their record sent to the `OnSuccess` or `OnFailure` destination.
 //! Throttled or not-yet-invocable events, and events the host is too busy for (see
 //! `admission`: an attempt never waits there), wait in the queue without using an attempt,
-//! tried again after 1 s, then twice as long each time up to 8 s. A daemon that starts picks up every event its predecessor left.
+//! tried again after 1 s, then twice as long each time up to 8 s. A daemon that starts
+//! picks up every event its predecessor left.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
