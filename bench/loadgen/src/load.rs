@@ -9,7 +9,9 @@
 //!
 //! Every run is bounded by a duration (at most [`MAX_DURATION`]) and optionally a request
 //! count, whichever comes first, and stops by itself. Latencies of successful responses go
-//! into an HDR histogram in nanoseconds; anything not 2xx is counted as an error by status.
+//! into an HDR histogram in nanoseconds; anything not 2xx is counted as an error by status,
+//! and the latency of such answers (a server shedding load answers 429 fast, or should) into
+//! a histogram of its own.
 //! Each of a run's `connections` is one HTTP/1.1 keep-alive connection of its own, used for
 //! one request at a time: a shared pool (hyper-util's) races the return of a just-used
 //! connection against a new connect and so reconnects every few requests, which would make
@@ -128,6 +130,8 @@ impl Plan {
 pub struct Outcome {
     /// Latency of successful responses, nanoseconds.
     pub latency: Histogram<u64>,
+    /// Latency of responses that were not a success (refusals), nanoseconds.
+    pub refused_latency: Histogram<u64>,
     pub ok: u64,
     pub errors: u64,
     /// Wall time of the measured part (after warm-up), summed over merged runs.
@@ -142,9 +146,11 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn new() -> Result<Self> {
+        let histogram =
+            || Histogram::new_with_bounds(1, 3_600_000_000_000, 3).context("latency histogram");
         Ok(Outcome {
-            latency: Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
-                .context("latency histogram")?,
+            latency: histogram()?,
+            refused_latency: histogram()?,
             ok: 0,
             errors: 0,
             elapsed: Duration::ZERO,
@@ -158,6 +164,9 @@ impl Outcome {
     pub fn merge(&mut self, other: &Outcome) -> Result<()> {
         self.latency
             .add(&other.latency)
+            .context("merging histograms")?;
+        self.refused_latency
+            .add(&other.refused_latency)
             .context("merging histograms")?;
         self.ok += other.ok;
         self.errors += other.errors;
@@ -417,17 +426,23 @@ async fn connection(template: &Template, slots: &Slots) -> Result<Outcome> {
             Slots::Closed { .. } => Instant::now(),
             Slots::Open(_) => scheduled,
         };
-        match conn.exchange(req).await {
+        let result = conn.exchange(req).await;
+        let nanos = u64::try_from(begin.elapsed().as_nanos())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        match result {
             Ok(status) => {
-                let nanos = u64::try_from(begin.elapsed().as_nanos()).unwrap_or(u64::MAX);
-                out.latency.saturating_record(nanos.max(1));
+                out.latency.saturating_record(nanos);
                 out.ok += 1;
                 out.count(&status.to_string());
             }
             Err(failure) => {
                 out.errors += 1;
                 match &failure {
-                    Failure::Status(s, _) => out.count(&s.to_string()),
+                    Failure::Status(s, _) => {
+                        out.refused_latency.saturating_record(nanos);
+                        out.count(&s.to_string());
+                    }
                     Failure::Transport(_) => {
                         out.count("transport");
                         // A refused connection fails at once; don't spin on it.

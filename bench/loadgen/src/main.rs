@@ -112,6 +112,8 @@ enum SuiteCommand {
     ControlPlane(suite::control_plane::Args),
     /// Suite 2: warm Invoke against the two-hop HTTP floor.
     Floor(suite::floor::Args),
+    /// Warm Invoke beyond its capacity: open loop at 1×, 2× and 4× of it.
+    Overload(suite::overload::Args),
 }
 
 #[tokio::main]
@@ -137,6 +139,9 @@ async fn main() -> Result<()> {
                     (suite::control_plane::run(&args).await?, args.opts.out_dir)
                 }
                 SuiteCommand::Floor(args) => (suite::floor::run(&args).await?, args.opts.out_dir),
+                SuiteCommand::Overload(args) => {
+                    (suite::overload::run(&args).await?, args.opts.out_dir)
+                }
             };
             section.write(&out)?;
             println!("{}", section.markdown);

@@ -23,6 +23,9 @@ pub struct Summary {
     pub p99_us: f64,
     pub p999_us: f64,
     pub max_us: f64,
+    /// Latency of the answers that were not a success (refusals).
+    pub refused_p50_us: f64,
+    pub refused_p99_us: f64,
     pub statuses: BTreeMap<String, u64>,
     pub first_error: Option<String>,
 }
@@ -47,6 +50,8 @@ impl Summary {
             p99_us: us(0.99),
             p999_us: us(0.999),
             max_us: o.latency.max() as f64 / 1000.0,
+            refused_p50_us: o.refused_latency.value_at_quantile(0.5) as f64 / 1000.0,
+            refused_p99_us: o.refused_latency.value_at_quantile(0.99) as f64 / 1000.0,
             statuses: o.statuses.clone(),
             first_error: o.first_error.clone(),
         }

@@ -109,6 +109,22 @@ impl Layout {
         self.hierarchies().iter().map(|h| h.join(&dir)).collect()
     }
 
+    /// CPU time used by everything under this instance so far (`usage_usec` of its node
+    /// in the cgroup2 tree, which keeps time whichever controllers are bound there); `None`
+    /// without that tree or before the instance's node exists.
+    pub(crate) fn instance_cpu_usage(&self, instance: &str) -> Option<Duration> {
+        if !self.unified {
+            return None;
+        }
+        let stat = self
+            .root
+            .join("unified")
+            .join(format!("vl-{instance}"))
+            .join("cpu.stat");
+        let text = fs::read_to_string(stat).ok()?;
+        keyed(&text, "usage_usec").map(Duration::from_micros)
+    }
+
     /// Names of environment cgroups left under this instance in any hierarchy.
     pub(crate) fn leftover_envs(&self, instance: &str) -> Vec<String> {
         let mut names: Vec<String> = Vec::new();
@@ -538,6 +554,29 @@ mod tests {
         );
         assert_eq!(layout.leftover_envs("i1"), vec!["vl-env-a".to_string()]);
         assert!(layout.leftover_envs("other").is_empty());
+    }
+
+    #[test]
+    fn instance_cpu_usage_is_read_from_the_cgroup2_node() {
+        let t = fake_root(true);
+        let layout = Layout::detect(t.path()).expect("detect");
+        assert_eq!(layout.instance_cpu_usage("i"), None, "no node yet");
+        fs::create_dir_all(t.path().join("unified/vl-i")).expect("mkdir");
+        fs::write(
+            t.path().join("unified/vl-i/cpu.stat"),
+            "usage_usec 1500
+user_usec 1000
+system_usec 500
+",
+        )
+        .expect("write");
+        assert_eq!(
+            layout.instance_cpu_usage("i"),
+            Some(Duration::from_micros(1500))
+        );
+        let v1 = fake_root(false);
+        let layout = Layout::detect(v1.path()).expect("detect");
+        assert_eq!(layout.instance_cpu_usage("i"), None, "no cgroup2 tree");
     }
 
     #[test]

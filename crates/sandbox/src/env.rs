@@ -300,6 +300,12 @@ impl Sandbox {
         &self.spares.maker.layout
     }
 
+    /// CPU time every environment of this instance (helpers included) used so far, as
+    /// the cgroup2 tree counts it; `None` on a host without that tree.
+    pub fn cpu_usage(&self) -> Option<Duration> {
+        self.layout().instance_cpu_usage(&self.cfg.instance)
+    }
+
     /// An id for the next environment, with a helper already waiting in its cgroups when
     /// one is ready. Spares are made in the background once the first invocation of an
     /// environment started from a reservation is over, not during a cold start, which

@@ -43,6 +43,14 @@ pub struct ServeArgs {
     /// Concurrent executions per account and region.
     #[arg(long, env = "VPCLAMBDA_CONCURRENCY_LIMIT")]
     concurrency_limit: Option<u32>,
+    /// Execution environments created at once, host-wide (default: one per CPU the daemon
+    /// may use); beyond it, cold starts wait their turn.
+    #[arg(long, env = "VPCLAMBDA_MAX_COLD_STARTS")]
+    max_cold_starts: Option<usize>,
+    /// Milliseconds a synchronous Invoke may wait for a busy environment of its function
+    /// while the host's CPUs are saturated, before it is refused with a 429.
+    #[arg(long, env = "VPCLAMBDA_MAX_QUEUE_WAIT")]
+    max_queue_wait: Option<u64>,
     /// Where the managed runtimes (Python's awslambdaric, the Node.js runtime) are installed.
     #[arg(long, env = "VPCLAMBDA_RUNTIMES_DIR")]
     runtimes_dir: Option<PathBuf>,
@@ -96,6 +104,8 @@ struct FileConfig {
     env_idle_timeout: Option<u64>,
     async_retry_delay: Option<u64>,
     concurrency_limit: Option<u32>,
+    max_cold_starts: Option<usize>,
+    max_queue_wait: Option<u64>,
     runtimes_dir: Option<PathBuf>,
     cgroup_parent: Option<String>,
     eni_mode: Option<EniMode>,
@@ -129,6 +139,8 @@ pub struct Config {
     pub env_idle_timeout: Duration,
     pub async_retry_delay: Duration,
     pub concurrency_limit: u32,
+    pub max_cold_starts: usize,
+    pub max_queue_wait: Duration,
     pub runtimes_dir: PathBuf,
     pub cgroup_parent: Option<String>,
     pub eni_mode: EniMode,
@@ -195,6 +207,13 @@ impl Config {
                 .concurrency_limit
                 .or(file.concurrency_limit)
                 .unwrap_or(1000),
+            max_cold_starts: args
+                .max_cold_starts
+                .or(file.max_cold_starts)
+                .unwrap_or_else(crate::invoke::cpus),
+            max_queue_wait: Duration::from_millis(
+                args.max_queue_wait.or(file.max_queue_wait).unwrap_or(20),
+            ),
             runtimes_dir: args
                 .runtimes_dir
                 .or(file.runtimes_dir)
@@ -236,6 +255,9 @@ impl Config {
             if !ok {
                 bail!("--cgroup-parent must be 1 to 64 characters of A-Z, a-z, 0-9, '-' and '_'");
             }
+        }
+        if self.max_cold_starts == 0 {
+            bail!("--max-cold-starts must be 1 or more");
         }
         if !self.eni_create_rate.is_finite() || self.eni_create_rate < 0.0 {
             bail!("--eni-create-rate must be a number of ENIs per second, 0 or more");

@@ -17,7 +17,7 @@ use nix::fcntl::{Flock, FlockArg};
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::invoke::{InvokeSettings, Invoker};
+use crate::invoke::{AdmissionSettings, InvokeSettings, Invoker};
 use crate::{admin, gateway};
 
 /// What every request handler shares.
@@ -164,6 +164,10 @@ pub fn invoke_settings(config: &Config) -> InvokeSettings {
         concurrency_limit: config.concurrency_limit,
         runtimes_dir: config.runtimes_dir.clone(),
         cgroup_parent: config.cgroup_parent.clone(),
+        admission: AdmissionSettings {
+            cold_starts: config.max_cold_starts,
+            max_wait: config.max_queue_wait,
+        },
     }
 }
 

@@ -6,13 +6,15 @@
 //! merged, so a neighbour's build or a thermal drift lands on all of them alike and ratios
 //! stay honest on a shared machine.
 //!
-//! Warm Invoke is measured in [`floor`], beside the floor it is compared with. Suites made of
+//! Warm Invoke is measured in [`floor`], beside the floor it is compared with; beyond its
+//! capacity (open loop at multiples of it) in [`overload`]. Suites made of
 //! sequential AWS calls (cold start, ENI/SG) live in `bench/lambda_bench.py` instead; a new
 //! throughput or latency suite joins as a module here and a `suite_<name>` function in
 //! `bench/run`.
 
 pub mod control_plane;
 pub mod floor;
+pub mod overload;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -11,7 +11,8 @@
 //! A warm invocation spawns no process, touches no disk and takes no lock shared beyond its
 //! function: the maps are copy-on-write, logs go to a background writer.
 //!
-//! Code map: `registry` (functions, cached resolutions, concurrency, idle pools), `pool`
+//! Code map: `registry` (functions, cached resolutions, concurrency, idle pools),
+//! `admission` (what an invocation without an idle environment may do on a busy host), `pool`
 //! (starting, freezing, destroying environments), `outcome` (the platform's error
 //! answers), `logs` (streams, START/END/REPORT, the writer), `metrics` (Lambda's CloudWatch
 //! metrics, the writer, the roll-up of every metric's old data), `queue` (Event
@@ -19,6 +20,7 @@
 //! (extracted packages), `provisioned` (provisioned concurrency: environments initialized
 //! ahead).
 
+mod admission;
 mod code;
 mod destination;
 mod logs;
@@ -32,7 +34,7 @@ mod registry;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use control::lambda::{
@@ -43,14 +45,16 @@ use destination::AttemptResponse;
 use sandbox::{HostConfig, Invocation, Sandbox, SandboxError, TmpBacking};
 use tracing::Instrument;
 
+pub use admission::{cpus, AdmissionSettings};
+use admission::{Admission, HostLoad, ScaleOut};
 pub use metrics::spawn_roll_up as spawn_metric_roll_up;
 use metrics::{Metric, MetricWriter, Subject};
 use network::Network;
 pub use outcome::Answer;
 use pool::{Claim, LiveEnv, StartError, Starter};
 use queue::Queue;
-pub use registry::EnvironmentView;
-use registry::{FunctionEntry, Registry, Target, Throttle};
+pub use registry::{EnvironmentView, Throttle};
+use registry::{FunctionEntry, Registry, Target};
 
 /// How the invoke side runs, from the daemon's configuration.
 #[derive(Debug, Clone)]
@@ -66,6 +70,8 @@ pub struct InvokeSettings {
     pub runtimes_dir: PathBuf,
     /// The sandbox instance (cgroup parent `vl-<name>`); derived from the data dir if unset.
     pub cgroup_parent: Option<String>,
+    /// Cold starts at once and the bound on waiting for a busy environment.
+    pub admission: AdmissionSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,7 +124,7 @@ pub enum InvokeError {
     #[error(transparent)]
     Lambda(#[from] LambdaError),
     #[error("Rate Exceeded.")]
-    Throttled { reserved: bool },
+    Throttled(Throttle),
     /// The function is Pending (or otherwise not invocable) — `ResourceConflictException`.
     #[error("The operation cannot be performed at this time. The function is currently in the following state: {0}")]
     NotInvocable(&'static str),
@@ -153,6 +159,7 @@ pub struct Invoker {
     queue: Queue,
     network: Network,
     provisioning: provisioned::Provisioning,
+    admission: Admission,
 }
 
 impl Invoker {
@@ -172,6 +179,12 @@ impl Invoker {
             }
         };
         let invoker = Arc::new(Invoker::assemble(settings, store, starter));
+        if let Ok(starter) = &invoker.starter {
+            let sandbox = starter.sandbox.clone();
+            admission::spawn_sampler(Arc::downgrade(&invoker.admission.load), move || {
+                sandbox.cpu_usage()
+            });
+        }
         provisioned::reset(invoker.lambda.clone()).await;
         tokio::spawn(reap(Arc::downgrade(&invoker)));
         tokio::spawn(freeze_idle(Arc::downgrade(&invoker)));
@@ -196,6 +209,7 @@ impl Invoker {
     ) -> Invoker {
         Invoker {
             lambda: Lambda::new(store.clone(), &settings.data_dir),
+            admission: Admission::new(&settings.admission, Arc::new(HostLoad::default())),
             logs: logs::LogWriter::spawn(store.clone()),
             metrics: MetricWriter::spawn(store.clone()),
             queue: Queue::new(store),
@@ -248,9 +262,7 @@ impl Invoker {
                 let starter = self.starter()?;
                 let _permit = entry.admit(&target).map_err(|t| {
                     self.metrics.record(&subject, Metric::Throttles, 1.0);
-                    InvokeError::Throttled {
-                        reserved: t == Throttle::Reserved,
-                    }
+                    InvokeError::Throttled(t)
                 })?;
                 let call = Call {
                     request_id: req.request_id,
@@ -258,6 +270,7 @@ impl Invoker {
                     client_context: req.client_context,
                     tail: req.tail,
                     trace_header: req.trace_header,
+                    event: false,
                 };
                 let ran = self
                     .run_measured(&subject, &entry, &target, starter, call)
@@ -435,6 +448,9 @@ impl Invoker {
             }
         }
         let ran = self.run(entry, target, starter, call).await;
+        if let Err(InvokeError::Throttled(_)) = &ran {
+            self.metrics.record(subject, Metric::Throttles, 1.0);
+        }
         if let Ok(r) = &ran {
             if r.provisioned {
                 self.metrics
@@ -486,27 +502,39 @@ impl Invoker {
         loop {
             let (found, stale) = entry.take_idle(&v.version, target.fingerprint);
             stale.into_iter().for_each(pool::destroy);
-            let warm = found.is_some();
-            let env = match found {
-                Some(env) => env,
-                None => match starter
-                    .start(target, &self.network, &self.logs, false)
+            let (env, warm) = match found {
+                Some(env) => (env, true),
+                None => match self
+                    .admission
+                    .scale_out(entry, &v.version, call.event)
                     .await
                 {
-                    Ok(live) => Arc::new(live),
-                    Err(StartError::Entrypoint(detail)) => {
-                        return Ok(Ran {
-                            answer: Answer::invalid_entrypoint(&call.request_id, &detail),
-                            tail: None,
-                            duration: Duration::ZERO,
-                            provisioned: false,
-                        })
+                    Ok(ScaleOut::Reused(env)) => (env, true),
+                    Ok(ScaleOut::Start(slot)) => {
+                        let started = starter
+                            .start(target, &self.network, &self.logs, false)
+                            .await;
+                        drop(slot);
+                        match started {
+                            Ok(live) => (Arc::new(live), false),
+                            Err(StartError::Entrypoint(detail)) => {
+                                return Ok(Ran {
+                                    answer: Answer::invalid_entrypoint(&call.request_id, &detail),
+                                    tail: None,
+                                    duration: Duration::ZERO,
+                                    provisioned: false,
+                                })
+                            }
+                            Err(StartError::Runtime(m)) => {
+                                return Err(InvokeError::InvalidRuntime(m))
+                            }
+                            Err(StartError::Network { code, message }) => {
+                                return Err(InvokeError::NetworkFailed { code, message })
+                            }
+                            Err(StartError::Host(m)) => return Err(InvokeError::Host(m)),
+                        }
                     }
-                    Err(StartError::Runtime(m)) => return Err(InvokeError::InvalidRuntime(m)),
-                    Err(StartError::Network { code, message }) => {
-                        return Err(InvokeError::NetworkFailed { code, message })
-                    }
-                    Err(StartError::Host(m)) => return Err(InvokeError::Host(m)),
+                    Err(admission::Refused) => return Err(InvokeError::Throttled(Throttle::Host)),
                 },
             };
             let claim = env.claim().await;
@@ -544,6 +572,7 @@ impl Invoker {
         target: &Target,
         call: &Call,
     ) -> Result<Ran, SandboxError> {
+        let began = Instant::now();
         let id = &call.request_id;
         let trace = trace_id(
             id,
@@ -601,8 +630,9 @@ impl Invoker {
             drop(claim);
             pool::destroy(env.clone());
         } else if outcome::survives(&outcome) {
-            // Back in the pool while still claimed: the next invocation may take it at
-            // once and waits only for this claim to go.
+            entry.observe_occupancy(began.elapsed());
+            // Back in the pool (or to an invocation waiting for it) while still claimed:
+            // the next invocation may take it at once and waits only for this claim to go.
             let stale = entry.put_back(env.clone());
             drop(claim);
             if let Some(stale) = stale {
@@ -657,6 +687,7 @@ impl Invoker {
             client_context: None,
             tail: false,
             trace_header: None,
+            event: true,
         };
         match self
             .run_measured(&subject, &entry, &target, starter, call)
@@ -674,6 +705,8 @@ impl Invoker {
                     EventRun::Done(response)
                 }
             }
+            // The host is saturated: the event waits in the queue, no attempt used.
+            Err(InvokeError::Throttled(_)) => EventRun::Wait,
             Err(e) => {
                 self.metrics.record(&subject, Metric::Errors, 1.0);
                 EventRun::Failed(AttemptResponse::refused(&e))
@@ -708,6 +741,8 @@ struct Call {
     client_context: Option<String>,
     tail: bool,
     trace_header: Option<String>,
+    /// An Event attempt: refused rather than kept waiting on a saturated host.
+    event: bool,
 }
 
 struct Ran {

@@ -4,8 +4,10 @@
 //! up to `MaximumRetryAttempts` times (two by default) — after the retry delay, then twice
 //! that —, dropped once older than `MaximumEventAgeInSeconds` (six hours by default), and
 //! once done with, their record sent to the `OnSuccess` or `OnFailure` destination.
-//! Throttled or not-yet-invocable events wait in the queue without using an attempt. A
-//! daemon that starts picks up every event its predecessor left.
+//! Throttled or not-yet-invocable events, and events the host is too busy for (see
+//! `admission`: an attempt never waits there), wait in the queue without using an attempt,
+//! tried again after 1 s, then twice as long each time up to 8 s. A daemon that starts
+//! picks up every event its predecessor left.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -27,8 +29,11 @@ use super::{EventRun, InvokeError, Invoker};
 
 /// Store kind of queued events, id = request id.
 const KIND: &str = "lambda.async-event";
-/// How long a throttled or not-yet-invocable event waits before it is tried again.
+/// How long a throttled or not-yet-invocable event waits before it is tried again: this,
+/// doubled for each wait in a row up to [`WAIT_RETRY_MAX`], so a backlog on a saturated host
+/// backs off instead of trying every event every second.
 const WAIT_RETRY: Duration = Duration::from_secs(1);
+const WAIT_RETRY_MAX: Duration = Duration::from_secs(8);
 
 /// One accepted Event invocation.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -82,6 +87,8 @@ struct Due {
     at_ms: i64,
     scope: Scope,
     id: String,
+    /// Attempts in a row that had to wait (throttled, not invocable, host saturated).
+    waits: u32,
 }
 
 /// The queue: durable records in the store, due times in memory.
@@ -138,10 +145,16 @@ impl Queue {
     }
 
     fn schedule(&self, scope: Scope, id: String, at_ms: i64) {
-        self.due
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(Due { at_ms, scope, id });
+        self.schedule_due(Due {
+            at_ms,
+            scope,
+            id,
+            waits: 0,
+        });
+    }
+
+    fn schedule_due(&self, due: Due) {
+        self.due.lock().unwrap_or_else(|p| p.into_inner()).push(due);
         self.wake.notify_one();
     }
 
@@ -276,11 +289,12 @@ async fn attempt(invoker: Arc<Invoker>, due: Due) {
             queue.remove(&due.scope, &due.id).await
         }
         EventRun::Wait => {
-            queue.schedule(
-                due.scope.clone(),
-                due.id.clone(),
-                now_ms() + millis(WAIT_RETRY),
-            );
+            queue.schedule_due(Due {
+                at_ms: now_ms() + millis(wait_retry(due.waits)),
+                scope: due.scope.clone(),
+                id: due.id.clone(),
+                waits: due.waits.saturating_add(1),
+            });
             Ok(())
         }
         EventRun::Failed(response) => {
@@ -311,6 +325,14 @@ async fn attempt(invoker: Arc<Invoker>, due: Due) {
         }
     };
     finish(result);
+}
+
+/// The delay before the next attempt of an event that had to wait `waits` times in a row
+/// before this one.
+fn wait_retry(waits: u32) -> Duration {
+    WAIT_RETRY
+        .saturating_mul(1 << waits.min(16))
+        .min(WAIT_RETRY_MAX)
 }
 
 fn finish(result: Result<(), InvokeError>) {
@@ -353,6 +375,16 @@ mod tests {
         assert!(retries_exhausted(2, 1));
         assert!(!retries_exhausted(2, 2));
         assert!(retries_exhausted(3, 2));
+    }
+
+    #[test]
+    fn waiting_events_back_off() {
+        let s = Duration::from_secs;
+        assert_eq!(wait_retry(0), s(1));
+        assert_eq!(wait_retry(1), s(2));
+        assert_eq!(wait_retry(3), s(8));
+        assert_eq!(wait_retry(4), s(8), "capped");
+        assert_eq!(wait_retry(u32::MAX), s(8));
     }
 
     #[test]

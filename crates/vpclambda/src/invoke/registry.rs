@@ -1,13 +1,14 @@
 //! The in-memory side of functions that have been invoked: per account the unreserved
 //! concurrency pool, per function its in-flight count, its resolved versions (cached until
 //! the control plane changes something) and its pools of warm environments, on-demand ones
-//! and provisioned ones (initialized ahead, never frozen or expired, served first).
+//! and provisioned ones (initialized ahead, never frozen or expired, served first), and the
+//! invocations waiting for one of them to come back (see `admission`).
 //!
 //! The maps are copy-on-write (`ArcSwap`): a lookup is lock-free, only the first invoke of
 //! a function copies the map. Everything else is behind per-function locks held for a few
 //! instructions, never across an await.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use control::lambda::Runnable;
 use control::Scope;
+use tokio::sync::oneshot;
 
 use super::pool::{Claim, LiveEnv};
 
@@ -88,8 +90,12 @@ pub struct EnvironmentView {
 /// Which limit refused an invocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Throttle {
+    /// The function's reserved concurrency.
     Reserved,
+    /// The account's unreserved concurrency.
     Account,
+    /// The host: no environment of the function free in time, none to be created.
+    Host,
 }
 
 pub struct AccountEntry {
@@ -105,6 +111,8 @@ pub struct FunctionEntry {
     in_flight: Arc<Counter>,
     /// Invocations of this function running code now (reserved or not).
     executing: Arc<AtomicU32>,
+    /// How long an invocation recently kept its environment, on average (ns; 0: unknown).
+    occupancy_ns: AtomicU64,
     targets: Mutex<HashMap<Option<String>, Cached>>,
     pools: Mutex<HashMap<String, VersionPool>>,
 }
@@ -121,6 +129,8 @@ struct VersionPool {
     current: u64,
     idle: Vec<Idle>,
     provisioned: Provisioned,
+    /// Invocations waiting for an environment to come back, oldest first.
+    waiters: VecDeque<oneshot::Sender<Arc<LiveEnv>>>,
 }
 
 /// A version's provisioned concurrency: how many environments it wants, how many are
@@ -214,6 +224,52 @@ impl FunctionEntry {
         (guard, function, account)
     }
 
+    /// Invocations of this function running code now.
+    pub fn executing(&self) -> u32 {
+        self.executing.load(Ordering::Acquire)
+    }
+
+    /// Counts one invocation's time on its environment into the recent average.
+    pub fn observe_occupancy(&self, took: Duration) {
+        let took = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX).max(1);
+        let _ = self
+            .occupancy_ns
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |old| {
+                Some(if old == 0 {
+                    took
+                } else {
+                    old - old / 8 + took / 8
+                })
+            });
+    }
+
+    /// How long an invocation recently kept its environment, on average.
+    pub fn occupancy(&self) -> Option<Duration> {
+        match self.occupancy_ns.load(Ordering::Acquire) {
+            0 => None,
+            ns => Some(Duration::from_nanos(ns)),
+        }
+    }
+
+    /// Invocations waiting for an environment of `version` now.
+    pub fn waiting_for(&self, version: &str) -> usize {
+        let mut pools = lock(&self.pools);
+        pools.get_mut(version).map_or(0, |pool| {
+            pool.waiters.retain(|w| !w.is_closed());
+            pool.waiters.len()
+        })
+    }
+
+    /// A place in line for the next environment of `version` that comes back.
+    pub fn wait_for_env(&self, version: &str) -> oneshot::Receiver<Arc<LiveEnv>> {
+        let (tx, rx) = oneshot::channel();
+        let mut pools = lock(&self.pools);
+        let pool = pools.entry(version.to_string()).or_default();
+        pool.waiters.retain(|w| !w.is_closed());
+        pool.waiters.push_back(tx);
+        rx
+    }
+
     fn provisioned_permit(&self, version: &str) -> Option<Permit> {
         let pools = lock(&self.pools);
         let p = &pools.get(version)?.provisioned;
@@ -229,11 +285,6 @@ impl FunctionEntry {
             busy: p.busy.0.load(Ordering::Acquire),
             ready: p.ready.load(Ordering::Acquire),
         })
-    }
-
-    /// Invocations of this function running code now.
-    pub fn executing(&self) -> u32 {
-        self.executing.load(Ordering::Acquire)
     }
 
     /// The environments in this function's pools (running ones are not in a pool).
@@ -423,9 +474,11 @@ impl FunctionEntry {
                 slot.release();
                 return Some(env);
             }
-            p.idle.push(env);
+            let env = hand_over(&mut pool.waiters, env)?;
+            pool.provisioned.idle.push(env);
             return None;
         }
+        let env = hand_over(&mut pool.waiters, env)?;
         pool.idle.push(Idle {
             env,
             since: Instant::now(),
@@ -492,6 +545,20 @@ impl FunctionEntry {
     }
 }
 
+/// Gives `env` to the oldest invocation still waiting; back when none is.
+fn hand_over(
+    waiters: &mut VecDeque<oneshot::Sender<Arc<LiveEnv>>>,
+    mut env: Arc<LiveEnv>,
+) -> Option<Arc<LiveEnv>> {
+    while let Some(waiter) = waiters.pop_front() {
+        match waiter.send(env) {
+            Ok(()) => return None,
+            Err(back) => env = back,
+        }
+    }
+    Some(env)
+}
+
 /// Lets go of the provisioned slots of environments leaving their pool.
 fn release_all(envs: Vec<Arc<LiveEnv>>) -> Vec<Arc<LiveEnv>> {
     for env in &envs {
@@ -539,6 +606,7 @@ impl Registry {
             account,
             in_flight: Arc::default(),
             executing: Arc::default(),
+            occupancy_ns: AtomicU64::new(0),
             targets: Mutex::default(),
             pools: Mutex::default(),
         });

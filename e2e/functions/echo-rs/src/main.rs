@@ -33,6 +33,15 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
         tokio::time::sleep(Duration::from_secs_f64(secs.max(0.0))).await;
         return Ok(json!({ "slept": secs }));
     }
+    if let Some(secs) = field("spin").and_then(Value::as_f64) {
+        // Busy on the CPU, as a compute-bound handler is, for `secs` of wall time.
+        let until = std::time::Instant::now() + Duration::from_secs_f64(secs.max(0.0));
+        let mut turns: u64 = 0;
+        while std::time::Instant::now() < until {
+            turns = std::hint::black_box(turns.wrapping_add(1));
+        }
+        return Ok(json!({ "spun": secs }));
+    }
     if let Some(mb) = field("alloc_mb").and_then(Value::as_u64) {
         // Non-zero contents, so every page is really touched.
         let block = vec![

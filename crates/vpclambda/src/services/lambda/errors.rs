@@ -5,7 +5,7 @@
 use control::lambda::LambdaError;
 use wire::AwsError;
 
-use crate::invoke::InvokeError;
+use crate::invoke::{InvokeError, Throttle};
 
 pub fn to_aws(e: LambdaError) -> AwsError {
     let message = e.to_string();
@@ -65,18 +65,18 @@ pub fn invoke_to_aws(e: InvokeError) -> AwsError {
     let message = e.to_string();
     match e {
         InvokeError::Lambda(e) => to_aws(e),
-        InvokeError::Throttled { reserved } => {
-            AwsError::new(429, "TooManyRequestsException", message)
-                .with_field(
-                    "Reason",
-                    if reserved {
-                        "ReservedFunctionConcurrentInvocationLimitExceeded"
-                    } else {
-                        "ConcurrentInvocationLimitExceeded"
-                    },
-                )
-                .with_header("Retry-After", "1")
-        }
+        InvokeError::Throttled(limit) => AwsError::new(429, "TooManyRequestsException", message)
+            .with_field(
+                "Reason",
+                match limit {
+                    Throttle::Reserved => "ReservedFunctionConcurrentInvocationLimitExceeded",
+                    Throttle::Account => "ConcurrentInvocationLimitExceeded",
+                    // Arrivals beyond what the host runs: a rate, not a configured limit, so
+                    // raising a concurrency setting would not help the caller.
+                    Throttle::Host => "FunctionInvocationRateLimitExceeded",
+                },
+            )
+            .with_header("Retry-After", "1"),
         InvokeError::NotInvocable(_) => AwsError::new(409, "ResourceConflictException", message),
         InvokeError::Inactive => AwsError::new(502, "ResourceNotReadyException", message),
         InvokeError::NetworkFailed { code, .. } => {
@@ -150,7 +150,7 @@ mod tests {
             assert_eq!(a.status.as_u16(), status);
             assert_eq!(a.code, code);
         }
-        let throttled = invoke_to_aws(InvokeError::Throttled { reserved: true });
+        let throttled = invoke_to_aws(InvokeError::Throttled(Throttle::Reserved));
         assert_eq!(throttled.status.as_u16(), 429);
         assert_eq!(throttled.message, "Rate Exceeded.");
         assert_eq!(
@@ -164,6 +164,19 @@ mod tests {
             throttled.headers,
             vec![("Retry-After".to_string(), "1".to_string())]
         );
+        let host = invoke_to_aws(InvokeError::Throttled(Throttle::Host));
+        assert_eq!(
+            (host.status.as_u16(), host.code.as_str()),
+            (429, "TooManyRequestsException")
+        );
+        assert_eq!(
+            host.fields,
+            vec![(
+                "Reason".to_string(),
+                "FunctionInvocationRateLimitExceeded".into()
+            )]
+        );
+        assert_eq!(host.headers, throttled.headers);
         let pending = invoke_to_aws(InvokeError::NotInvocable("Pending"));
         assert_eq!(
             (pending.status.as_u16(), pending.message.as_str()),
