@@ -759,42 +759,44 @@ impl Records {
             .iter()
             .filter(|s| s.vpc_id == vpc.id)
             .filter_map(|s| {
+                let route = |r: &Route| -> Vec<DesiredRoute> {
+                    let target = match &r.target {
+                        RouteTarget::VpcEndpoint(id) => {
+                            return self.endpoint_routes(region, r, id);
+                        }
+                        RouteTarget::Local => Some(dataplane::RouteTarget::Local),
+                        RouteTarget::Gateway(id) => igw
+                            .as_ref()
+                            .filter(|g| g.id == *id)
+                            .map(|_| dataplane::RouteTarget::Igw),
+                        RouteTarget::NatGateway(id) => nat_gateways
+                            .iter()
+                            .find(|n| n.id == *id)
+                            .map(|_| dataplane::RouteTarget::Nat(id.clone())),
+                        RouteTarget::NetworkInterface(id) => enis
+                            .iter()
+                            .find(|e| e.id == *id)
+                            .map(|_| dataplane::RouteTarget::Eni(id.clone())),
+                    };
+                    let destination = r
+                        .destination_cidr_block
+                        .as_deref()
+                        .and_then(|d| d.parse().ok());
+                    match (destination, target) {
+                        (Some(destination), Some(target)) => vec![DesiredRoute {
+                            destination,
+                            target,
+                        }],
+                        _ => Vec::new(),
+                    }
+                };
                 let routes = self
                     .table_of(s)
                     .map(|t| {
                         t.routes
                             .iter()
                             .filter(|r| r.state == "active")
-                            .flat_map(|r| match &r.target {
-                                RouteTarget::VpcEndpoint(id) => self.endpoint_routes(region, r, id),
-                                _ => Vec::new(),
-                            })
-                            .chain(t.routes.iter().filter(|r| r.state == "active").filter_map(
-                                |r| {
-                                    let destination =
-                                        r.destination_cidr_block.as_deref()?.parse().ok()?;
-                                    let target = match &r.target {
-                                        RouteTarget::Local => dataplane::RouteTarget::Local,
-                                        RouteTarget::Gateway(id) => match &igw {
-                                            Some(g) if g.id == *id => dataplane::RouteTarget::Igw,
-                                            _ => return None,
-                                        },
-                                        RouteTarget::NatGateway(id) => {
-                                            nat_gateways.iter().find(|n| n.id == *id)?;
-                                            dataplane::RouteTarget::Nat(id.clone())
-                                        }
-                                        RouteTarget::NetworkInterface(id) => {
-                                            enis.iter().find(|e| e.id == *id)?;
-                                            dataplane::RouteTarget::Eni(id.clone())
-                                        }
-                                        RouteTarget::VpcEndpoint(_) => return None,
-                                    };
-                                    Some(DesiredRoute {
-                                        destination,
-                                        target,
-                                    })
-                                },
-                            ))
+                            .flat_map(route)
                             .collect()
                     })
                     .unwrap_or_default();
