@@ -16,6 +16,7 @@ from fixtures.lambda_world import wait_until
 
 S3_SERVICE = "com.amazonaws.us-east-1.s3"
 STS_SERVICE = "com.amazonaws.us-east-1.sts"
+LAMBDA_SERVICE = "com.amazonaws.us-east-1.lambda"
 TIMED_OUT = {"ok": False, "error": "ConnectTimeoutError"}
 
 
@@ -84,10 +85,11 @@ def test_a_gateway_endpoint_carries_s3_under_its_policy_and_nothing_else(execd):
     assert eventually(lambda: put("after") == TIMED_OUT), "no endpoint, no route"
 
 
-def interface_endpoint(ec2, net, groups):
+def interface_endpoint(ec2, net, groups, service=STS_SERVICE, **kw):
     created = ec2.create_vpc_endpoint(VpcEndpointType="Interface", VpcId=net.vpc,
-                                      ServiceName=STS_SERVICE, SubnetIds=[net.private],
-                                      SecurityGroupIds=groups, PrivateDnsEnabled=True)["VpcEndpoint"]
+                                      ServiceName=service, SubnetIds=[net.private],
+                                      SecurityGroupIds=groups, PrivateDnsEnabled=True,
+                                      **kw)["VpcEndpoint"]
     available(ec2, created["VpcEndpointId"])
     eni = ec2.describe_network_interfaces(NetworkInterfaceIds=created["NetworkInterfaceIds"]
                                           )["NetworkInterfaces"][0]
@@ -149,3 +151,40 @@ def test_an_interface_endpoint_whose_group_admits_another_subnet_blocks_the_func
     interface_endpoint(ec2, net, [guard])
     deploy(d, "blocked", s3_role(d, "blocked-role", "unused"), VpcConfig=net.config())
     assert invoke(d, "blocked", op="whoami") == TIMED_OUT
+
+
+def test_interface_endpoint_policies_decide_for_every_service(execd):
+    d = execd
+    ec2 = d.client("ec2")
+    net = Vpc(d)
+    ec2.modify_vpc_attribute(VpcId=net.vpc, EnableDnsHostnames={"Value": True})
+    guard = ec2.create_security_group(GroupName="endpoints", Description="443 from the subnet",
+                                      VpcId=net.vpc)["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=guard, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+        "IpRanges": [{"CidrIp": "10.40.1.0/24"}]}])
+    open_arn = "arn:aws:lambda:us-east-1:000000000000:function:open"
+    lam, _ = interface_endpoint(ec2, net, [guard], LAMBDA_SERVICE,
+                                PolicyDocument=policy("Allow", "lambda:GetFunction", open_arn))
+    # No endpoint policy can deny sts:GetCallerIdentity, as on AWS.
+    interface_endpoint(ec2, net, [guard], PolicyDocument=policy("Deny", "*"))
+    deploy(d, "caller", s3_role(d, "caller-role", "unused"), VpcConfig=net.config())
+    deploy(d, "open", s3_role(d, "open-role", "unused"))
+    deploy(d, "closed", s3_role(d, "closed-role", "unused"))
+    get = lambda name: invoke(d, "caller", op="get_function", name=name)
+
+    assert get("open") == {"ok": True, "name": "open"}
+    assert get("closed") == {"ok": False, "error": "AccessDeniedException"}, \
+        "the endpoint policy names one function"
+    assert invoke(d, "caller", op="whoami")["ok"]
+
+    # The policy may test where the request came from: aws:VpcSourceIp is the ENI's.
+    ec2.modify_vpc_endpoint(VpcEndpointId=lam["VpcEndpointId"], PolicyDocument=json.dumps({
+        "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "lambda:*", "Resource": "*",
+                       "Condition": {"IpAddress": {"aws:VpcSourceIp": "10.40.2.0/24"}}}]}))
+    assert eventually(lambda: get("open") == {"ok": False, "error": "AccessDeniedException"})
+    ec2.modify_vpc_endpoint(VpcEndpointId=lam["VpcEndpointId"], ResetPolicy=True)
+    assert eventually(lambda: get("closed") == {"ok": True, "name": "closed"})
+    # Outside the VPC no endpoint policy applies.
+    assert d.client("lambda").get_function(FunctionName="closed")["Configuration"]["FunctionName"] \
+        == "closed"

@@ -114,6 +114,7 @@ async fn serve(
         &state.sig_policy,
     )
     .map_err(|e| (protocol, auth::signature_error(service, &e)))?;
+    let peer = crate::endpoints::peer_of(&parts.extensions);
     let call = Call {
         region: cred.region.clone(),
         method: parts.method,
@@ -126,7 +127,10 @@ async fn serve(
     };
     let operation = crate::telemetry::operation(service, &call);
     let started = std::time::Instant::now();
-    let answered = services::dispatch(service, state, call).await;
+    let answered = match through_endpoint(peer, service, &operation, &call) {
+        Ok(()) => services::dispatch(service, state, call).await,
+        Err(e) => Err(e),
+    };
     let (status, code) = match &answered {
         Ok(resp) => (resp.status(), None),
         Err(e) => (e.status, Some(e.code.as_str())),
@@ -138,6 +142,22 @@ async fn serve(
         started.elapsed(),
     );
     answered.map_err(|e| (protocol, e))
+}
+
+/// A request that came through a VPC endpoint must be allowed by its endpoint policy.
+fn through_endpoint(
+    peer: Option<crate::endpoints::Peer>,
+    service: Service,
+    operation: &str,
+    call: &Call,
+) -> Result<(), AwsError> {
+    let Some((via, ip)) = peer.and_then(|p| p.via.map(|via| (via, p.ip))) else {
+        return Ok(());
+    };
+    match crate::endpoints::access::Question::of(service, operation, call) {
+        Some(question) => crate::endpoints::access::check(&via, ip, service, &question, call),
+        None => Ok(()),
+    }
 }
 
 /// The session of temporary credentials (an execution environment's), if the access key

@@ -5,9 +5,9 @@
 //! (made through [`network_interface::create`], as NAT gateways make theirs), its security
 //! groups on them, and DNS names for them.
 //!
-//! Only records live here: listeners, DNS answers and policy evaluation belong to the
-//! dataplane, which lists endpoints with [`list_all`] and reports them ready with
-//! [`endpoint_available`].
+//! Only records live here: listeners and DNS answers belong to the dataplane, which lists
+//! endpoints with [`list_all`] and reports them ready with [`endpoint_available`]; the
+//! policy's decision is [`super::endpoint_policy`]'s.
 
 use std::net::Ipv4Addr;
 

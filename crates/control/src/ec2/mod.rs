@@ -18,6 +18,7 @@
 pub mod account;
 pub mod cidr;
 pub mod endpoint;
+pub mod endpoint_policy;
 pub mod error;
 pub mod filter;
 pub mod gateway;

@@ -222,7 +222,9 @@ pub struct RouteSpec {
     pub gateway_id: Option<String>,
     pub nat_gateway_id: Option<String>,
     pub network_interface_id: Option<String>,
-    /// DeleteRoute only: a prefix-list destination.
+    /// A prefix-list destination: DeleteRoute takes a gateway endpoint's (refused: they are
+    /// the endpoint's); CreateRoute and ReplaceRoute refuse every one, as the only prefix
+    /// lists here are AWS-managed, which AWS does not let route tables reference.
     pub destination_prefix_list_id: Option<String>,
 }
 
@@ -239,6 +241,23 @@ fn destination(spec: &RouteSpec) -> Result<(Option<String>, Option<String>), Ec2
         )),
         (None, None) => Err(Ec2Error::MissingParameter("DestinationCidrBlock".into())),
     }
+}
+
+/// CreateRoute and ReplaceRoute with a prefix-list destination: one that does not exist is
+/// not found; the ones that do are AWS-managed, which no route table may reference.
+fn refuse_prefix_list(scope: &Scope, spec: &RouteSpec) -> Result<(), Ec2Error> {
+    let Some(pl) = spec.destination_prefix_list_id.as_deref() else {
+        return Ok(());
+    };
+    if spec.destination_cidr_block.is_some() || spec.destination_ipv6_cidr_block.is_some() {
+        return Err(Ec2Error::InvalidParameterCombination(
+            "Only one of destinationCidrBlock, destinationIpv6CidrBlock or destinationPrefixListId may be specified.".into(),
+        ));
+    }
+    super::endpoint::existing_prefix_list(&scope.region, pl)?;
+    Err(Ec2Error::InvalidParameterValue(format!(
+        "The prefix list {pl} is an AWS-managed prefix list, which a route table cannot reference; a gateway VPC endpoint routes it."
+    )))
 }
 
 fn dest_text(dest: &(Option<String>, Option<String>)) -> String {
@@ -325,6 +344,7 @@ pub fn create_route(
     spec: &RouteSpec,
 ) -> Result<(), Ec2Error> {
     let mut table: RouteTable = load(tx, scope, ids::ROUTE_TABLE, table_id)?;
+    refuse_prefix_list(scope, spec)?;
     let dest = destination(spec)?;
     let target = target(tx, scope, &table, spec)?;
     if table.routes.iter().any(|r| same_destination(r, &dest)) {
@@ -354,6 +374,7 @@ pub fn replace_route(
     spec: &RouteSpec,
 ) -> Result<(), Ec2Error> {
     let mut table: RouteTable = load(tx, scope, ids::ROUTE_TABLE, table_id)?;
+    refuse_prefix_list(scope, spec)?;
     let dest = destination(spec)?;
     let target = target(tx, scope, &table, spec)?;
     let Some(route) = table.routes.iter_mut().find(|r| same_destination(r, &dest)) else {

@@ -800,6 +800,31 @@ fn gateway_endpoints_route_to_the_prefix_list() {
         .unwrap_err();
     assert_eq!(err.code(), "InvalidParameterValue");
     assert!(err.to_string().contains(&e.id));
+    // Nor route the AWS-managed list elsewhere, or a list that does not exist.
+    let before = endpoint_routes(&store, &net.table);
+    for (list, cidr, code) in [
+        ("pl-63a5400a", None, "InvalidParameterValue"),
+        ("pl-00000000", None, "InvalidPrefixListID.NotFound"),
+        (
+            "pl-63a5400a",
+            Some("10.9.0.0/16"),
+            "InvalidParameterCombination",
+        ),
+    ] {
+        let spec = RouteSpec {
+            destination_prefix_list_id: Some(list.into()),
+            destination_cidr_block: cidr.map(str::to_owned),
+            gateway_id: Some(e.id.clone()),
+            ..RouteSpec::default()
+        };
+        for change in [route_table::create_route, route_table::replace_route] {
+            let err = store
+                .write(|tx| change(tx, &s, &net.table, &spec))
+                .unwrap_err();
+            assert_eq!(err.code(), code, "{list} {cidr:?}");
+        }
+    }
+    assert_eq!(endpoint_routes(&store, &net.table), before);
     // Interface-only parameters are refused.
     for bad in [
         NewVpcEndpoint {

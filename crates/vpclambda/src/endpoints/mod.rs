@@ -10,6 +10,7 @@
 //! simulated internet's resolver). The certificates come from the daemon's own CA
 //! ([`ca::Authority`]), which every environment trusts.
 
+pub mod access;
 pub mod ca;
 pub mod vpc;
 

@@ -5,7 +5,7 @@
 
 mod ec2;
 mod iam;
-mod lambda;
+pub(crate) mod lambda;
 mod logs;
 mod monitoring;
 pub mod s3;

@@ -614,7 +614,7 @@ fn tags(lambda: &Lambda, req: &Request, arn: &str) -> Outcome {
 
 /// `%XX` escapes decoded; anything else kept. Invalid UTF-8 becomes U+FFFD, which no name
 /// pattern accepts.
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
