@@ -11,7 +11,7 @@ import time
 import pytest
 
 from conftest import BIN, ROOT
-from fixtures.aws_calls import S3_IP, Vpc, deploy, invoke, s3_role
+from fixtures.aws_calls import ENDPOINT_IP, S3_IP, As, Vpc, deploy, invoke, s3_role
 from fixtures.lambda_world import wait_until
 
 S3_SERVICE = "com.amazonaws.us-east-1.s3"
@@ -188,3 +188,47 @@ def test_interface_endpoint_policies_decide_for_every_service(execd):
     # Outside the VPC no endpoint policy applies.
     assert d.client("lambda").get_function(FunctionName="closed")["Configuration"]["FunctionName"] \
         == "closed"
+
+
+OTHER = "222222222222"
+TWO_ACCOUNTS = f"""
+[[accounts]]
+access_key_id = "test"
+secret_access_key = "test"
+account_id = "000000000000"
+[[accounts]]
+access_key_id = "AKIATWO"
+secret_access_key = "two"
+account_id = "{OTHER}"
+"""
+
+
+def test_another_accounts_functions_neither_reach_nor_impersonate_an_endpoint(privileged, make_daemon):
+    d = make_daemon("--runtimes-dir", str(ROOT / "runtimes"), config=TWO_ACCOUNTS).start()
+    other = As(d, "AKIATWO", "two")
+    ec2 = d.client("ec2")
+    net = Vpc(d)
+    ec2.modify_vpc_attribute(VpcId=net.vpc, EnableDnsHostnames={"Value": True})
+    guard = ec2.create_security_group(GroupName="sts-endpoint", Description="443 from anywhere",
+                                      VpcId=net.vpc)["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=guard, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    _, ip = interface_endpoint(ec2, net, [guard])
+    deploy(d, "mine", s3_role(d, "mine-role", "unused"), VpcConfig=net.config())
+    assert invoke(d, "mine", op="whoami")["ok"], "the owner's function uses its endpoint"
+
+    # The other account's VPC has the very same CIDR: the endpoint's address there is
+    # nobody, and the service's name is the public one.
+    theirs = Vpc(other)
+    other.client("ec2").modify_vpc_attribute(VpcId=theirs.vpc, EnableDnsHostnames={"Value": True})
+    deploy(other, "theirs", s3_role(other, "theirs-role", "unused"), VpcConfig=theirs.config())
+    assert invoke(other, "theirs", op="resolve", name="sts.us-east-1.amazonaws.com")["ip"] == ENDPOINT_IP
+    assert invoke(other, "theirs", op="connect", ip=ip, port=443) == {"ok": False, "error": "TimeoutError"}
+    assert invoke(other, "theirs", op="whoami") == TIMED_OUT
+
+    # Without a VPC it reaches the public endpoint as itself, and cannot put forged frames
+    # on any network to pose as an endpoint (no raw or packet sockets).
+    deploy(other, "public", s3_role(other, "public-role", "unused"))
+    assert invoke(other, "public", op="whoami") == \
+        {"ok": True, "arn": f"arn:aws:sts::{OTHER}:assumed-role/public-role/public"}
+    assert invoke(other, "public", op="packet") == {"ok": False, "error": "PermissionError"}
