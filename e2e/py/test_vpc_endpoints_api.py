@@ -202,7 +202,15 @@ def test_modify_and_delete(daemon):
                                     "ResourceId": "vpce-0123456789abcdef0"}]
     assert endpoint_routes(ec2, main["RouteTableId"]) == []
     assert ec2.describe_network_interfaces(Filters=[{"Name": "vpc-id", "Values": [n["vpc"]]}])["NetworkInterfaces"] == []
-    assert ec2.describe_vpc_endpoints()["VpcEndpoints"] == []
+    # Deleted endpoints are shown `deleted` for a while, as on EC2, and are gone otherwise.
+    shown = ec2.describe_vpc_endpoints()["VpcEndpoints"]
+    assert sorted(e["VpcEndpointId"] for e in shown) == sorted([gw_id, ie_id])
+    assert {e["State"] for e in shown} == {"deleted"}
+    with pytest.raises(ClientError) as gone:
+        ec2.modify_vpc_endpoint(VpcEndpointId=gw_id, ResetPolicy=True)
+    assert gone.value.response["Error"]["Code"] == "InvalidVpcEndpointId.NotFound"
+    again = ec2.delete_vpc_endpoints(VpcEndpointIds=[gw_id])["Unsuccessful"]
+    assert again[0]["Error"]["Code"] == "InvalidVpcEndpoint.NotFound"
 
 
 def test_endpoint_services_and_prefix_lists(daemon):

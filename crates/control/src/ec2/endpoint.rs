@@ -608,6 +608,7 @@ pub fn create(
         dns_entries: Vec::new(),
         creation_timestamp: ids::now(),
         tags,
+        deleted_at: None,
     };
     if endpoint_type == GATEWAY {
         if !req.subnet_ids.is_empty() {
@@ -685,7 +686,7 @@ pub fn modify(
     id: &str,
     change: &EndpointChange,
 ) -> Result<VpcEndpoint, Ec2Error> {
-    let mut e: VpcEndpoint = load(tx, scope, ids::VPC_ENDPOINT, id)?;
+    let mut e = live(tx, scope, id)?;
     let vpc: Vpc = load(tx, scope, ids::VPC, &e.vpc_id)?;
     let gateway = e.endpoint_type == GATEWAY;
     if change.reset_policy && change.policy_document.is_some() {
@@ -807,8 +808,10 @@ pub struct Unsuccessful {
     pub message: String,
 }
 
-/// DeleteVpcEndpoints: each endpoint's routes and ENIs go with it; ids that do not exist
-/// are reported back, as AWS does, and the others are deleted.
+/// DeleteVpcEndpoints: each endpoint's routes and ENIs go with it and it is `deleted`, shown
+/// so by DescribeVpcEndpoints for [`DELETED_SHOWN_SECS`] and by nothing else; ids that do
+/// not exist (or are deleted already) are reported back, as AWS does, and the others are
+/// deleted.
 pub fn delete(
     tx: &mut dyn Tx,
     scope: &Scope,
@@ -820,7 +823,7 @@ pub fn delete(
     let mut failed = Vec::new();
     for id in unique(endpoint_ids) {
         ids::VPC_ENDPOINT.check(&id)?;
-        let e: VpcEndpoint = match load(tx, scope, ids::VPC_ENDPOINT, &id) {
+        let mut e = match live(tx, scope, &id) {
             Ok(e) => e,
             Err(Ec2Error::NotFound { message, .. }) => {
                 failed.push(Unsuccessful {
@@ -838,9 +841,41 @@ pub fn delete(
         for eni in &e.network_interface_ids {
             network_interface::delete_managed(tx, scope, eni)?;
         }
+        let now = chrono::Utc::now().timestamp();
+        e.state = "deleted".into();
+        e.deleted_at = Some(now);
+        e.route_table_ids.clear();
+        e.network_interface_ids.clear();
+        e.dns_entries.clear();
+        save(tx, scope, ids::VPC_ENDPOINT, &e.id.clone(), &e)?;
+    }
+    forget_deleted(tx, scope, chrono::Utc::now().timestamp())?;
+    Ok(failed)
+}
+
+/// How long a deleted endpoint stays visible to DescribeVpcEndpoints.
+pub const DELETED_SHOWN_SECS: i64 = 600;
+
+fn shown(e: &VpcEndpoint, now: i64) -> bool {
+    e.deleted_at.is_none_or(|at| now - at < DELETED_SHOWN_SECS)
+}
+
+/// Removes the records of endpoints deleted longer ago than they are shown.
+pub(crate) fn forget_deleted(tx: &mut dyn Tx, scope: &Scope, now: i64) -> Result<(), Ec2Error> {
+    let all: Vec<VpcEndpoint> = list(tx, scope, ids::VPC_ENDPOINT)?;
+    for e in all.iter().filter(|e| !shown(e, now)) {
         remove(tx, scope, ids::VPC_ENDPOINT, &e.id)?;
     }
-    Ok(failed)
+    Ok(())
+}
+
+/// An endpoint that is not deleted; a deleted one is not found, as on EC2.
+fn live(tx: &mut dyn Tx, scope: &Scope, id: &str) -> Result<VpcEndpoint, Ec2Error> {
+    let e: VpcEndpoint = load(tx, scope, ids::VPC_ENDPOINT, id)?;
+    if e.deleted_at.is_some() {
+        return Err(ids::VPC_ENDPOINT.not_found(id));
+    }
+    Ok(e)
 }
 
 impl Filterable for VpcEndpoint {
@@ -873,7 +908,9 @@ pub fn describe(
     filters: &[Filter],
     page: &Page,
 ) -> Result<(Vec<VpcEndpoint>, Option<String>), Ec2Error> {
-    let all = list(tx, scope, ids::VPC_ENDPOINT)?;
+    let now = chrono::Utc::now().timestamp();
+    let all: Vec<VpcEndpoint> = list(tx, scope, ids::VPC_ENDPOINT)?;
+    let all = all.into_iter().filter(|e| shown(e, now)).collect();
     let selected = filter::select(all, ids::VPC_ENDPOINT, ids_wanted, filters)?;
     page.apply(selected, (5, 1000))
 }
@@ -884,7 +921,7 @@ pub fn endpoint_available(
     scope: &Scope,
     id: &str,
 ) -> Result<VpcEndpoint, Ec2Error> {
-    let mut e: VpcEndpoint = load(tx, scope, ids::VPC_ENDPOINT, id)?;
+    let mut e = live(tx, scope, id)?;
     if e.state == "pending" {
         e.state = "available".into();
         save(tx, scope, ids::VPC_ENDPOINT, id, &e)?;
@@ -892,9 +929,10 @@ pub fn endpoint_available(
     Ok(e)
 }
 
-/// Every endpoint of the scope, in id order.
+/// Every endpoint of the scope that is not deleted, in id order.
 pub fn list_all(tx: &mut dyn Tx, scope: &Scope) -> Result<Vec<VpcEndpoint>, Ec2Error> {
-    list(tx, scope, ids::VPC_ENDPOINT)
+    let all: Vec<VpcEndpoint> = list(tx, scope, ids::VPC_ENDPOINT)?;
+    Ok(all.into_iter().filter(|e| e.deleted_at.is_none()).collect())
 }
 
 /// Whether any endpoint lives in `vpc_id` (DeleteVpc refuses then).

@@ -343,6 +343,10 @@ pub struct VpcEndpoint {
     pub dns_entries: Vec<DnsEntry>,
     pub creation_timestamp: String,
     pub tags: Vec<Tag>,
+    /// When DeleteVpcEndpoints made it `deleted` (Unix seconds): DescribeVpcEndpoints shows
+    /// it so for a while, as EC2 does; nothing else sees it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

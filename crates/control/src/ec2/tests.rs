@@ -1420,3 +1420,48 @@ fn security_group_rules_name_existing_prefix_lists() {
         .unwrap();
     assert_eq!(added.len(), 1);
 }
+
+#[test]
+fn deleted_endpoints_are_shown_deleted_for_a_while_and_to_describe_only() {
+    let (_d, store) = store();
+    let s = scope();
+    let net = endpoint_net(&store);
+    let gw = create_endpoint(&store, &s3_gateway(&net)).unwrap();
+    let e = create_endpoint(&store, &sts_interface(&net, &[&net.a])).unwrap();
+    let failed = store
+        .write(|tx| endpoint::delete(tx, &s, &[gw.id.clone(), e.id.clone()]))
+        .unwrap();
+    assert!(failed.is_empty());
+    let described = store
+        .read(|tx| endpoint::describe(tx, &s, &[], &[], &Page::default()))
+        .unwrap()
+        .0;
+    assert_eq!(described.len(), 2);
+    assert!(described.iter().all(|e| e.state == "deleted"
+        && e.route_table_ids.is_empty()
+        && e.network_interface_ids.is_empty()));
+    assert!(endpoint_routes(&store, &net.table).is_empty());
+    assert!(store
+        .read(|tx| endpoint::list_all(tx, &s))
+        .unwrap()
+        .is_empty());
+    // Deleted is gone for everything else: modify, a second delete, DeleteVpc.
+    let err = store
+        .write(|tx| endpoint::modify(tx, &s, &gw.id, &endpoint::EndpointChange::default()))
+        .unwrap_err();
+    assert_eq!(err.code(), "InvalidVpcEndpointId.NotFound");
+    let again = store
+        .write(|tx| endpoint::delete(tx, &s, std::slice::from_ref(&gw.id)))
+        .unwrap();
+    assert_eq!(again[0].code, "InvalidVpcEndpoint.NotFound");
+    // Ten minutes on, the records are gone.
+    let later = chrono::Utc::now().timestamp() + endpoint::DELETED_SHOWN_SECS;
+    store
+        .write(|tx| endpoint::forget_deleted(tx, &s, later))
+        .unwrap();
+    let left = store
+        .read(|tx| endpoint::describe(tx, &s, &[], &[], &Page::default()))
+        .unwrap()
+        .0;
+    assert!(left.is_empty());
+}
