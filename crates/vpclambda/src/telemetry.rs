@@ -13,9 +13,10 @@
 //! serves one daemon.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, LazyLock, Mutex, RwLock};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use control::ec2::model::{kind as ec2_kind, NetworkInterface, Subnet};
@@ -118,12 +119,28 @@ pub struct Telemetry {
     latency: Histograms<OperationLabels>,
     /// One scrape at a time: a scrape clears and refills the state gauges.
     scraping: tokio::sync::Mutex<()>,
-    /// Per function, so invocations of different functions never wait for each other.
-    recent: RwLock<HashMap<(Scope, String), Arc<Recent>>>,
+    /// Each function's handles, resolved once: a copy-on-write map read without a lock,
+    /// so the invoke path's hooks take no lock shared by all functions.
+    functions: ArcSwap<FunctionHandles>,
 }
+
+type FunctionHandles = HashMap<Scope, HashMap<String, Arc<FunctionMetrics>>>;
 
 /// One function's last invocations, the oldest first.
 type Recent = Mutex<VecDeque<RecentInvocation>>;
+
+/// One function's series of the Lambda families (clones share their values) and its recent
+/// invocations: what the invoke path's hooks touch, atomics and the function's own lock.
+#[derive(Debug)]
+pub struct FunctionMetrics {
+    invocations: Counter,
+    errors: Counter,
+    throttles: Counter,
+    duration: Histogram,
+    cold_starts: Counter,
+    init_duration: Histogram,
+    recent: Recent,
+}
 
 /// How many invocations per function the console lists.
 const RECENT_INVOCATIONS: usize = 20;
@@ -169,7 +186,7 @@ impl Telemetry {
             requests: Family::default(),
             latency: Family::new_with_constructor(slow_buckets as fn() -> Histogram),
             scraping: tokio::sync::Mutex::new(()),
-            recent: RwLock::default(),
+            functions: ArcSwap::default(),
         };
         let r = &mut t.registry;
         r.register(
@@ -255,32 +272,57 @@ impl Telemetry {
         t
     }
 
+    /// The handles of `function`'s series, made on its first observation.
+    fn function(&self, scope: &Scope, function: &str) -> Arc<FunctionMetrics> {
+        let find = |map: &FunctionHandles| map.get(scope).and_then(|f| f.get(function)).cloned();
+        if let Some(found) = find(&self.functions.load()) {
+            return found;
+        }
+        let labels = FunctionLabels::new(scope, function);
+        let fresh = Arc::new(FunctionMetrics {
+            invocations: self.invocations.get_or_create(&labels).clone(),
+            errors: self.errors.get_or_create(&labels).clone(),
+            throttles: self.throttles.get_or_create(&labels).clone(),
+            duration: self.duration.get_or_create(&labels).clone(),
+            cold_starts: self.cold_starts.get_or_create(&labels).clone(),
+            init_duration: self.init_duration.get_or_create(&labels).clone(),
+            recent: Recent::default(),
+        });
+        self.functions.rcu(|map| {
+            let mut map = HashMap::clone(map);
+            map.entry(scope.clone())
+                .or_default()
+                .entry(function.to_string())
+                .or_insert_with(|| fresh.clone());
+            map
+        });
+        find(&self.functions.load()).unwrap_or(fresh)
+    }
+
     /// One observation of one of Lambda's CloudWatch metrics (the same calls the
     /// `AWS/Lambda` writer gets, so both agree); `value` is in CloudWatch's unit.
     pub fn lambda(&self, scope: &Scope, function: &str, metric: &str, value: f64) {
-        let labels = FunctionLabels::new(scope, function);
+        let f = self.function(scope, function);
         match metric {
             "Invocations" => {
-                self.invocations.get_or_create(&labels).inc();
+                f.invocations.inc();
             }
             "Errors" => {
-                self.errors.get_or_create(&labels).inc();
+                f.errors.inc();
             }
             "Throttles" => {
-                self.throttles.get_or_create(&labels).inc();
+                f.throttles.inc();
             }
-            "Duration" => self.duration.get_or_create(&labels).observe(value / 1000.0),
+            "Duration" => f.duration.observe(value / 1000.0),
             _ => {}
         }
     }
 
     /// An invocation ran on a new environment whose init took `init`.
     pub fn cold_start(&self, scope: &Scope, function: &str, init: Duration) {
-        let labels = FunctionLabels::new(scope, function);
-        self.cold_starts.get_or_create(&labels).inc();
-        self.init_duration
-            .get_or_create(&labels)
-            .observe(init.as_secs_f64());
+        let f = self.function(scope, function);
+        f.cold_starts.inc();
+        f.init_duration.observe(init.as_secs_f64());
     }
 
     /// An invocation whose code ran, for the console's list of recent ones.
@@ -292,24 +334,8 @@ impl Telemetry {
         duration: Duration,
         function_error: bool,
     ) {
-        let key = (scope.clone(), function.to_string());
-        let known = self
-            .recent
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-            .cloned();
-        let list = match known {
-            Some(list) => list,
-            None => self
-                .recent
-                .write()
-                .unwrap_or_else(|p| p.into_inner())
-                .entry(key)
-                .or_default()
-                .clone(),
-        };
-        let mut list = list.lock().unwrap_or_else(|p| p.into_inner());
+        let f = self.function(scope, function);
+        let mut list = f.recent.lock().unwrap_or_else(|p| p.into_inner());
         if list.len() == RECENT_INVOCATIONS {
             list.pop_front();
         }
@@ -323,14 +349,12 @@ impl Telemetry {
 
     /// The function's last invocations, the newest first.
     pub fn recent_invocations(&self, scope: &Scope, function: &str) -> Vec<RecentInvocation> {
-        let recent = self.recent.read().unwrap_or_else(|p| p.into_inner());
-        recent
-            .get(&(scope.clone(), function.to_string()))
-            .map(|l| {
-                let l = l.lock().unwrap_or_else(|p| p.into_inner());
-                l.iter().rev().cloned().collect()
-            })
-            .unwrap_or_default()
+        let functions = self.functions.load();
+        let Some(f) = functions.get(scope).and_then(|f| f.get(function)) else {
+            return Vec::new();
+        };
+        let list = f.recent.lock().unwrap_or_else(|p| p.into_inner());
+        list.iter().rev().cloned().collect()
     }
 
     /// A dataplane pass of kind `pass` (full, groups, interfaces) applied in `elapsed`.
