@@ -193,6 +193,17 @@ impl Admission {
         }
     }
 
+    /// A cold-start slot for a provisioned environment: waited for in turn with on-demand
+    /// starts and without a bound (the provisioner is in no hurry), so provisioned
+    /// concurrency never creates environments faster than the host-wide limit either.
+    pub async fn provisioned_slot(&self) -> Result<OwnedSemaphorePermit, Refused> {
+        self.cold_starts
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Refused)
+    }
+
     /// Waits at most `max_wait` for an environment of `version` to come back.
     async fn wait_for_env(
         &self,
@@ -540,6 +551,30 @@ mod tests {
         assert!(futures::poll!(&mut waiting).is_pending());
         drop(first);
         assert!(matches!(waiting.await, Ok(ScaleOut::Start(_))));
+    }
+
+    #[tokio::test]
+    async fn provisioned_starts_take_cold_start_slots_in_turn() {
+        let a = admission(1, false);
+        let f = function();
+        let Ok(ScaleOut::Start(held)) = a.scale_out(&f, "1", false).await else {
+            panic!("the slot");
+        };
+        let provisioned = a.provisioned_slot();
+        tokio::pin!(provisioned);
+        assert!(futures::poll!(&mut provisioned).is_pending());
+        drop(held);
+        let slot = provisioned.await.unwrap();
+        assert_eq!(
+            a.scale_out(&f, "1", true).await.err(),
+            Some(Refused),
+            "the provisioned start holds the one slot"
+        );
+        drop(slot);
+        assert!(matches!(
+            a.scale_out(&f, "1", true).await,
+            Ok(ScaleOut::Start(_))
+        ));
     }
 
     #[tokio::test(start_paused = true)]

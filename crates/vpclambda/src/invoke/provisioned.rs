@@ -10,7 +10,8 @@
 //! A pass reads every configuration, sets each version's wanted count in the registry
 //! (which hands back idle surplus to destroy), and starts what is missing, each start in a
 //! task of its own: the environment is started like an on-demand one, but with
-//! `AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency`, and joins its pool only once
+//! `AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency`, through a cold-start slot of
+//! admission control taken in turn with on-demand starts, and joins its pool only once
 //! its init is over, so the first invocation it serves is warm. A VPC function's
 //! environment has its ENI before it starts (the start path attaches it).
 //!
@@ -242,7 +243,14 @@ async fn start_one(
 /// The environment started, initialized and in its pool; or the status reason why not.
 async fn start_ready(inv: &Invoker, entry: &FunctionEntry, target: &Target) -> Result<(), String> {
     let starter = inv.starter().map_err(|e| e.to_string())?;
-    let live = match starter.start(target, &inv.network, &inv.logs, true).await {
+    let slot = inv
+        .admission
+        .provisioned_slot()
+        .await
+        .map_err(|_| "the daemon is stopping".to_string())?;
+    let started = starter.start(target, &inv.network, &inv.logs, true).await;
+    drop(slot);
+    let live = match started {
         Ok(live) => live,
         Err(StartError::Entrypoint(_)) => return Err(control::lambda::INIT_FAILURE.into()),
         Err(StartError::Runtime(m) | StartError::Host(m)) => return Err(m),
